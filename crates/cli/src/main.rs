@@ -16,7 +16,11 @@ mod pidf_cmd;
 mod uri_cmd;
 
 #[derive(Parser)]
-#[command(name = "cpim", version, about = "CPIM messages and presence from the command line")]
+#[command(
+    name = "cpim",
+    version,
+    about = "CPIM messages and presence from the command line"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
