@@ -360,7 +360,7 @@ mod tests {
             watcher: "alice@example.com".into(),
             target: "bob@example.com".into(),
         };
-        store.apply(&[remove.clone()])?;
+        store.apply(std::slice::from_ref(&remove))?;
         store.apply(&[remove])?;
         assert!(store.load()?.subscriptions.is_empty());
         assert_eq!(store.batches(), 3);
