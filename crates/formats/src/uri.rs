@@ -75,6 +75,7 @@ impl Address {
             toks: &toks,
             next: 0,
             end: local.len() + 1 + domain.len(),
+            stop: None,
         };
         let domain = parse_domain(&mut cursor)?;
         if let Some(tok) = cursor.peek() {
@@ -144,6 +145,7 @@ impl Uri {
             toks: &toks,
             next: 0,
             end: stop,
+            stop: s.get(stop..).and_then(|rest| rest.chars().next()),
         };
         let mut to = Vec::new();
         loop {
@@ -433,11 +435,13 @@ struct Tok {
 }
 
 /// A read position over decoded characters; `end` is the byte offset reported
-/// when the characters run out.
+/// when the characters run out, `stop` the character there (the `?` that
+/// starts the headers), if any.
 struct Cursor<'t> {
     toks: &'t [Tok],
     next: usize,
     end: usize,
+    stop: Option<char>,
 }
 
 impl Cursor<'_> {
@@ -451,15 +455,18 @@ impl Cursor<'_> {
 
     /// The error for "expected X" at the current position.
     fn expected(&self, expected: Expected) -> UriError {
-        match self.peek() {
-            Some(tok) => UriError::new(
+        match (self.peek(), self.stop) {
+            (Some(tok), _) => UriError::new(
                 UriErrorKind::Unexpected {
                     found: tok.ch,
                     expected,
                 },
                 tok.pos,
             ),
-            None => UriError::new(UriErrorKind::UnexpectedEnd { expected }, self.end),
+            (None, Some(found)) => {
+                UriError::new(UriErrorKind::Unexpected { found, expected }, self.end)
+            }
+            (None, None) => UriError::new(UriErrorKind::UnexpectedEnd { expected }, self.end),
         }
     }
 }
