@@ -1,1 +1,574 @@
+//! Durable state for the service engine on embedded SQLite.
+//!
+//! Draft section 3.4 (`draft-ietf-impp-cpim-02`): "An implementation of the
+//! service must maintain information about both presence information and
+//! in-progress operations in persistent storage." [`SqliteStore`] keeps the
+//! engine's state (publications, subscriptions, access policy, watcher
+//! lists, block lists, local users, delegated operations, section 2.4.1 step
+//! 3d) in one file, `cpim.sqlite3`, under a data directory.
+//!
+//! Durability: the file runs in WAL mode; each [`Store::apply`] batch is one
+//! transaction, committed before `apply` returns. With the default
+//! [`Sync::Normal`] a committed batch survives the process being killed at
+//! any point (`kill -9`), but the last batches may be lost if the machine
+//! itself loses power; [`Sync::Full`] also survives power loss, at the price
+//! of one `fsync` per batch.
+//!
+//! The schema is plain relational SQL with portable semantics (upserts by
+//! `ON CONFLICT`, times as integer milliseconds since the Unix epoch, no
+//! reliance on `rowid` or SQLite's loose typing), so that a PostgreSQL
+//! backend of the same trait can use the same tables.
 
+use std::path::{Path, PathBuf};
+
+use cpim_engine::{
+    BlockRecord, Change, Decision, DelegationRecord, PolicyRecord, PolicySubject,
+    PublicationRecord, Snapshot, Store, StoreError, SubscriptionRecord, SubscriptionStatus,
+    Timestamp, WatcherRecord,
+};
+use rusqlite::{params, Connection, Row, Transaction, TransactionBehavior};
+
+mod schema;
+
+pub use schema::SCHEMA_VERSION;
+
+/// File name of the store inside its data directory.
+pub const FILE_NAME: &str = "cpim.sqlite3";
+
+/// How hard a commit presses the data to the disk (SQLite's `synchronous`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Sync {
+    /// `synchronous=NORMAL`: a commit is in the WAL in the operating system's
+    /// cache when `apply` returns. Survives the process crashing or being
+    /// killed; the last commits may be lost on power loss or a kernel crash.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: the WAL is flushed to the disk at every commit.
+    /// Survives power loss too, on disks that honour flushes.
+    Full,
+}
+
+/// How to open a store.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Commit durability; see [`Sync`].
+    pub sync: Sync,
+}
+
+/// What went wrong opening or using the SQLite file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SqliteStoreError {
+    /// The data directory could not be created.
+    #[error("cannot create data directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was written by a newer cpim; this build will not touch it.
+    #[error("store schema version {found} is newer than this build supports ({supported})")]
+    SchemaTooNew { found: u32, supported: u32 },
+    /// The file is an SQLite database, but not a cpim store.
+    #[error("not a cpim store: SQLite application_id is {application_id:#010x}")]
+    ForeignFile { application_id: i32 },
+    /// SQLite refused to switch the file to WAL mode.
+    #[error("cannot enable WAL mode: journal_mode is {0:?}")]
+    NoWal(String),
+    /// A migration step failed; the file stays at the version before it.
+    #[error("schema migration to version {version} failed: {source}")]
+    Migration {
+        version: u32,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A row holds a value the schema allows but the engine cannot take
+    /// (the file was edited by hand, or is damaged).
+    #[error("bad value in table {table}, column {column}: {detail}")]
+    BadRow {
+        table: &'static str,
+        column: &'static str,
+        detail: String,
+    },
+    /// The engine handed over a kind of change or value this version of the
+    /// store does not know how to keep; nothing of the batch was written.
+    #[error("store cannot keep {0}")]
+    Unsupported(String),
+    /// Any other SQLite failure (I/O error, full disk, locked file, damage).
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+impl From<SqliteStoreError> for StoreError {
+    fn from(e: SqliteStoreError) -> StoreError {
+        match e {
+            SqliteStoreError::BadRow {
+                table,
+                column,
+                detail,
+            } => StoreError::Corrupt {
+                record: format!("{table}.{column}"),
+                reason: detail,
+            },
+            other => StoreError::Backend(Box::new(other)),
+        }
+    }
+}
+
+/// The engine's state in one SQLite file.
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `dir/cpim.sqlite3` with default options.
+    pub fn open(dir: impl AsRef<Path>) -> Result<SqliteStore, SqliteStoreError> {
+        SqliteStore::open_with(dir, &Options::default())
+    }
+
+    /// Opens (creating if needed) `dir/cpim.sqlite3`, bringing its schema to
+    /// [`SCHEMA_VERSION`].
+    pub fn open_with(
+        dir: impl AsRef<Path>,
+        options: &Options,
+    ) -> Result<SqliteStore, SqliteStoreError> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|source| SqliteStoreError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(FILE_NAME);
+        let mut conn = Connection::open(&path)?;
+        configure(&conn, options)?;
+        schema::migrate(&mut conn)?;
+        Ok(SqliteStore { conn, path })
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Schema version of the open file (always [`SCHEMA_VERSION`] after open).
+    pub fn schema_version(&self) -> Result<u32, SqliteStoreError> {
+        schema::version(&self.conn)
+    }
+}
+
+impl Store for SqliteStore {
+    fn load(&mut self) -> Result<Snapshot, StoreError> {
+        // One read transaction, so the snapshot is consistent even if another
+        // connection writes meanwhile.
+        let tx = self.conn.transaction().map_err(SqliteStoreError::from)?;
+        let snapshot = read_snapshot(&tx)?;
+        tx.commit().map_err(SqliteStoreError::from)?;
+        Ok(snapshot)
+    }
+
+    fn apply(&mut self, batch: &[Change]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        // IMMEDIATE takes the write lock up front: a batch never fails half
+        // way because another connection started writing.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(SqliteStoreError::from)?;
+        for change in batch {
+            write_change(&tx, change)?;
+        }
+        // Dropping `tx` on an error above rolls the whole batch back.
+        tx.commit().map_err(SqliteStoreError::from)?;
+        Ok(())
+    }
+}
+
+fn write_change(tx: &Transaction<'_>, change: &Change) -> Result<(), SqliteStoreError> {
+    match change {
+        Change::PutUser(address) => {
+            tx.prepare_cached(
+                "INSERT INTO local_user (address) VALUES (?1) ON CONFLICT (address) DO NOTHING",
+            )?
+            .execute(params![address])?;
+        }
+        Change::RemoveUser(address) => {
+            tx.prepare_cached("DELETE FROM local_user WHERE address = ?1")?
+                .execute(params![address])?;
+        }
+        Change::PutPublication(r) => {
+            tx.prepare_cached(
+                "INSERT INTO publication (presentity, publisher, pidf, expires_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (presentity, publisher)
+                 DO UPDATE SET pidf = excluded.pidf, expires_at = excluded.expires_at",
+            )?
+            .execute(params![
+                r.presentity,
+                r.publisher,
+                r.pidf,
+                time_to_sql(r.expires)
+            ])?;
+        }
+        Change::RemovePublication {
+            presentity,
+            publisher,
+        } => {
+            tx.prepare_cached("DELETE FROM publication WHERE presentity = ?1 AND publisher = ?2")?
+                .execute(params![presentity, publisher])?;
+        }
+        Change::PutSubscription(r) => {
+            tx.prepare_cached(
+                "INSERT INTO subscription (watcher, target, expires_at, state)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (watcher, target)
+                 DO UPDATE SET expires_at = excluded.expires_at, state = excluded.state",
+            )?
+            .execute(params![
+                r.watcher,
+                r.target,
+                time_to_sql(r.expires),
+                status_to_sql(r.state)?
+            ])?;
+        }
+        Change::RemoveSubscription { watcher, target } => {
+            tx.prepare_cached("DELETE FROM subscription WHERE watcher = ?1 AND target = ?2")?
+                .execute(params![watcher, target])?;
+        }
+        Change::PutPolicy(r) => {
+            let (kind, subject) = subject_to_sql(&r.subject)?;
+            tx.prepare_cached(
+                "INSERT INTO policy (presentity, subject_kind, subject, decision)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (presentity, subject_kind, subject)
+                 DO UPDATE SET decision = excluded.decision",
+            )?
+            .execute(params![
+                r.presentity,
+                kind,
+                subject,
+                decision_to_sql(r.decision)?
+            ])?;
+        }
+        Change::RemovePolicy {
+            presentity,
+            subject,
+        } => {
+            let (kind, subject) = subject_to_sql(subject)?;
+            tx.prepare_cached(
+                "DELETE FROM policy WHERE presentity = ?1 AND subject_kind = ?2 AND subject = ?3",
+            )?
+            .execute(params![presentity, kind, subject])?;
+        }
+        Change::PutWatcher(r) => {
+            tx.prepare_cached(
+                "INSERT INTO watcher_request (presentity, watcher, since) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (presentity, watcher) DO UPDATE SET since = excluded.since",
+            )?
+            .execute(params![r.presentity, r.watcher, time_to_sql(r.since)])?;
+        }
+        Change::RemoveWatcher {
+            presentity,
+            watcher,
+        } => {
+            tx.prepare_cached(
+                "DELETE FROM watcher_request WHERE presentity = ?1 AND watcher = ?2",
+            )?
+            .execute(params![presentity, watcher])?;
+        }
+        Change::PutBlock(r) => {
+            tx.prepare_cached(
+                "INSERT INTO block (inbox, blocked) VALUES (?1, ?2)
+                 ON CONFLICT (inbox, blocked) DO NOTHING",
+            )?
+            .execute(params![r.inbox, r.blocked])?;
+        }
+        Change::RemoveBlock(r) => {
+            tx.prepare_cached("DELETE FROM block WHERE inbox = ?1 AND blocked = ?2")?
+                .execute(params![r.inbox, r.blocked])?;
+        }
+        Change::PutDelegation(r) => {
+            tx.prepare_cached(
+                "INSERT INTO delegation (relay, origin, trans_id, deadline)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (relay) DO UPDATE SET origin = excluded.origin,
+                     trans_id = excluded.trans_id, deadline = excluded.deadline",
+            )?
+            .execute(params![
+                id_to_sql(r.relay),
+                id_to_sql(r.origin),
+                i64::from(r.trans_id),
+                time_to_sql(r.deadline)
+            ])?;
+        }
+        Change::RemoveDelegation { relay } => {
+            tx.prepare_cached("DELETE FROM delegation WHERE relay = ?1")?
+                .execute(params![id_to_sql(*relay)])?;
+        }
+        other => return Err(SqliteStoreError::Unsupported(format!("{other:?}"))),
+    }
+    Ok(())
+}
+
+fn read_snapshot(tx: &Transaction<'_>) -> Result<Snapshot, SqliteStoreError> {
+    let mut snapshot = Snapshot::default();
+    snapshot.users = rows(tx, "SELECT address FROM local_user", |r| Ok(r.get(0)?))?;
+    snapshot.publications = rows(
+        tx,
+        "SELECT presentity, publisher, pidf, expires_at FROM publication",
+        |r| {
+            Ok(PublicationRecord {
+                presentity: r.get(0)?,
+                publisher: r.get(1)?,
+                pidf: r.get(2)?,
+                expires: time_from_sql("publication", "expires_at", r.get(3)?)?,
+            })
+        },
+    )?;
+    snapshot.subscriptions = rows(
+        tx,
+        "SELECT watcher, target, expires_at, state FROM subscription",
+        |r| {
+            Ok(SubscriptionRecord {
+                watcher: r.get(0)?,
+                target: r.get(1)?,
+                expires: time_from_sql("subscription", "expires_at", r.get(2)?)?,
+                state: status_from_sql(&r.get::<_, String>(3)?)?,
+            })
+        },
+    )?;
+    snapshot.policies = rows(
+        tx,
+        "SELECT presentity, subject_kind, subject, decision FROM policy",
+        |r| {
+            Ok(PolicyRecord {
+                presentity: r.get(0)?,
+                subject: subject_from_sql(&r.get::<_, String>(1)?, r.get(2)?)?,
+                decision: decision_from_sql(&r.get::<_, String>(3)?)?,
+            })
+        },
+    )?;
+    snapshot.watchers = rows(
+        tx,
+        "SELECT presentity, watcher, since FROM watcher_request",
+        |r| {
+            Ok(WatcherRecord {
+                presentity: r.get(0)?,
+                watcher: r.get(1)?,
+                since: time_from_sql("watcher_request", "since", r.get(2)?)?,
+            })
+        },
+    )?;
+    snapshot.blocks = rows(tx, "SELECT inbox, blocked FROM block", |r| {
+        Ok(BlockRecord {
+            inbox: r.get(0)?,
+            blocked: r.get(1)?,
+        })
+    })?;
+    snapshot.delegations = rows(
+        tx,
+        "SELECT relay, origin, trans_id, deadline FROM delegation",
+        |r| {
+            let trans_id: i64 = r.get(2)?;
+            Ok(DelegationRecord {
+                relay: id_from_sql(r.get(0)?),
+                origin: id_from_sql(r.get(1)?),
+                trans_id: u32::try_from(trans_id).map_err(|_| SqliteStoreError::BadRow {
+                    table: "delegation",
+                    column: "trans_id",
+                    detail: format!("{trans_id} is not a transID"),
+                })?,
+                deadline: time_from_sql("delegation", "deadline", r.get(3)?)?,
+            })
+        },
+    )?;
+    Ok(snapshot)
+}
+
+/// Runs `sql` and converts every row with `f`.
+fn rows<T>(
+    tx: &Transaction<'_>,
+    sql: &str,
+    mut f: impl FnMut(&Row<'_>) -> Result<T, SqliteStoreError>,
+) -> Result<Vec<T>, SqliteStoreError> {
+    let mut stmt = tx.prepare_cached(sql)?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(f(row)?);
+    }
+    Ok(out)
+}
+
+// Times are stored as signed 64-bit milliseconds (SQL BIGINT). Instants past
+// i64::MAX ms (some 292 million years) are the engine's "far future"
+// (`Timestamp` saturates at u64::MAX); they are stored as i64::MAX and come
+// back as u64::MAX.
+fn time_to_sql(t: Timestamp) -> i64 {
+    i64::try_from(t.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn time_from_sql(
+    table: &'static str,
+    column: &'static str,
+    ms: i64,
+) -> Result<Timestamp, SqliteStoreError> {
+    match ms {
+        i64::MAX => Ok(Timestamp::from_millis(u64::MAX)),
+        _ => u64::try_from(ms)
+            .map(Timestamp::from_millis)
+            .map_err(|_| SqliteStoreError::BadRow {
+                table,
+                column,
+                detail: format!("negative time {ms}"),
+            }),
+    }
+}
+
+// Ids are opaque 64-bit values with no order: stored bit for bit in a BIGINT.
+fn id_to_sql(id: u64) -> i64 {
+    i64::from_ne_bytes(id.to_ne_bytes())
+}
+
+fn id_from_sql(v: i64) -> u64 {
+    u64::from_ne_bytes(v.to_ne_bytes())
+}
+
+fn status_to_sql(s: SubscriptionStatus) -> Result<&'static str, SqliteStoreError> {
+    match s {
+        SubscriptionStatus::Active => Ok("active"),
+        SubscriptionStatus::Pending => Ok("pending"),
+        other => Err(SqliteStoreError::Unsupported(format!(
+            "subscription state {other:?}"
+        ))),
+    }
+}
+
+fn status_from_sql(s: &str) -> Result<SubscriptionStatus, SqliteStoreError> {
+    match s {
+        "active" => Ok(SubscriptionStatus::Active),
+        "pending" => Ok(SubscriptionStatus::Pending),
+        _ => Err(SqliteStoreError::BadRow {
+            table: "subscription",
+            column: "state",
+            detail: format!("unknown state {s:?}"),
+        }),
+    }
+}
+
+fn decision_to_sql(d: Decision) -> Result<&'static str, SqliteStoreError> {
+    match d {
+        Decision::Allow => Ok("allow"),
+        Decision::Deny => Ok("deny"),
+        Decision::Ask => Ok("ask"),
+        other => Err(SqliteStoreError::Unsupported(format!(
+            "policy decision {other:?}"
+        ))),
+    }
+}
+
+fn decision_from_sql(s: &str) -> Result<Decision, SqliteStoreError> {
+    match s {
+        "allow" => Ok(Decision::Allow),
+        "deny" => Ok(Decision::Deny),
+        "ask" => Ok(Decision::Ask),
+        _ => Err(SqliteStoreError::BadRow {
+            table: "policy",
+            column: "decision",
+            detail: format!("unknown decision {s:?}"),
+        }),
+    }
+}
+
+fn subject_to_sql(s: &PolicySubject) -> Result<(&'static str, &str), SqliteStoreError> {
+    match s {
+        PolicySubject::Watcher(w) => Ok(("watcher", w)),
+        PolicySubject::Domain(d) => Ok(("domain", d)),
+        PolicySubject::Anyone => Ok(("anyone", "")),
+        other => Err(SqliteStoreError::Unsupported(format!(
+            "policy subject {other:?}"
+        ))),
+    }
+}
+
+fn subject_from_sql(kind: &str, subject: String) -> Result<PolicySubject, SqliteStoreError> {
+    match kind {
+        "watcher" => Ok(PolicySubject::Watcher(subject)),
+        "domain" => Ok(PolicySubject::Domain(subject)),
+        "anyone" => Ok(PolicySubject::Anyone),
+        _ => Err(SqliteStoreError::BadRow {
+            table: "policy",
+            column: "subject_kind",
+            detail: format!("unknown subject kind {kind:?}"),
+        }),
+    }
+}
+
+fn configure(conn: &Connection, options: &Options) -> Result<(), SqliteStoreError> {
+    // Another process (an operator's `sqlite3` shell, a second cpimd by
+    // mistake) may hold the lock briefly; wait rather than fail at once.
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(SqliteStoreError::NoWal(mode));
+    }
+    let sync = match options.sync {
+        Sync::Normal => "NORMAL",
+        Sync::Full => "FULL",
+    };
+    conn.pragma_update(None, "synchronous", sync)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    // Every statement the store runs is cached; make room for all of them.
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn synchronous(store: &SqliteStore) -> i64 {
+        store
+            .conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn sync_option_sets_the_pragma() {
+        let dir = tempfile::tempdir().unwrap();
+        let normal = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(synchronous(&normal), 1);
+        drop(normal);
+        let full = SqliteStore::open_with(dir.path(), &Options { sync: Sync::Full }).unwrap();
+        assert_eq!(synchronous(&full), 2);
+    }
+
+    #[test]
+    fn times_past_i64_are_the_far_future() {
+        assert_eq!(time_to_sql(Timestamp::from_millis(u64::MAX)), i64::MAX);
+        assert_eq!(
+            time_from_sql("t", "c", i64::MAX).unwrap(),
+            Timestamp::from_millis(u64::MAX)
+        );
+        assert_eq!(time_to_sql(Timestamp::from_millis(42)), 42);
+        assert!(matches!(
+            time_from_sql("t", "c", -1),
+            Err(SqliteStoreError::BadRow {
+                table: "t",
+                column: "c",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn ids_keep_every_bit() {
+        for id in [0, 1, u64::MAX, 1 << 63, (1 << 63) - 1] {
+            assert_eq!(id_from_sql(id_to_sql(id)), id);
+        }
+    }
+}
