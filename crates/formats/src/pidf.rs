@@ -9,7 +9,11 @@
 
 use std::fmt;
 
+mod draft;
+mod parse;
 mod write;
+
+pub use draft::{DraftPresence, DraftTuple};
 
 /// The PIDF namespace (RFC 3863 section 4.2.2).
 pub const PIDF_NS: &str = "urn:ietf:params:xml:ns:pidf";
@@ -144,7 +148,186 @@ pub struct Namespace {
     pub uri: String,
 }
 
+/// A parsed presence document, in whichever form it was written.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Document {
+    /// RFC 3863 PIDF: `<presence xmlns="urn:ietf:params:xml:ns:pidf" entity=..>`.
+    Pidf(Presence),
+    /// The draft's form (draft-ietf-impp-cpim-02 section 9): `<presence
+    /// entityInfo=..>` with `<tuple destination=.. status=..>`, no namespace.
+    Draft(DraftPresence),
+}
+
+/// Bounds on what a parser accepts; past any of them parsing stops with
+/// [`ErrorKind::LimitExceeded`] at the byte where the bound was crossed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Document size in bytes.
+    pub max_bytes: usize,
+    /// Element nesting depth (`<presence>` is depth 1).
+    pub max_depth: usize,
+    /// Elements in the whole document.
+    pub max_elements: usize,
+    /// `<tuple>` elements.
+    pub max_tuples: usize,
+    /// Attributes (namespace declarations included) on one element.
+    pub max_attributes: usize,
+}
+
+impl Default for Limits {
+    /// Generous for real presence documents (a large RPID document is a few
+    /// kilobytes and some dozens of tuples), small enough to bound work.
+    fn default() -> Limits {
+        Limits {
+            max_bytes: 1 << 20,
+            max_depth: 32,
+            max_elements: 20_000,
+            max_tuples: 1_000,
+            max_attributes: 64,
+        }
+    }
+}
+
+/// Why a document was refused, and the byte offset where that was seen.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} at byte {position}")]
+pub struct PidfError {
+    kind: ErrorKind,
+    position: usize,
+}
+
+/// What was wrong. Grouped by who is at fault: the sender's XML, the
+/// sender's PIDF, a local policy bound, or an extension this receiver lacks.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    // Not well-formed, or XML features PIDF refuses.
+    #[error("malformed XML: {0}")]
+    Xml(String),
+    #[error("invalid UTF-8")]
+    InvalidUtf8,
+    #[error("unsupported encoding {0:?} (PIDF is read as UTF-8)")]
+    UnsupportedEncoding(String),
+    #[error("document type declarations are refused")]
+    DoctypeRefused,
+    #[error("undefined entity &{0};")]
+    UndefinedEntity(String),
+    #[error("unbound namespace prefix {0:?}")]
+    UnboundPrefix(String),
+    #[error("no root element")]
+    NoRootElement,
+    #[error("content after the root element")]
+    ContentAfterRoot,
+
+    // Well-formed XML that is not PIDF.
+    #[error("root element is <{found}>, not <presence>")]
+    NotPresence { found: String },
+    #[error("the draft's <presence> form where RFC 3863 PIDF was asked for")]
+    DraftForm,
+    #[error("<{element}> lacks the {attribute:?} attribute")]
+    MissingAttribute {
+        element: &'static str,
+        attribute: &'static str,
+    },
+    #[error("<{parent}> lacks a <{element}>")]
+    MissingElement {
+        element: &'static str,
+        parent: &'static str,
+    },
+    #[error("second <{0}>")]
+    DuplicateElement(&'static str),
+    #[error("unexpected <{element}> in <{parent}>")]
+    UnexpectedElement {
+        element: String,
+        parent: &'static str,
+    },
+    #[error("unexpected text in <{parent}>")]
+    UnexpectedText { parent: &'static str },
+    #[error("<basic> is {0:?}, not \"open\" or \"closed\"")]
+    InvalidBasic(String),
+    #[error("priority {0:?} is not a decimal number")]
+    InvalidPriority(String),
+    #[error("timestamp {0:?} is not an RFC 3339 date-time")]
+    InvalidTimestamp(String),
+    #[error("tuple id {0:?} is not an XML name")]
+    InvalidTupleId(String),
+    #[error("tuple id {0:?} used twice")]
+    DuplicateTupleId(String),
+
+    // A local bound.
+    #[error("more than {max} {limit}")]
+    LimitExceeded { limit: &'static str, max: usize },
+
+    // An extension the receiver does not implement.
+    #[error("<{name}> in {namespace:?} is marked mustUnderstand and is not understood")]
+    MustUnderstand { namespace: String, name: String },
+}
+
+impl PidfError {
+    pub(crate) fn new(kind: ErrorKind, position: usize) -> PidfError {
+        PidfError { kind, position }
+    }
+
+    /// What was wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// The byte offset in the input where the problem was seen.
+    pub fn position(&self) -> usize {
+        self.position
+    }
+}
+
+impl Document {
+    /// Parses either form, with default limits.
+    pub fn parse(xml: &[u8]) -> Result<Document, PidfError> {
+        parse::document(xml, &Limits::default(), None)
+    }
+
+    /// Parses either form within `limits`.
+    pub fn parse_with(xml: &[u8], limits: &Limits) -> Result<Document, PidfError> {
+        parse::document(xml, limits, None)
+    }
+
+    /// The RFC 3863 model of the document; draft presence information is
+    /// converted with [`DraftPresence::to_presence`] under `entity`.
+    pub fn into_presence(self, entity: &str) -> Presence {
+        match self {
+            Document::Pidf(presence) => presence,
+            Document::Draft(draft) => draft.to_presence(entity),
+        }
+    }
+}
+
 impl Presence {
+    /// Parses an RFC 3863 PIDF document with default [`Limits`], keeping
+    /// every extension. `mustUnderstand` is not enforced: a relay forwards
+    /// what it does not process (see [`Presence::parse_understanding`]).
+    pub fn parse(xml: &[u8]) -> Result<Presence, PidfError> {
+        Presence::parse_with(xml, &Limits::default())
+    }
+
+    /// Parses an RFC 3863 PIDF document within `limits`.
+    pub fn parse_with(xml: &[u8], limits: &Limits) -> Result<Presence, PidfError> {
+        pidf_only(parse::document(xml, limits, None)?)
+    }
+
+    /// Parses for a processor that understands the extension namespaces in
+    /// `understood` (RFC 3863 section 4.2.3): an extension element marked
+    /// `mustUnderstand="true"` (or `"1"`) whose namespace is not understood
+    /// is an error ([`ErrorKind::MustUnderstand`]), unless it sits inside an
+    /// extension element that is itself not understood and so ignored whole.
+    pub fn parse_understanding(
+        xml: &[u8],
+        limits: &Limits,
+        understood: &[&str],
+    ) -> Result<Presence, PidfError> {
+        pidf_only(parse::document(xml, limits, Some(understood))?)
+    }
+
     /// A presence document for `entity`, with no tuples yet.
     pub fn new(entity: impl Into<String>) -> Presence {
         Presence {
@@ -159,6 +342,13 @@ impl Presence {
     /// the schema allows them.
     pub fn to_xml(&self) -> String {
         write::presence(self)
+    }
+}
+
+fn pidf_only(document: Document) -> Result<Presence, PidfError> {
+    match document {
+        Document::Pidf(presence) => Ok(presence),
+        Document::Draft(_) => Err(PidfError::new(ErrorKind::DraftForm, 0)),
     }
 }
 
