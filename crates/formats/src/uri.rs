@@ -18,6 +18,12 @@ use std::str::FromStr;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+mod sip;
+mod xmpp;
+
+pub use sip::{SipError, SipErrorKind};
+pub use xmpp::{JidError, JidErrorKind};
+
 /// Which service a URI names: an INSTANT INBOX (`im:`) or a PRESENTITY or
 /// WATCHER (`pres:`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -364,6 +370,12 @@ pub enum Expected {
     Equals,
     /// A header value character, `&` or the end.
     HeaderValue,
+    /// A SIP user-part character (RFC 3261 `user`).
+    SipUser,
+    /// A port number after `host:`.
+    Port,
+    /// A URI parameter (`;name[=value]`), `?` or the end.
+    Parameter,
 }
 
 impl fmt::Display for Expected {
@@ -381,6 +393,9 @@ impl fmt::Display for Expected {
             Expected::HeaderName => "a header name",
             Expected::Equals => "'=' after the header name",
             Expected::HeaderValue => "a header value character, '&' or the end",
+            Expected::SipUser => "a SIP user character",
+            Expected::Port => "a port number",
+            Expected::Parameter => "a URI parameter, '?' or the end",
         })
     }
 }

@@ -57,6 +57,28 @@ proptest! {
     }
 
     #[test]
+    fn jid_round_trip(address in address()) {
+        // RFC 3922 `#26;` sequences are the one thing with no JID form.
+        prop_assume!(!address.local().contains('#'));
+        let jid = address.to_jid().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let back = Address::from_jid(&jid).map_err(|e| TestCaseError::fail(format!("{jid}: {e}")))?;
+        prop_assert_eq!(back, address);
+    }
+
+    #[test]
+    fn sip_round_trip(uri in uri()) {
+        let sip = uri.to_sip();
+        match uri.address() {
+            Some(_) => {
+                let sip = sip.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let back = Uri::from_sip(&sip).map_err(|e| TestCaseError::fail(format!("{sip}: {e}")))?;
+                prop_assert_eq!(back, uri.with_scheme(Scheme::Im));
+            }
+            None => prop_assert!(sip.is_err()),
+        }
+    }
+
+    #[test]
     fn canonical_form_is_a_fixed_point(
         input in "(im|IM|pres|Pres):[a-zA-Z0-9.\"\\\\%,@?&=#é ]{0,30}(@[a-zA-Z0-9.é-]{1,12})?(\\?[a-z=&%0-9]{0,10})?"
     ) {
