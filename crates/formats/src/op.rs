@@ -535,12 +535,14 @@ pub enum BodyProblem {
     NoHeaderEnd,
     #[error("header line {line:?} has no colon")]
     NoColon { line: String },
-    #[error("MIME header {name} is not supported (only Content-Type and Content-Transfer-Encoding)")]
+    #[error(
+        "MIME header {name} is not supported (only Content-Type and Content-Transfer-Encoding)"
+    )]
     UnsupportedHeader { name: String },
     #[error("MIME header {name} appears twice")]
     DuplicateHeader { name: String },
-    #[error("empty Content-Type")]
-    EmptyContentType,
+    #[error("Content-Type {0:?} is empty or not one line")]
+    ContentType(String),
     #[error("Content-Transfer-Encoding {0:?} is not supported (7bit, 8bit, binary, base64)")]
     UnsupportedEncoding(String),
     #[error("invalid base64: {0}")]
@@ -606,6 +608,16 @@ fn scheme_name(scheme: Scheme) -> &'static str {
         Scheme::Im => "im:",
         _ => "pres:",
     }
+}
+
+/// A Content-Type value both notations can carry: not empty, no surrounding
+/// whitespace, no line break, only characters XML allows.
+fn is_one_line_type(text: &str) -> bool {
+    !text.is_empty()
+        && text.trim() == text
+        && text
+            .chars()
+            .all(|c| xml::is_xml_char(c) && c != '\r' && c != '\n')
 }
 
 /// An xml:lang value: a language tag, letters, digits and hyphens
@@ -742,7 +754,13 @@ mod tests {
     fn durations_and_langs() {
         assert_eq!(parse_duration("0"), Ok(0));
         assert_eq!(parse_duration("86400"), Ok(86_400));
-        assert_eq!(parse_duration("-1"), Err(NumberError::NotDigit { offset: 0, found: '-' }));
+        assert_eq!(
+            parse_duration("-1"),
+            Err(NumberError::NotDigit {
+                offset: 0,
+                found: '-'
+            })
+        );
         assert_eq!(parse_duration("2147483648"), Err(NumberError::TooLarge));
         assert!(check_lang("en").is_ok());
         assert!(check_lang("en-US").is_ok());

@@ -29,7 +29,11 @@ fn assert_round_trips(op: &Operation) {
     let xml = op.to_xml();
     assert_eq!(&Operation::from_xml(xml.as_bytes()).unwrap(), op, "{xml}");
     let json = op.to_json().to_string();
-    assert_eq!(&Operation::from_json(json.as_bytes()).unwrap(), op, "{json}");
+    assert_eq!(
+        &Operation::from_json(json.as_bytes()).unwrap(),
+        op,
+        "{json}"
+    );
     let via_serde: Operation = serde_json::from_str(&serde_json::to_string(op).unwrap()).unwrap();
     assert_eq!(&via_serde, op);
 }
@@ -67,7 +71,10 @@ fn draft_2_1_message() {
 #[test]
 fn draft_2_1_response() {
     let op = Operation::from_xml(&fixture("draft-2.1-response.xml")).unwrap();
-    assert_eq!(op, Operation::Response(ResponseOp::new(Status::Success, id(1))));
+    assert_eq!(
+        op,
+        Operation::Response(ResponseOp::new(Status::Success, id(1)))
+    );
     assert_eq!(op.to_xml(), "<response status=\"success\" transID=\"1\"/>");
     // The HTTP API's response shape: reason is always there, null when absent.
     assert_eq!(
@@ -284,7 +291,8 @@ fn message_body_keeps_carriage_returns_and_markup() {
         destination: uri("im:b@y.example"),
         trans_id: id(8),
         content_type: "message/cpim".into(),
-        body: b"From: <im:a@x.example>\r\n\r\nContent-Type: text/html\r\n\r\n<b>&amp;</b>]]>".to_vec(),
+        body: b"From: <im:a@x.example>\r\n\r\nContent-Type: text/html\r\n\r\n<b>&amp;</b>]]>"
+            .to_vec(),
     });
     let xml = op.to_xml();
     assert!(xml.contains("&#13;\n"), "{xml}");
@@ -308,10 +316,21 @@ fn message_body_with_control_characters_uses_base64_in_xml_only() {
 
 #[test]
 fn constructors_check_schemes_and_draw_ids() {
-    let message = MessageOp::new(uri("im:a@x.example"), uri("im:b@y.example"), "text/plain", "hi").unwrap();
+    let message = MessageOp::new(
+        uri("im:a@x.example"),
+        uri("im:b@y.example"),
+        "text/plain",
+        "hi",
+    )
+    .unwrap();
     assert!((1..=2_147_483_647).contains(&message.trans_id.get()));
     assert_eq!(
-        MessageOp::new(uri("pres:a@x.example"), uri("im:b@y.example"), "text/plain", "hi"),
+        MessageOp::new(
+            uri("pres:a@x.example"),
+            uri("im:b@y.example"),
+            "text/plain",
+            "hi"
+        ),
         Err(OpError::InvalidField {
             op: "message",
             field: "source",
@@ -321,7 +340,8 @@ fn constructors_check_schemes_and_draw_ids() {
             }
         })
     );
-    let subscribe = SubscribeOp::new(uri("pres:a@x.example"), uri("pres:b@y.example"), 600).unwrap();
+    let subscribe =
+        SubscribeOp::new(uri("pres:a@x.example"), uri("pres:b@y.example"), 600).unwrap();
     assert_eq!(subscribe.duration, 600);
     assert_eq!(
         SubscribeOp::new(uri("pres:a@x.example"), uri("pres:b@y.example"), u32::MAX),
@@ -569,10 +589,15 @@ fn unknown_elements_attributes_and_content() {
         }
     );
     assert_eq!(
-        parse_err("<response status='success' transID='1'/><response status='success' transID='2'/>"),
+        parse_err(
+            "<response status='success' transID='1'/><response status='success' transID='2'/>"
+        ),
         OpError::TrailingContent { position: 40 }
     );
-    assert_eq!(parse_err("  <!-- nothing -->  "), OpError::NoOperation { position: 20 });
+    assert_eq!(
+        parse_err("  <!-- nothing -->  "),
+        OpError::NoOperation { position: 20 }
+    );
 }
 
 #[test]
@@ -619,7 +644,9 @@ fn malformed_input() {
         OpError::Xml { position: 0, .. }
     ));
     assert_eq!(
-        parse_err("<?xml version='1.0' encoding='ISO-8859-1'?><response status='success' transID='1'/>"),
+        parse_err(
+            "<?xml version='1.0' encoding='ISO-8859-1'?><response status='success' transID='1'/>"
+        ),
         OpError::Encoding {
             encoding: "ISO-8859-1".into(),
             position: 0
@@ -649,7 +676,10 @@ fn limits() {
     limits.max_bytes = 10;
     assert_eq!(
         Operation::from_xml_with(b"<response status='success' transID='1'/>", &limits),
-        Err(OpError::TooLarge { size: 40, limit: 10 })
+        Err(OpError::TooLarge {
+            size: 40,
+            limit: 10
+        })
     );
     let mut limits = Limits::default();
     limits.max_tuples = 1;

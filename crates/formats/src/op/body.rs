@@ -20,7 +20,8 @@ pub(super) fn parse(text: &str) -> Result<(String, Vec<u8>), (usize, BodyProblem
     // so an empty header section cannot be written, and `write` never does.
     let start = text.len() - text.trim_start().len();
     let rest = &text[start..];
-    let (header, body, body_offset) = split_header(rest).ok_or((start, BodyProblem::NoHeaderEnd))?;
+    let (header, body, body_offset) =
+        split_header(rest).ok_or((start, BodyProblem::NoHeaderEnd))?;
     let mut content_type: Option<(String, usize)> = None;
     let mut encoding: Option<(String, usize)> = None;
     for (line, offset) in unfolded_lines(header, start) {
@@ -52,8 +53,8 @@ pub(super) fn parse(text: &str) -> Result<(String, Vec<u8>), (usize, BodyProblem
         *slot = Some((value, offset));
     }
     let content_type = match content_type {
-        Some((value, offset)) if value.is_empty() => {
-            return Err((offset, BodyProblem::EmptyContentType))
+        Some((value, offset)) if !super::is_one_line_type(&value) => {
+            return Err((offset, BodyProblem::ContentType(value)))
         }
         Some((value, _)) => value,
         None => DEFAULT_CONTENT_TYPE.to_owned(),
@@ -89,7 +90,8 @@ pub(super) fn write(content_type: &str, body: &[u8]) -> String {
         }
         _ => {
             let encoded = base64::engine::general_purpose::STANDARD.encode(body);
-            let mut out = format!("Content-Type: {content_type}\nContent-Transfer-Encoding: base64\n\n");
+            let mut out =
+                format!("Content-Type: {content_type}\nContent-Transfer-Encoding: base64\n\n");
             // RFC 2045 section 6.8: lines of at most 76 characters.
             for (i, chunk) in encoded.as_bytes().chunks(76).enumerate() {
                 if i > 0 {
@@ -154,14 +156,16 @@ mod tests {
 
     #[test]
     fn parses_header_and_body() {
-        let (ct, body) = parse("Content-Type: text/plain; charset=\"us-ascii\"\n\nYabba, dabba, doo!").unwrap();
+        let (ct, body) =
+            parse("Content-Type: text/plain; charset=\"us-ascii\"\n\nYabba, dabba, doo!").unwrap();
         assert_eq!(ct, "text/plain; charset=\"us-ascii\"");
         assert_eq!(body, b"Yabba, dabba, doo!");
     }
 
     #[test]
     fn crlf_folding_and_leading_whitespace() {
-        let (ct, body) = parse("\n   content-type: text/plain;\r\n charset=utf-8\r\n\r\nhi\r\nthere").unwrap();
+        let (ct, body) =
+            parse("\n   content-type: text/plain;\r\n charset=utf-8\r\n\r\nhi\r\nthere").unwrap();
         assert_eq!(ct, "text/plain; charset=utf-8");
         assert_eq!(body, b"hi\r\nthere");
     }
@@ -200,10 +204,18 @@ mod tests {
 
     #[test]
     fn exact_errors() {
-        assert_eq!(parse("Content-Type: text/plain"), Err((0, BodyProblem::NoHeaderEnd)));
+        assert_eq!(
+            parse("Content-Type: text/plain"),
+            Err((0, BodyProblem::NoHeaderEnd))
+        );
         assert_eq!(
             parse("Content-Type: a/b\nbogus\n\nx"),
-            Err((18, BodyProblem::NoColon { line: "bogus".into() }))
+            Err((
+                18,
+                BodyProblem::NoColon {
+                    line: "bogus".into()
+                }
+            ))
         );
         assert_eq!(
             parse("Content-Type: a/b\nContent-ID: <x>\n\nx"),
@@ -223,10 +235,16 @@ mod tests {
                 }
             ))
         );
-        assert_eq!(parse("Content-Type:  \n\nx"), Err((0, BodyProblem::EmptyContentType)));
+        assert_eq!(
+            parse("Content-Type:  \n\nx"),
+            Err((0, BodyProblem::ContentType(String::new())))
+        );
         assert_eq!(
             parse("Content-Transfer-Encoding: quoted-printable\n\nx"),
-            Err((0, BodyProblem::UnsupportedEncoding("quoted-printable".into())))
+            Err((
+                0,
+                BodyProblem::UnsupportedEncoding("quoted-printable".into())
+            ))
         );
         assert!(matches!(
             parse("Content-Transfer-Encoding: base64\n\n!!!!"),

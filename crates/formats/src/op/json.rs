@@ -182,10 +182,7 @@ impl Wire {
                             invalid(OP, "body_base64", FieldProblem::Base64(e.to_string()))
                         })?,
                 };
-                let one_line = !content_type.is_empty()
-                    && content_type.trim() == content_type
-                    && !content_type.chars().any(char::is_control);
-                if !one_line {
+                if !super::is_one_line_type(&content_type) {
                     return Err(invalid(
                         OP,
                         "content_type",
@@ -284,5 +281,9 @@ fn duration_field(op: &'static str, value: u64) -> Result<u32, OpError> {
     u32::try_from(value)
         .ok()
         .filter(|v| *v <= MAX_VALUE)
-        .ok_or(invalid(op, "duration", FieldProblem::Number(NumberError::TooLarge)))
+        .ok_or(invalid(
+            op,
+            "duration",
+            FieldProblem::Number(NumberError::TooLarge),
+        ))
 }

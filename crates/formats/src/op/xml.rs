@@ -8,9 +8,8 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use super::{
-    body, check_lang, parse_duration, parse_uri, FieldProblem, Limits, MessageOp,
-    NotifyOp, NumberError, OpError, Operation, ResponseOp, Status, SubscribeOp, TransId,
-    UnsubscribeOp,
+    body, check_lang, parse_duration, parse_uri, FieldProblem, Limits, MessageOp, NotifyOp,
+    NumberError, OpError, Operation, ResponseOp, Status, SubscribeOp, TransId, UnsubscribeOp,
 };
 use crate::pidf::{Basic, Contact, Note, Presence, Tuple};
 use crate::uri::{Scheme, Uri};
@@ -150,16 +149,29 @@ impl<'a> Attrs<'a> {
 
     fn uri(&mut self, name: &'static str, scheme: Scheme) -> Result<Uri, OpError> {
         let (value, position) = self.required(name)?;
-        parse_uri(&value, scheme).map_err(|(offset, problem)| self.invalid(name, position + offset, problem))
+        parse_uri(&value, scheme)
+            .map_err(|(offset, problem)| self.invalid(name, position + offset, problem))
     }
 
     fn trans_id(&mut self) -> Result<TransId, OpError> {
         let (value, position) = self.required("transID")?;
-        TransId::parse(&value).map_err(|e| self.invalid("transID", position + number_offset(e), FieldProblem::Number(e)))
+        TransId::parse(&value).map_err(|e| {
+            self.invalid(
+                "transID",
+                position + number_offset(e),
+                FieldProblem::Number(e),
+            )
+        })
     }
 
     fn duration(&mut self, value: String, position: usize) -> Result<u32, OpError> {
-        parse_duration(&value).map_err(|e| self.invalid("duration", position + number_offset(e), FieldProblem::Number(e)))
+        parse_duration(&value).map_err(|e| {
+            self.invalid(
+                "duration",
+                position + number_offset(e),
+                FieldProblem::Number(e),
+            )
+        })
     }
 
     /// Refuses whatever the DTD does not list.
@@ -245,7 +257,12 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
-    fn operation(&mut self, e: &BytesStart<'a>, position: usize, empty: bool) -> Result<Operation, OpError> {
+    fn operation(
+        &mut self,
+        e: &BytesStart<'a>,
+        position: usize,
+        empty: bool,
+    ) -> Result<Operation, OpError> {
         match e.name().as_ref() {
             b"message" => self.message(e, position, empty).map(Operation::Message),
             b"response" => self.response(e, position, empty).map(Operation::Response),
@@ -283,7 +300,12 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
-    fn message(&mut self, e: &BytesStart<'a>, position: usize, empty: bool) -> Result<MessageOp, OpError> {
+    fn message(
+        &mut self,
+        e: &BytesStart<'a>,
+        position: usize,
+        empty: bool,
+    ) -> Result<MessageOp, OpError> {
         let mut attrs = self.attrs(e, "message", position)?;
         let source = attrs.uri("source", Scheme::Im)?;
         let destination = attrs.uri("destination", Scheme::Im)?;
@@ -294,10 +316,11 @@ impl<'a> Parser<'a, '_> {
         } else {
             self.text_content("message")?
         };
-        let (content_type, body) = body::parse(&text).map_err(|(offset, problem)| OpError::Body {
-            position: text_position + offset,
-            problem,
-        })?;
+        let (content_type, body) =
+            body::parse(&text).map_err(|(offset, problem)| OpError::Body {
+                position: text_position + offset,
+                problem,
+            })?;
         Ok(MessageOp {
             source,
             destination,
@@ -307,7 +330,12 @@ impl<'a> Parser<'a, '_> {
         })
     }
 
-    fn response(&mut self, e: &BytesStart<'a>, position: usize, empty: bool) -> Result<ResponseOp, OpError> {
+    fn response(
+        &mut self,
+        e: &BytesStart<'a>,
+        position: usize,
+        empty: bool,
+    ) -> Result<ResponseOp, OpError> {
         let mut attrs = self.attrs(e, "response", position)?;
         let (status, at) = attrs.required("status")?;
         let status = status
@@ -340,7 +368,12 @@ impl<'a> Parser<'a, '_> {
         })
     }
 
-    fn notify(&mut self, e: &BytesStart<'a>, position: usize, empty: bool) -> Result<NotifyOp, OpError> {
+    fn notify(
+        &mut self,
+        e: &BytesStart<'a>,
+        position: usize,
+        empty: bool,
+    ) -> Result<NotifyOp, OpError> {
         let mut attrs = self.attrs(e, "notify", position)?;
         let watcher = attrs.uri("watcher", Scheme::Pres)?;
         let target = attrs.uri("target", Scheme::Pres)?;
@@ -402,7 +435,10 @@ impl<'a> Parser<'a, '_> {
         if name.prefix().is_some() {
             return Err(OpError::UnexpectedContent {
                 element: "notify",
-                found: format!("<{}> with an undeclared prefix", String::from_utf8_lossy(name.as_ref())),
+                found: format!(
+                    "<{}> with an undeclared prefix",
+                    String::from_utf8_lossy(name.as_ref())
+                ),
                 position: at,
             });
         }
@@ -410,23 +446,39 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// Hands the whole `<presence>` element, as written, to the PIDF parser.
-    fn pidf_presence(&mut self, e: &BytesStart<'a>, at: usize, empty: bool) -> Result<Presence, OpError> {
+    fn pidf_presence(
+        &mut self,
+        e: &BytesStart<'a>,
+        at: usize,
+        empty: bool,
+    ) -> Result<Presence, OpError> {
         if !empty {
             let end = e.to_end().into_owned();
-            self.reader.read_to_end(end.name()).map_err(|err| OpError::Xml {
-                position: usize::try_from(self.reader.error_position()).unwrap_or(usize::MAX),
-                detail: err.to_string(),
-            })?;
+            self.reader
+                .read_to_end(end.name())
+                .map_err(|err| OpError::Xml {
+                    position: usize::try_from(self.reader.error_position()).unwrap_or(usize::MAX),
+                    detail: err.to_string(),
+                })?;
         }
         let element = self.input.get(at..self.position()).unwrap_or_default();
-        Presence::parse(element.as_bytes()).map_err(|source| OpError::Pidf { position: at, source })
+        Presence::parse(element.as_bytes()).map_err(|source| OpError::Pidf {
+            position: at,
+            source,
+        })
     }
 
     /// The draft's `<presence entityInfo=..><tuple destination=.. status=..>
     /// note</tuple>+</presence>`, mapped onto PIDF: the entity is the notify's
     /// target, each tuple gets the id `t1`, `t2`, ..., its destination
     /// becomes the contact and its text a note.
-    fn draft_presence(&mut self, e: &BytesStart<'a>, at: usize, empty: bool, target: &Uri) -> Result<Presence, OpError> {
+    fn draft_presence(
+        &mut self,
+        e: &BytesStart<'a>,
+        at: usize,
+        empty: bool,
+        target: &Uri,
+    ) -> Result<Presence, OpError> {
         let mut attrs = self.attrs(e, "presence", at)?;
         // entityInfo has no PIDF counterpart; it is read and dropped.
         let _ = attrs.optional("entityInfo");
@@ -467,7 +519,13 @@ impl<'a> Parser<'a, '_> {
         Ok(presence)
     }
 
-    fn draft_tuple(&mut self, e: &BytesStart<'a>, at: usize, empty: bool, id: String) -> Result<Tuple, OpError> {
+    fn draft_tuple(
+        &mut self,
+        e: &BytesStart<'a>,
+        at: usize,
+        empty: bool,
+        id: String,
+    ) -> Result<Tuple, OpError> {
         let mut attrs = self.attrs(e, "tuple", at)?;
         let (destination, destination_at) = attrs.required("destination")?;
         if destination.trim().is_empty() {
@@ -486,23 +544,22 @@ impl<'a> Parser<'a, '_> {
             self.text_content("tuple")?.0
         };
         let mut tuple = Tuple::new(id, Some(basic));
-        tuple.contact = Some(Contact {
-            uri: destination.trim().to_owned(),
-            priority: None,
-        });
+        tuple.contact = Some(Contact::new(destination.trim()));
         let note = note.trim();
         if !note.is_empty() {
-            tuple.notes.push(Note {
-                lang: None,
-                text: note.to_owned(),
-            });
+            tuple.notes.push(Note::new(note));
         }
         Ok(tuple)
     }
 
     /// Reads every attribute of `e`, resolving references and checking
     /// characters.
-    fn attrs(&self, e: &BytesStart<'a>, element: &'static str, position: usize) -> Result<Attrs<'a>, OpError> {
+    fn attrs(
+        &self,
+        e: &BytesStart<'a>,
+        element: &'static str,
+        position: usize,
+    ) -> Result<Attrs<'a>, OpError> {
         let mut list = Vec::new();
         for attr in e.attributes() {
             let attr = attr.map_err(|err| OpError::Xml {
@@ -567,7 +624,9 @@ impl<'a> Parser<'a, '_> {
                     let name = String::from_utf8_lossy(&r).into_owned();
                     let c = match r.resolve_char_ref() {
                         Ok(Some(c)) => c,
-                        Ok(None) => predefined(&name).ok_or(OpError::Entity { name, position: at })?,
+                        Ok(None) => {
+                            predefined(&name).ok_or(OpError::Entity { name, position: at })?
+                        }
                         Err(err) => {
                             return Err(OpError::Xml {
                                 position: at,
@@ -644,12 +703,13 @@ fn predefined(name: &str) -> Option<char> {
 
 fn reference_error(err: quick_xml::Error, position: usize) -> OpError {
     match err {
-        quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(range, name)) => {
-            OpError::Entity {
-                name,
-                position: position + range.start,
-            }
-        }
+        quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(
+            range,
+            name,
+        )) => OpError::Entity {
+            name,
+            position: position + range.start,
+        },
         other => OpError::Xml {
             position,
             detail: other.to_string(),
@@ -706,7 +766,10 @@ fn escape_text(out: &mut String, text: &str) {
 /// can stand inside `<notify>`.
 fn strip_declaration(doc: &str) -> &str {
     let doc = doc.trim();
-    match doc.strip_prefix("<?xml").and_then(|rest| rest.split_once("?>")) {
+    match doc
+        .strip_prefix("<?xml")
+        .and_then(|rest| rest.split_once("?>"))
+    {
         Some((_, rest)) => rest.trim(),
         None => doc,
     }
