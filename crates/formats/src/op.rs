@@ -357,15 +357,15 @@ impl From<UnsubscribeOp> for Operation {
 pub struct Limits {
     /// Largest input, in bytes (the message body is inside it).
     pub max_bytes: usize,
-    /// Most `<tuple>`s in a draft-form `<presence>`.
-    pub max_tuples: usize,
+    /// Bounds for a notify's `<presence>`, in either form.
+    pub pidf: crate::pidf::Limits,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
             max_bytes: 1 << 20,
-            max_tuples: 256,
+            pidf: crate::pidf::Limits::default(),
         }
     }
 }
@@ -426,9 +426,9 @@ pub enum OpError {
         child: &'static str,
         position: usize,
     },
-    #[error("<presence> at byte {position} has more than {limit} tuples")]
-    TooManyTuples { limit: usize, position: usize },
-    #[error("PIDF <presence> at byte {position}: {source}")]
+    /// The notify's `<presence>` was refused by the presence parser;
+    /// `position` is in the whole input.
+    #[error("<presence> at byte {position}: {}", source.kind())]
     Pidf { position: usize, source: PidfError },
     #[error("message content at byte {position}: {problem}")]
     Body {
@@ -466,7 +466,6 @@ impl OpError {
             | OpError::InvalidAttribute { position, .. }
             | OpError::UnexpectedContent { position, .. }
             | OpError::MissingChild { position, .. }
-            | OpError::TooManyTuples { position, .. }
             | OpError::Pidf { position, .. }
             | OpError::Body { position, .. }
             | OpError::TrailingContent { position } => Some(*position),
@@ -499,10 +498,6 @@ pub enum FieldProblem {
     Status(String),
     #[error("{0:?} is not a language tag")]
     Lang(String),
-    #[error("{0:?} is none of open, closed")]
-    Basic(String),
-    #[error("must not be empty")]
-    Empty,
     #[error("both body and body_base64 are present")]
     TwoBodies,
     #[error("invalid base64: {0}")]

@@ -7,7 +7,7 @@ use cpim_formats::op::{
     BodyProblem, FieldProblem, Limits, MessageOp, NumberError, OpError, Operation, ResponseOp,
     Status, SubscribeOp, TransId,
 };
-use cpim_formats::pidf::Basic;
+use cpim_formats::pidf::{Basic, ErrorKind};
 use cpim_formats::uri::{Scheme, Uri};
 use serde_json::json;
 
@@ -180,7 +180,7 @@ fn draft_presence_notes_and_several_tuples() {
     assert_eq!(tuples[0].id, "t1");
     assert_eq!(tuples[0].status.basic, Some(Basic::Closed));
     assert_eq!(tuples[0].notes.len(), 1);
-    assert_eq!(tuples[0].notes[0].text, "gone fishing");
+    assert_eq!(tuples[0].notes[0].text, " gone fishing ");
     assert_eq!(tuples[1].id, "t2");
     assert_eq!(tuples[1].contact.as_ref().unwrap().uri, "sip:b@y.example");
     assert_round_trips(&op);
@@ -568,26 +568,25 @@ fn unknown_elements_attributes_and_content() {
             position: 0
         }
     );
+    let xml = "<notify watcher='pres:a@x.example' target='pres:b@y.example' transID='1'>\
+               <presence><tuple destination='im:b@y.example' status='away'/></presence></notify>";
+    let err = parse_err(xml);
+    let OpError::Pidf { position, source } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(source.kind(), &ErrorKind::InvalidBasic("away".into()));
+    // The presence parser's offset, moved into the whole input.
     assert_eq!(
-        parse_err("<notify watcher='pres:a@x.example' target='pres:b@y.example' transID='1'><presence/></notify>"),
-        OpError::MissingChild {
-            element: "presence",
-            child: "tuple",
-            position: 73
-        }
+        *position,
+        xml.find("<presence>").unwrap() + source.position()
     );
-    assert_eq!(
-        parse_err(
-            "<notify watcher='pres:a@x.example' target='pres:b@y.example' transID='1'>\
-             <presence><tuple destination='im:b@y.example' status='away'/></presence></notify>"
-        ),
-        OpError::InvalidAttribute {
-            element: "tuple",
-            attribute: "status",
-            position: 127,
-            problem: FieldProblem::Basic("away".into())
-        }
+    assert!(err
+        .to_string()
+        .starts_with(&format!("<presence> at byte {position}: ")));
+    let err = parse_err(
+        "<notify watcher='pres:a@x.example' target='pres:b@y.example' transID='1'><presence/></notify>",
     );
+    assert_eq!(err.position(), Some(73), "{err:?}");
     assert_eq!(
         parse_err(
             "<response status='success' transID='1'/><response status='success' transID='2'/>"
@@ -682,16 +681,18 @@ fn limits() {
         })
     );
     let mut limits = Limits::default();
-    limits.max_tuples = 1;
+    limits.pidf.max_tuples = 1;
     let xml = "<notify watcher='pres:a@x.example' target='pres:b@y.example' transID='1'><presence>\
                <tuple destination='im:b@y.example' status='open'/>\
                <tuple destination='im:b@y.example' status='open'/></presence></notify>";
-    assert_eq!(
-        Operation::from_xml_with(xml.as_bytes(), &limits),
-        Err(OpError::TooManyTuples {
-            limit: 1,
-            position: xml.rfind("<tuple").unwrap()
-        })
+    assert!(Operation::from_xml(xml.as_bytes()).is_ok());
+    let err = Operation::from_xml_with(xml.as_bytes(), &limits).unwrap_err();
+    let OpError::Pidf { source, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(
+        matches!(source.kind(), ErrorKind::LimitExceeded { max: 1, .. }),
+        "{err:?}"
     );
 }
 

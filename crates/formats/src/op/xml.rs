@@ -11,12 +11,8 @@ use super::{
     body, check_lang, parse_duration, parse_uri, FieldProblem, Limits, MessageOp, NotifyOp,
     NumberError, OpError, Operation, ResponseOp, Status, SubscribeOp, TransId, UnsubscribeOp,
 };
-use crate::pidf::{Basic, Contact, Note, Presence, Tuple};
+use crate::pidf::{Document, Presence};
 use crate::uri::{Scheme, Uri};
-
-/// The PIDF namespace (RFC 3863 section 4.1): a `<presence>` declaring it is
-/// PIDF, one without it is the draft's own form (section 8).
-const PIDF_NS: &str = "urn:ietf:params:xml:ns:pidf";
 
 pub(super) fn parse(input: &[u8], limits: &Limits) -> Result<Operation, OpError> {
     if input.len() > limits.max_bytes {
@@ -398,11 +394,7 @@ impl<'a> Parser<'a, '_> {
                     if presence.is_none() && child.local_name().as_ref() == b"presence" =>
                 {
                     let is_empty = matches!(event, Event::Empty(_));
-                    presence = Some(if self.is_pidf(child, at)? {
-                        self.pidf_presence(child, at, is_empty)?
-                    } else {
-                        self.draft_presence(child, at, is_empty, &target)?
-                    });
+                    presence = Some(self.presence(child, at, is_empty, &target)?);
                 }
                 other => return Err(self.unexpected("notify", &other, at)),
             }
@@ -415,42 +407,15 @@ impl<'a> Parser<'a, '_> {
         })
     }
 
-    /// A `<presence>` (or `<p:presence>`) that declares the PIDF namespace
-    /// for its own name.
-    fn is_pidf(&self, e: &BytesStart<'a>, at: usize) -> Result<bool, OpError> {
-        let name = e.name();
-        let declaration = match name.prefix() {
-            Some(prefix) => format!("xmlns:{}", String::from_utf8_lossy(prefix.as_ref())),
-            None => "xmlns".to_owned(),
-        };
-        for attr in e.attributes() {
-            let attr = attr.map_err(|err| OpError::Xml {
-                position: at,
-                detail: err.to_string(),
-            })?;
-            if attr.key.as_ref() == declaration.as_bytes() {
-                return Ok(attr.value.as_ref() == PIDF_NS.as_bytes());
-            }
-        }
-        if name.prefix().is_some() {
-            return Err(OpError::UnexpectedContent {
-                element: "notify",
-                found: format!(
-                    "<{}> with an undeclared prefix",
-                    String::from_utf8_lossy(name.as_ref())
-                ),
-                position: at,
-            });
-        }
-        Ok(false)
-    }
-
-    /// Hands the whole `<presence>` element, as written, to the PIDF parser.
-    fn pidf_presence(
+    /// Hands the whole `<presence>` element, as written, to the presence
+    /// parser, which reads both PIDF and the draft's own form (section 8);
+    /// the draft form names no presentity, so the notify's target is used.
+    fn presence(
         &mut self,
         e: &BytesStart<'a>,
         at: usize,
         empty: bool,
+        target: &Uri,
     ) -> Result<Presence, OpError> {
         if !empty {
             let end = e.to_end().into_owned();
@@ -462,94 +427,14 @@ impl<'a> Parser<'a, '_> {
                 })?;
         }
         let element = self.input.get(at..self.position()).unwrap_or_default();
-        Presence::parse(element.as_bytes()).map_err(|source| OpError::Pidf {
-            position: at,
-            source,
-        })
-    }
-
-    /// The draft's `<presence entityInfo=..><tuple destination=.. status=..>
-    /// note</tuple>+</presence>`, mapped onto PIDF: the entity is the notify's
-    /// target, each tuple gets the id `t1`, `t2`, ..., its destination
-    /// becomes the contact and its text a note.
-    fn draft_presence(
-        &mut self,
-        e: &BytesStart<'a>,
-        at: usize,
-        empty: bool,
-        target: &Uri,
-    ) -> Result<Presence, OpError> {
-        let mut attrs = self.attrs(e, "presence", at)?;
-        // entityInfo has no PIDF counterpart; it is read and dropped.
-        let _ = attrs.optional("entityInfo");
-        attrs.finish()?;
-        let mut presence = Presence::new(target.to_string());
-        if !empty {
-            loop {
-                let (event, tuple_at) = self.next()?;
-                match event {
-                    Event::End(_) => break,
-                    Event::Comment(_) | Event::PI(_) => {}
-                    Event::Text(t) if t.iter().all(u8::is_ascii_whitespace) => {}
-                    Event::Start(ref child) | Event::Empty(ref child)
-                        if child.name().as_ref() == b"tuple" =>
-                    {
-                        if presence.tuples.len() >= self.limits.max_tuples {
-                            return Err(OpError::TooManyTuples {
-                                limit: self.limits.max_tuples,
-                                position: tuple_at,
-                            });
-                        }
-                        let tuple_empty = matches!(event, Event::Empty(_));
-                        let id = format!("t{}", presence.tuples.len() + 1);
-                        let tuple = self.draft_tuple(child, tuple_at, tuple_empty, id)?;
-                        presence.tuples.push(tuple);
-                    }
-                    other => return Err(self.unexpected("presence", &other, tuple_at)),
+        let document =
+            Document::parse_with(element.as_bytes(), &self.limits.pidf).map_err(|source| {
+                OpError::Pidf {
+                    position: at + source.position(),
+                    source,
                 }
-            }
-        }
-        if presence.tuples.is_empty() {
-            return Err(OpError::MissingChild {
-                element: "presence",
-                child: "tuple",
-                position: at,
-            });
-        }
-        Ok(presence)
-    }
-
-    fn draft_tuple(
-        &mut self,
-        e: &BytesStart<'a>,
-        at: usize,
-        empty: bool,
-        id: String,
-    ) -> Result<Tuple, OpError> {
-        let mut attrs = self.attrs(e, "tuple", at)?;
-        let (destination, destination_at) = attrs.required("destination")?;
-        if destination.trim().is_empty() {
-            return Err(attrs.invalid("destination", destination_at, FieldProblem::Empty));
-        }
-        let (status, status_at) = attrs.required("status")?;
-        let basic = match status.as_str() {
-            "open" => Basic::Open,
-            "closed" => Basic::Closed,
-            _ => return Err(attrs.invalid("status", status_at, FieldProblem::Basic(status))),
-        };
-        attrs.finish()?;
-        let note = if empty {
-            String::new()
-        } else {
-            self.text_content("tuple")?.0
-        };
-        let mut tuple = Tuple::new(id, Some(basic));
-        tuple.contact = Some(Contact::new(destination.trim()));
-        let note = note.trim();
-        if !note.is_empty() {
-            tuple.notes.push(Note::new(note));
-        }
-        Ok(tuple)
+            })?;
+        Ok(document.into_presence(&target.to_string()))
     }
 
     /// Reads every attribute of `e`, resolving references and checking
