@@ -597,6 +597,13 @@ fn unknown_elements_attributes_and_content() {
         parse_err("  <!-- nothing -->  "),
         OpError::NoOperation { position: 20 }
     );
+    assert_eq!(
+        parse_err("hello <response status='success' transID='1'/>"),
+        OpError::Xml {
+            position: 0,
+            detail: "text before the operation element".into()
+        }
+    );
 }
 
 #[test]

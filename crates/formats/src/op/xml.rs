@@ -235,8 +235,13 @@ impl<'a> Parser<'a, '_> {
                 Event::Text(t) if t.iter().all(u8::is_ascii_whitespace) => {}
                 Event::Start(e) => return self.operation(&e, position, false),
                 Event::Empty(e) => return self.operation(&e, position, true),
-                Event::Eof => return Err(OpError::NoOperation { position }),
-                _ => return Err(OpError::NoOperation { position }),
+                Event::Eof | Event::End(_) => return Err(OpError::NoOperation { position }),
+                _ => {
+                    return Err(OpError::Xml {
+                        position,
+                        detail: "text before the operation element".to_owned(),
+                    })
+                }
             }
         }
     }
