@@ -4,14 +4,21 @@
 //!
 //! One grammar covers both: `scheme ":" mailbox *("," mailbox) ["?" header
 //! *("&" header)]`. The RFCs allow one mailbox; the draft (`#mailbox`) allows
-//! a comma-separated list, so [`Uri::to`] is a list and [`Uri::address`] is
-//! the single-address view most callers want.
+//! a comma-separated list, so [`Uri::to`](crate::uri::Uri::to) is a list and
+//! [`Uri::address`](crate::uri::Uri::address) is the single-address view most
+//! callers want.
 //!
 //! The part before `?` is percent-decoded first and then read as a list of
 //! RFC 2822 `addr-spec`s, as mailto (RFC 6068) does: `%22john%20smith%22` and
 //! `"john smith"` name the same quoted local part. Schemes and domains are
 //! case-insensitive; local parts are kept as written. Domains may be given in
 //! Unicode or punycode and are kept in one form, lowercase ASCII (IDNA).
+//!
+//! Mappings to other address forms: `sip:`/`sips:` URIs
+//! ([`Uri::to_sip`](crate::uri::Uri::to_sip),
+//! [`Uri::from_sip`](crate::uri::Uri::from_sip)) and XMPP JIDs
+//! ([`Address::to_jid`](crate::uri::Address::to_jid),
+//! [`Address::from_jid`](crate::uri::Address::from_jid), RFC 3922 section 3).
 
 use std::fmt;
 use std::str::FromStr;
