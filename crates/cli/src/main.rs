@@ -97,7 +97,7 @@ pub enum Output {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Parse(ParseCommand::Uri { uri }) => uri_cmd::parse(&uri).map(Output::Bytes),
+        Command::Parse(ParseCommand::Uri { uri }) => uri_cmd::parse(&uri).map(Output::Json),
         Command::Parse(ParseCommand::Message { understand, input }) => read_input(&input)
             .and_then(|bytes| message_cmd::parse(&bytes, &understand))
             .map(Output::Json),
