@@ -335,7 +335,7 @@ fn read_snapshot(tx: &Transaction<'_>) -> Result<Snapshot, SqliteStoreError> {
                 watcher: r.get(0)?,
                 target: r.get(1)?,
                 expires: time_from_sql("subscription", "expires_at", r.get(2)?)?,
-                state: status_from_sql(&r.get::<_, String>(3)?)?,
+                state: status_from_sql(text(r, 3, "subscription", "state")?)?,
             })
         },
     )?;
@@ -345,8 +345,8 @@ fn read_snapshot(tx: &Transaction<'_>) -> Result<Snapshot, SqliteStoreError> {
         |r| {
             Ok(PolicyRecord {
                 presentity: r.get(0)?,
-                subject: subject_from_sql(&r.get::<_, String>(1)?, r.get(2)?)?,
-                decision: decision_from_sql(&r.get::<_, String>(3)?)?,
+                subject: subject_from_sql(text(r, 1, "policy", "subject_kind")?, r.get(2)?)?,
+                decision: decision_from_sql(text(r, 3, "policy", "decision")?)?,
             })
         },
     )?;
@@ -400,6 +400,23 @@ fn rows<T>(
         out.push(f(row)?);
     }
     Ok(out)
+}
+
+/// Column `i` of `r` as borrowed text (enumerations are matched without
+/// allocating: a restart reads them once per row).
+fn text<'r>(
+    r: &'r Row<'_>,
+    i: usize,
+    table: &'static str,
+    column: &'static str,
+) -> Result<&'r str, SqliteStoreError> {
+    r.get_ref(i)?
+        .as_str()
+        .map_err(|e| SqliteStoreError::BadRow {
+            table,
+            column,
+            detail: e.to_string(),
+        })
 }
 
 // Times are stored as signed 64-bit milliseconds (SQL BIGINT). Instants past
