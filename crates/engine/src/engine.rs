@@ -1,0 +1,1299 @@
+//! The messaging service (draft section 2.4.1) and presence service (draft
+//! section 3.4.1-3.4.4) as one state machine.
+//!
+//! Memory layout, chosen for millions of subscriptions: addresses are
+//! interned once as `u32` ids; a subscription is a 16-byte record in its
+//! presentity's watcher map (the fan-out index); expiry is a `BTreeSet` of
+//! `(expires, target, watcher)`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use cpim_formats::op::{MessageOp, ResponseOp, Status, SubscribeOp, TransId, UnsubscribeOp};
+use cpim_formats::pidf::Presence;
+use cpim_formats::uri::{Address, Scheme, Uri};
+
+use crate::config::Config;
+use crate::io::{
+    Effect, Input, Notification, Origin, Principal, Reason, RelayId, SessionId, SubState,
+};
+use crate::policy::{Decision, PolicySubject};
+use crate::store::{
+    BlockRecord, Change, DelegationRecord, PolicyRecord, PublicationRecord, Snapshot, StoreError,
+    SubscriptionRecord, SubscriptionStatus, WatcherRecord,
+};
+use crate::time::Timestamp;
+
+/// The service engine. See the crate documentation for how to drive it.
+#[derive(Debug)]
+pub struct Engine {
+    config: Config,
+    names: Names,
+    users: HashMap<Id, User>,
+    sessions: HashMap<SessionId, Id>,
+    sub_timers: BTreeSet<(Timestamp, Id, Id)>,
+    pub_timers: BTreeSet<(Timestamp, Id, String)>,
+    relays: HashMap<RelayId, Delegation>,
+    relay_timers: BTreeSet<(Timestamp, RelayId)>,
+    next_relay: u64,
+    effects: VecDeque<Effect>,
+}
+
+/// An administrative input the engine cannot apply. Protocol operations
+/// never fail this way: they are answered with a `failure` response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// The address is not a local user.
+    #[error("{0} is not a local user")]
+    UnknownUser(Address),
+    /// The address is in a domain not served here.
+    #[error("{0} is not in a domain served here")]
+    NotLocal(Address),
+    /// A policy subject names no valid address.
+    #[error("policy subject {0:?} is not a valid address")]
+    InvalidSubject(String),
+    /// No such session is open.
+    #[error("session {0:?} is not open")]
+    UnknownSession(SessionId),
+    /// No relayed message awaits an answer under this id (it was answered,
+    /// or the wait ended).
+    #[error("no relayed message awaits an answer as {0:?}")]
+    UnknownRelay(RelayId),
+}
+
+/// A watcher as a presentity sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatcherInfo {
+    /// The watcher.
+    pub watcher: Arc<Address>,
+    /// Its subscription's state.
+    pub status: SubscriptionStatus,
+    /// When its subscription ends.
+    pub expires: Timestamp,
+}
+
+impl Engine {
+    /// An engine with no state.
+    pub fn new(config: Config) -> Engine {
+        Engine {
+            config,
+            names: Names::default(),
+            users: HashMap::new(),
+            sessions: HashMap::new(),
+            sub_timers: BTreeSet::new(),
+            pub_timers: BTreeSet::new(),
+            relays: HashMap::new(),
+            relay_timers: BTreeSet::new(),
+            next_relay: 1,
+            effects: VecDeque::new(),
+        }
+    }
+
+    /// An engine holding the state of `snapshot` (from [`Store::load`]).
+    /// Nothing is sent on restore; subscriptions and publications that
+    /// expired meanwhile end at the first [`Engine::handle_timeout`].
+    ///
+    /// [`Store::load`]: crate::Store::load
+    pub fn restore(config: Config, snapshot: Snapshot) -> Result<Engine, StoreError> {
+        let mut e = Engine::new(config);
+        for user in &snapshot.users {
+            let address = parse_text(user, "user")?;
+            let id = e.names.intern(&address);
+            e.users.insert(id, User::new(&address));
+        }
+        for p in snapshot.publications {
+            let tid = e.stored_user(&p.presentity, "publication")?;
+            let presence =
+                Presence::parse(p.pidf.as_bytes()).map_err(|err| StoreError::Corrupt {
+                    record: format!("publication {}/{}", p.presentity, p.publisher),
+                    reason: err.to_string(),
+                })?;
+            e.pub_timers.insert((p.expires, tid, p.publisher.clone()));
+            if let Some(user) = e.users.get_mut(&tid) {
+                user.publications.insert(
+                    p.publisher,
+                    Publication {
+                        presence,
+                        expires: p.expires,
+                    },
+                );
+            }
+        }
+        for user in e.users.values_mut() {
+            user.rebuild();
+        }
+        for s in snapshot.subscriptions {
+            let tid = e.stored_user(&s.target, "subscription")?;
+            let wid = e.names.intern(&parse_text(&s.watcher, "subscription")?);
+            let sub = Sub {
+                expires: s.expires,
+                pending: s.state != SubscriptionStatus::Active,
+            };
+            e.sub_timers.insert((s.expires, tid, wid));
+            if let Some(user) = e.users.get_mut(&tid) {
+                user.watchers.insert(wid, sub);
+            }
+        }
+        for p in snapshot.policies {
+            let tid = e.stored_user(&p.presentity, "policy")?;
+            let rule = match &p.subject {
+                PolicySubject::Watcher(w) => {
+                    Rule::Watcher(e.names.intern(&parse_text(w, "policy")?))
+                }
+                PolicySubject::Domain(d) => Rule::Domain(d.clone()),
+                PolicySubject::Anyone => Rule::Anyone,
+            };
+            if let Some(user) = e.users.get_mut(&tid) {
+                user.set_rule(rule, Some(p.decision));
+            }
+        }
+        for w in snapshot.watchers {
+            let tid = e.stored_user(&w.presentity, "watcher request")?;
+            let wid = e.names.intern(&parse_text(&w.watcher, "watcher request")?);
+            if let Some(user) = e.users.get_mut(&tid) {
+                user.requests.insert(wid, w.since);
+            }
+        }
+        for b in snapshot.blocks {
+            let tid = e.stored_user(&b.inbox, "block")?;
+            let sid = e.names.intern(&parse_text(&b.blocked, "block")?);
+            if let Some(user) = e.users.get_mut(&tid) {
+                user.blocked.insert(sid);
+            }
+        }
+        for d in snapshot.delegations {
+            let trans_id = TransId::new(d.trans_id).map_err(|_| StoreError::Corrupt {
+                record: format!("delegation {}", d.relay),
+                reason: format!("transID {} is out of range", d.trans_id),
+            })?;
+            let relay = RelayId(d.relay);
+            e.next_relay = e.next_relay.max(d.relay.saturating_add(1));
+            e.relay_timers.insert((d.deadline, relay));
+            e.relays.insert(
+                relay,
+                Delegation {
+                    origin: Origin(d.origin),
+                    trans_id,
+                    deadline: d.deadline,
+                },
+            );
+        }
+        Ok(e)
+    }
+
+    /// Takes one input at time `now`. Timers due at `now` run first.
+    pub fn handle(&mut self, input: Input, now: Timestamp) -> Result<(), InputError> {
+        self.handle_timeout(now);
+        match input {
+            Input::Message {
+                origin,
+                principal,
+                op,
+                hops,
+            } => self.message(origin, &principal, op, hops, now),
+            Input::Subscribe {
+                origin,
+                principal,
+                op,
+            } => self.subscribe(origin, &principal, &op, now),
+            Input::Unsubscribe {
+                origin,
+                principal,
+                op,
+            } => self.unsubscribe(origin, &principal, &op),
+            Input::Publish {
+                origin,
+                principal,
+                trans_id,
+                presentity,
+                publisher,
+                presence,
+                duration,
+            } => self.publish(
+                Request { origin, trans_id },
+                &principal,
+                &presentity,
+                publisher,
+                presence,
+                duration,
+                now,
+            ),
+            Input::SetPolicy {
+                presentity,
+                subject,
+                decision,
+            } => return self.set_policy(&presentity, subject, decision),
+            Input::SetBlock {
+                inbox,
+                sender,
+                blocked,
+            } => return self.set_block(&inbox, &sender, blocked),
+            Input::AddUser(address) => return self.add_user(&address),
+            Input::RemoveUser(address) => return self.remove_user(&address),
+            Input::SessionOpened { session, user } => {
+                let id = self
+                    .local_user(&user)
+                    .ok_or(InputError::UnknownUser(user))?;
+                if let Some(old) = self.sessions.insert(session, id) {
+                    if let Some(u) = self.users.get_mut(&old) {
+                        u.sessions.retain(|s| *s != session);
+                    }
+                }
+                if let Some(u) = self.users.get_mut(&id) {
+                    u.sessions.push(session);
+                }
+            }
+            Input::SessionClosed(session) => {
+                let id = self
+                    .sessions
+                    .remove(&session)
+                    .ok_or(InputError::UnknownSession(session))?;
+                if let Some(u) = self.users.get_mut(&id) {
+                    u.sessions.retain(|s| *s != session);
+                }
+            }
+            Input::RelayAnswer { relay, answer } => return self.relay_answer(relay, answer),
+        }
+        Ok(())
+    }
+
+    /// The next effect to carry out, in order.
+    pub fn poll_effect(&mut self) -> Option<Effect> {
+        self.effects.pop_front()
+    }
+
+    /// All pending effects, in order.
+    pub fn drain_effects(&mut self) -> std::collections::vec_deque::Drain<'_, Effect> {
+        self.effects.drain(..)
+    }
+
+    /// When [`Engine::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        [
+            self.sub_timers.first().map(|t| t.0),
+            self.pub_timers.first().map(|t| t.0),
+            self.relay_timers.first().map(|t| t.0),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Ends what is due at `now`: subscriptions (the watcher gets a last
+    /// notify), publications (watchers get the new presence), waits for
+    /// relay answers (answered `indeterminant`).
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        while let Some(&(at, tid, wid)) = self.sub_timers.first() {
+            if at > now {
+                break;
+            }
+            self.sub_timers.pop_first();
+            let removed = self
+                .users
+                .get_mut(&tid)
+                .and_then(|u| u.watchers.remove(&wid));
+            if removed.is_some() {
+                self.persist(Change::RemoveSubscription {
+                    watcher: text(self.names.addr(wid)),
+                    target: text(self.names.addr(tid)),
+                });
+                self.notify(wid, tid, SubState::Terminated(Reason::Expired), None);
+            }
+        }
+        let mut changed = Vec::new();
+        while let Some((at, _, _)) = self.pub_timers.first() {
+            if *at > now {
+                break;
+            }
+            let Some((_, tid, publisher)) = self.pub_timers.pop_first() else {
+                break;
+            };
+            if let Some(user) = self.users.get_mut(&tid) {
+                if user.publications.remove(&publisher).is_some() {
+                    self.effects
+                        .push_back(Effect::Persist(Change::RemovePublication {
+                            presentity: text(self.names.addr(tid)),
+                            publisher,
+                        }));
+                    changed.push(tid);
+                }
+            }
+        }
+        changed.dedup();
+        for tid in changed {
+            self.presence_changed(tid, now);
+        }
+        while let Some(&(at, relay)) = self.relay_timers.first() {
+            if at > now {
+                break;
+            }
+            self.relay_timers.pop_first();
+            if let Some(d) = self.relays.remove(&relay) {
+                self.persist(Change::RemoveDelegation { relay: relay.0 });
+                self.respond(
+                    Request {
+                        origin: d.origin,
+                        trans_id: d.trans_id,
+                    },
+                    Status::Indeterminant,
+                    None,
+                    Some("no answer came from the next hop in time".into()),
+                );
+            }
+        }
+    }
+
+    /// The combined presence of a local presentity: every publisher's tuples.
+    pub fn presence(&self, presentity: &Address) -> Option<Arc<Presence>> {
+        let id = self.local_user(presentity)?;
+        self.users.get(&id).map(|u| u.document.clone())
+    }
+
+    /// The watchers of a local presentity, active and pending, in address
+    /// order.
+    pub fn watchers(&self, presentity: &Address) -> Vec<WatcherInfo> {
+        let Some(user) = self
+            .local_user(presentity)
+            .and_then(|id| self.users.get(&id))
+        else {
+            return Vec::new();
+        };
+        let mut list: Vec<WatcherInfo> = user
+            .watchers
+            .iter()
+            .map(|(wid, sub)| WatcherInfo {
+                watcher: self.names.addr(*wid).clone(),
+                status: sub.status(),
+                expires: sub.expires,
+            })
+            .collect();
+        list.sort_by(|a, b| a.watcher.cmp(&b.watcher));
+        list
+    }
+
+    /// Watchers waiting for a local presentity's decision, with when each
+    /// first asked, in address order.
+    pub fn pending_requests(&self, presentity: &Address) -> Vec<(Arc<Address>, Timestamp)> {
+        let Some(user) = self
+            .local_user(presentity)
+            .and_then(|id| self.users.get(&id))
+        else {
+            return Vec::new();
+        };
+        let mut list: Vec<_> = user
+            .requests
+            .iter()
+            .map(|(wid, since)| (self.names.addr(*wid).clone(), *since))
+            .collect();
+        list.sort();
+        list
+    }
+
+    /// How many subscriptions (active and pending) are live.
+    pub fn subscription_count(&self) -> usize {
+        self.users.values().map(|u| u.watchers.len()).sum()
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    // ---- messaging (draft section 2.4.1) ----
+
+    fn message(
+        &mut self,
+        origin: Origin,
+        principal: &Principal,
+        op: MessageOp,
+        hops: u8,
+        now: Timestamp,
+    ) {
+        let req = Request {
+            origin,
+            trans_id: op.trans_id,
+        };
+        // Step 1: both ends must be single INSTANT INBOXes.
+        let Some(source) = single(&op.source, Scheme::Im) else {
+            return self.fail(req, "the source is not a single im: address");
+        };
+        let Some(dest) = single(&op.destination, Scheme::Im) else {
+            return self.fail(req, "the destination is not a single im: address");
+        };
+        // Step 2: access control.
+        if !principal.may_act_for(source) {
+            let reason = format!("not authorised to send as {source}");
+            return self.fail(req, &reason);
+        }
+        if self.config.is_local(dest.domain()) {
+            let Some(user) = self.local_user(dest).and_then(|id| self.users.get(&id)) else {
+                let reason = format!("there is no inbox {dest} here");
+                return self.fail(req, &reason);
+            };
+            if self
+                .names
+                .id(source)
+                .is_some_and(|sid| user.blocked.contains(&sid))
+            {
+                let reason = format!("{dest} does not accept messages from {source}");
+                return self.fail(req, &reason);
+            }
+            // Step 3a/3b: deliver to every open inbox, or fail.
+            if user.sessions.is_empty() {
+                let reason = format!("{dest} has no open inbox; the message was not delivered");
+                return self.fail(req, &reason);
+            }
+            let sessions = user.sessions.clone();
+            let message = Arc::new(op);
+            for session in sessions {
+                self.effects.push_back(Effect::Deliver {
+                    session,
+                    message: message.clone(),
+                });
+            }
+            return self.respond(req, Status::Success, None, None);
+        }
+        let Some(route) = self.config.route(dest.domain()).cloned() else {
+            let reason = format!("no route to {}", dest.domain());
+            return self.fail(req, &reason);
+        };
+        // Section 2.4.2: each relay takes one hop; none left means a loop.
+        if hops == 0 {
+            return self.fail(req, "hop count exhausted; the message may be looping");
+        }
+        if route.answers {
+            // Step 3d: the response waits for the authoritative answer.
+            let relay = RelayId(self.next_relay);
+            self.next_relay += 1;
+            let deadline = now.plus_millis(self.config.relay_timeout_ms);
+            self.persist(Change::PutDelegation(DelegationRecord {
+                relay: relay.0,
+                origin: origin.0,
+                trans_id: req.trans_id.get(),
+                deadline,
+            }));
+            self.relays.insert(
+                relay,
+                Delegation {
+                    origin,
+                    trans_id: req.trans_id,
+                    deadline,
+                },
+            );
+            self.relay_timers.insert((deadline, relay));
+            self.effects.push_back(Effect::Relay {
+                relay: Some(relay),
+                binding: route.binding,
+                message: op,
+                hops: hops - 1,
+            });
+        } else {
+            // Step 3c: no answer will come.
+            let reason = format!("handed to {}; no delivery report will come", route.binding);
+            self.effects.push_back(Effect::Relay {
+                relay: None,
+                binding: route.binding,
+                message: op,
+                hops: hops - 1,
+            });
+            self.respond(req, Status::Indeterminant, None, Some(reason));
+        }
+    }
+
+    fn relay_answer(
+        &mut self,
+        relay: RelayId,
+        answer: Option<ResponseOp>,
+    ) -> Result<(), InputError> {
+        let d = self
+            .relays
+            .remove(&relay)
+            .ok_or(InputError::UnknownRelay(relay))?;
+        self.relay_timers.remove(&(d.deadline, relay));
+        self.persist(Change::RemoveDelegation { relay: relay.0 });
+        let req = Request {
+            origin: d.origin,
+            trans_id: d.trans_id,
+        };
+        match answer {
+            Some(a) => {
+                let response = ResponseOp {
+                    status: a.status,
+                    trans_id: d.trans_id,
+                    duration: None,
+                    lang: a.lang,
+                    reason: a.reason,
+                };
+                self.effects.push_back(Effect::Respond {
+                    to: req.origin,
+                    response,
+                });
+            }
+            None => self.respond(
+                req,
+                Status::Indeterminant,
+                None,
+                Some("the next hop will give no answer".into()),
+            ),
+        }
+        Ok(())
+    }
+
+    // ---- presence (draft section 3.4) ----
+
+    fn subscribe(
+        &mut self,
+        origin: Origin,
+        principal: &Principal,
+        op: &SubscribeOp,
+        now: Timestamp,
+    ) {
+        let req = Request {
+            origin,
+            trans_id: op.trans_id,
+        };
+        // Step 1: watcher and target must be PRESENTITIES; the target one of ours.
+        let Some(watcher) = single(&op.watcher, Scheme::Pres) else {
+            return self.fail(req, "the watcher is not a single pres: address");
+        };
+        let Some(target) = single(&op.target, Scheme::Pres) else {
+            return self.fail(req, "the target is not a single pres: address");
+        };
+        let Some(tid) = self.local_user(target) else {
+            let reason = format!("{target} is not a presentity served here");
+            return self.fail(req, &reason);
+        };
+        // Step 2: access control, for the requester and by the presentity.
+        if !principal.may_act_for(watcher) {
+            let reason = format!("not authorised to subscribe as {watcher}");
+            return self.fail(req, &reason);
+        }
+        let wid = self.names.intern(watcher);
+        let decision = self.decide(tid, wid);
+        if decision == Decision::Deny {
+            let reason = format!("{target} does not share its presence with {watcher}");
+            return self.fail(req, &reason);
+        }
+        let existing = self
+            .users
+            .get(&tid)
+            .and_then(|u| u.watchers.get(&wid).copied());
+        // Step 3: one subscription per watcher and target.
+        if op.duration != 0 && existing.is_some() {
+            let reason = format!("{watcher} already has a subscription to {target}");
+            return self.fail(req, &reason);
+        }
+        // Step 4.
+        if op.duration == 0 {
+            if let Some(sub) = existing {
+                // Section 3.4.3: SUBSCRIBE 0 on an existing subscription ends it.
+                self.drop_subscription(tid, wid, sub);
+                self.respond(req, Status::Success, Some(0), None);
+                let presence = self.visible(tid, wid, sub);
+                self.notify(
+                    wid,
+                    tid,
+                    SubState::Terminated(Reason::Unsubscribed),
+                    presence,
+                );
+            } else if decision == Decision::Allow {
+                // Section 3.4.4: a one-time fetch.
+                self.respond(req, Status::Success, Some(0), None);
+                let doc = self.users.get(&tid).map(|u| u.document.clone());
+                self.notify(wid, tid, SubState::Terminated(Reason::Fetched), doc);
+            } else {
+                let asked = self.record_request(tid, wid, now);
+                self.respond(req, Status::Success, Some(0), None);
+                self.notify(wid, tid, SubState::Terminated(Reason::Undecided), None);
+                if asked {
+                    self.watcher_request(tid, wid);
+                }
+            }
+            return;
+        }
+        let granted = self.config.clamp_subscription(op.duration);
+        let expires = now.plus_secs(granted);
+        let pending = decision != Decision::Allow;
+        let sub = Sub { expires, pending };
+        self.sub_timers.insert((expires, tid, wid));
+        if let Some(u) = self.users.get_mut(&tid) {
+            u.watchers.insert(wid, sub);
+        }
+        self.persist(Change::PutSubscription(self.sub_record(tid, wid, sub)));
+        let asked = pending && self.record_request(tid, wid, now);
+        self.respond(req, Status::Success, Some(granted), None);
+        if pending {
+            self.notify(wid, tid, SubState::Pending { expires }, None);
+            if asked {
+                self.watcher_request(tid, wid);
+            }
+        } else {
+            let doc = self.users.get(&tid).map(|u| u.document.clone());
+            self.notify(wid, tid, SubState::Active { expires }, doc);
+        }
+    }
+
+    fn unsubscribe(&mut self, origin: Origin, principal: &Principal, op: &UnsubscribeOp) {
+        let req = Request {
+            origin,
+            trans_id: op.trans_id,
+        };
+        let Some(watcher) = single(&op.watcher, Scheme::Pres) else {
+            return self.fail(req, "the watcher is not a single pres: address");
+        };
+        let Some(target) = single(&op.target, Scheme::Pres) else {
+            return self.fail(req, "the target is not a single pres: address");
+        };
+        if !principal.may_act_for(watcher) {
+            let reason = format!("not authorised to unsubscribe as {watcher}");
+            return self.fail(req, &reason);
+        }
+        let found = self.local_user(target).and_then(|tid| {
+            let wid = self.names.id(watcher)?;
+            let sub = self.users.get(&tid)?.watchers.get(&wid).copied()?;
+            Some((tid, wid, sub))
+        });
+        let Some((tid, wid, sub)) = found else {
+            let reason = format!("{watcher} has no subscription to {target}");
+            return self.fail(req, &reason);
+        };
+        self.drop_subscription(tid, wid, sub);
+        self.respond(req, Status::Success, None, None);
+        self.notify(wid, tid, SubState::Terminated(Reason::Unsubscribed), None);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn publish(
+        &mut self,
+        req: Request,
+        principal: &Principal,
+        presentity: &Address,
+        publisher: String,
+        presence: Presence,
+        duration: u32,
+        now: Timestamp,
+    ) {
+        let Some(tid) = self.local_user(presentity) else {
+            let reason = format!("{presentity} is not a presentity served here");
+            return self.fail(req, &reason);
+        };
+        if !principal.may_act_for(presentity) {
+            let reason = format!("not authorised to publish for {presentity}");
+            return self.fail(req, &reason);
+        }
+        let Some(user) = self.users.get_mut(&tid) else {
+            return;
+        };
+        if duration == 0 {
+            let removed = user.publications.remove(&publisher);
+            if let Some(old) = &removed {
+                self.pub_timers
+                    .remove(&(old.expires, tid, publisher.clone()));
+                self.persist(Change::RemovePublication {
+                    presentity: text(presentity),
+                    publisher,
+                });
+            }
+            self.respond(req, Status::Success, Some(0), None);
+            if removed.is_some() {
+                self.presence_changed(tid, now);
+            }
+            return;
+        }
+        let granted = duration.min(self.config.max_publication).max(1);
+        let expires = now.plus_secs(granted);
+        let pidf = presence.to_xml();
+        let old = user
+            .publications
+            .insert(publisher.clone(), Publication { presence, expires });
+        let same = match (&old, user.publications.get(&publisher)) {
+            (Some(o), Some(n)) => o.presence == n.presence,
+            _ => false,
+        };
+        if let Some(o) = &old {
+            self.pub_timers.remove(&(o.expires, tid, publisher.clone()));
+        }
+        self.pub_timers.insert((expires, tid, publisher.clone()));
+        self.persist(Change::PutPublication(PublicationRecord {
+            presentity: text(presentity),
+            publisher,
+            pidf,
+            expires,
+        }));
+        self.respond(req, Status::Success, Some(granted), None);
+        if !same {
+            self.presence_changed(tid, now);
+        }
+    }
+
+    fn set_policy(
+        &mut self,
+        presentity: &Address,
+        subject: PolicySubject,
+        decision: Option<Decision>,
+    ) -> Result<(), InputError> {
+        let tid = self
+            .local_user(presentity)
+            .ok_or_else(|| InputError::UnknownUser(presentity.clone()))?;
+        let (rule, subject) = match subject {
+            PolicySubject::Watcher(w) => {
+                let address =
+                    parse_text(&w, "policy").map_err(|_| InputError::InvalidSubject(w.clone()))?;
+                let wid = self.names.intern(&address);
+                (Rule::Watcher(wid), PolicySubject::Watcher(text(&address)))
+            }
+            PolicySubject::Domain(d) => {
+                let d = d.to_ascii_lowercase();
+                (Rule::Domain(d.clone()), PolicySubject::Domain(d))
+            }
+            PolicySubject::Anyone => (Rule::Anyone, PolicySubject::Anyone),
+        };
+        let affected: Vec<Id> = match (&rule, self.users.get_mut(&tid)) {
+            (_, None) => return Err(InputError::UnknownUser(presentity.clone())),
+            (Rule::Watcher(wid), Some(user)) => {
+                user.set_rule(rule.clone(), decision);
+                vec![*wid]
+            }
+            (_, Some(user)) => {
+                user.set_rule(rule.clone(), decision);
+                let mut all: Vec<Id> = user.watchers.keys().copied().collect();
+                all.extend(user.requests.keys().copied());
+                all.sort_unstable();
+                all.dedup();
+                all
+            }
+        };
+        self.persist(match decision {
+            Some(decision) => Change::PutPolicy(PolicyRecord {
+                presentity: text(presentity),
+                subject,
+                decision,
+            }),
+            None => Change::RemovePolicy {
+                presentity: text(presentity),
+                subject,
+            },
+        });
+        let mut notes = Vec::new();
+        for wid in affected {
+            let d = self.decide(tid, wid);
+            let Some(user) = self.users.get_mut(&tid) else {
+                break;
+            };
+            let mut changes = Vec::new();
+            if d != Decision::Ask && user.requests.remove(&wid).is_some() {
+                changes.push(Change::RemoveWatcher {
+                    presentity: text(presentity),
+                    watcher: text(self.names.addr(wid)),
+                });
+            }
+            let watcher = text(self.names.addr(wid));
+            let put = |sub: &Sub| {
+                Change::PutSubscription(SubscriptionRecord {
+                    watcher: watcher.clone(),
+                    target: text(presentity),
+                    expires: sub.expires,
+                    state: sub.status(),
+                })
+            };
+            match (user.watchers.get_mut(&wid), d) {
+                (Some(sub), Decision::Allow) if sub.pending => {
+                    sub.pending = false;
+                    changes.push(put(sub));
+                    notes.push((
+                        wid,
+                        SubState::Active {
+                            expires: sub.expires,
+                        },
+                        true,
+                    ));
+                }
+                (Some(sub), Decision::Ask) if !sub.pending => {
+                    sub.pending = true;
+                    changes.push(put(sub));
+                    notes.push((
+                        wid,
+                        SubState::Pending {
+                            expires: sub.expires,
+                        },
+                        false,
+                    ));
+                }
+                (Some(_), Decision::Deny) => {
+                    if let Some(sub) = user.watchers.remove(&wid) {
+                        self.sub_timers.remove(&(sub.expires, tid, wid));
+                    }
+                    changes.push(Change::RemoveSubscription {
+                        watcher: watcher.clone(),
+                        target: text(presentity),
+                    });
+                    notes.push((wid, SubState::Terminated(Reason::Rejected), false));
+                }
+                _ => {}
+            }
+            for c in changes {
+                self.persist(c);
+            }
+        }
+        let doc = self.users.get(&tid).map(|u| u.document.clone());
+        for (wid, state, show) in notes {
+            let presence = if show { doc.clone() } else { None };
+            self.notify(wid, tid, state, presence);
+        }
+        Ok(())
+    }
+
+    fn set_block(
+        &mut self,
+        inbox: &Address,
+        sender: &Address,
+        blocked: bool,
+    ) -> Result<(), InputError> {
+        let tid = self
+            .local_user(inbox)
+            .ok_or_else(|| InputError::UnknownUser(inbox.clone()))?;
+        let sid = self.names.intern(sender);
+        let Some(user) = self.users.get_mut(&tid) else {
+            return Err(InputError::UnknownUser(inbox.clone()));
+        };
+        let record = BlockRecord {
+            inbox: text(inbox),
+            blocked: text(sender),
+        };
+        if blocked {
+            if user.blocked.insert(sid) {
+                self.persist(Change::PutBlock(record));
+            }
+        } else if user.blocked.remove(&sid) {
+            self.persist(Change::RemoveBlock(record));
+        }
+        Ok(())
+    }
+
+    fn add_user(&mut self, address: &Address) -> Result<(), InputError> {
+        if !self.config.is_local(address.domain()) {
+            return Err(InputError::NotLocal(address.clone()));
+        }
+        let id = self.names.intern(address);
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.users.entry(id) {
+            slot.insert(User::new(address));
+            self.persist(Change::PutUser(text(address)));
+        }
+        Ok(())
+    }
+
+    fn remove_user(&mut self, address: &Address) -> Result<(), InputError> {
+        let id = self
+            .local_user(address)
+            .ok_or_else(|| InputError::UnknownUser(address.clone()))?;
+        let Some(user) = self.users.remove(&id) else {
+            return Err(InputError::UnknownUser(address.clone()));
+        };
+        let me = text(address);
+        let mut told = Vec::new();
+        for (wid, sub) in &user.watchers {
+            self.sub_timers.remove(&(sub.expires, id, *wid));
+            self.persist(Change::RemoveSubscription {
+                watcher: text(self.names.addr(*wid)),
+                target: me.clone(),
+            });
+            told.push(*wid);
+        }
+        for (publisher, p) in user.publications {
+            self.pub_timers.remove(&(p.expires, id, publisher.clone()));
+            self.persist(Change::RemovePublication {
+                presentity: me.clone(),
+                publisher,
+            });
+        }
+        let mut subjects: Vec<PolicySubject> = user
+            .watcher_rules
+            .keys()
+            .map(|w| PolicySubject::Watcher(text(self.names.addr(*w))))
+            .collect();
+        subjects.extend(user.domain_rules.keys().cloned().map(PolicySubject::Domain));
+        if user.anyone.is_some() {
+            subjects.push(PolicySubject::Anyone);
+        }
+        for subject in subjects {
+            self.persist(Change::RemovePolicy {
+                presentity: me.clone(),
+                subject,
+            });
+        }
+        for wid in user.requests.keys() {
+            self.persist(Change::RemoveWatcher {
+                presentity: me.clone(),
+                watcher: text(self.names.addr(*wid)),
+            });
+        }
+        for sid in &user.blocked {
+            self.persist(Change::RemoveBlock(BlockRecord {
+                inbox: me.clone(),
+                blocked: text(self.names.addr(*sid)),
+            }));
+        }
+        for session in &user.sessions {
+            self.sessions.remove(session);
+        }
+        // Its own subscriptions and requests elsewhere go with it.
+        let mut subs_gone = Vec::new();
+        let mut requests_gone = Vec::new();
+        for (tid, other) in self.users.iter_mut() {
+            if let Some(sub) = other.watchers.remove(&id) {
+                subs_gone.push((*tid, sub.expires));
+            }
+            if other.requests.remove(&id).is_some() {
+                requests_gone.push(*tid);
+            }
+        }
+        for (tid, expires) in subs_gone {
+            self.sub_timers.remove(&(expires, tid, id));
+            self.persist(Change::RemoveSubscription {
+                watcher: me.clone(),
+                target: text(self.names.addr(tid)),
+            });
+        }
+        for tid in requests_gone {
+            self.persist(Change::RemoveWatcher {
+                presentity: text(self.names.addr(tid)),
+                watcher: me.clone(),
+            });
+        }
+        self.persist(Change::RemoveUser(me));
+        for wid in told {
+            self.notify(wid, id, SubState::Terminated(Reason::Deactivated), None);
+        }
+        Ok(())
+    }
+
+    // ---- helpers ----
+
+    fn presence_changed(&mut self, tid: Id, now: Timestamp) {
+        let Some(user) = self.users.get_mut(&tid) else {
+            return;
+        };
+        user.rebuild();
+        let doc = user.document.clone();
+        let target = self.names.addr(tid).clone();
+        self.effects.reserve(user.watchers.len());
+        for (wid, sub) in &user.watchers {
+            if sub.pending || sub.expires <= now {
+                continue;
+            }
+            self.effects.push_back(Effect::Notify(Notification {
+                watcher: self.names.addr(*wid).clone(),
+                target: target.clone(),
+                trans_id: TransId::random(),
+                state: SubState::Active {
+                    expires: sub.expires,
+                },
+                presence: Some(doc.clone()),
+            }));
+        }
+    }
+
+    /// What the watcher of `sub` may see now.
+    fn visible(&self, tid: Id, wid: Id, sub: Sub) -> Option<Arc<Presence>> {
+        if sub.pending || self.decide(tid, wid) != Decision::Allow {
+            return None;
+        }
+        self.users.get(&tid).map(|u| u.document.clone())
+    }
+
+    fn drop_subscription(&mut self, tid: Id, wid: Id, sub: Sub) {
+        if let Some(u) = self.users.get_mut(&tid) {
+            u.watchers.remove(&wid);
+        }
+        self.sub_timers.remove(&(sub.expires, tid, wid));
+        self.persist(Change::RemoveSubscription {
+            watcher: text(self.names.addr(wid)),
+            target: text(self.names.addr(tid)),
+        });
+    }
+
+    /// Records a pending request; true when it is new.
+    fn record_request(&mut self, tid: Id, wid: Id, now: Timestamp) -> bool {
+        let Some(u) = self.users.get_mut(&tid) else {
+            return false;
+        };
+        if u.requests.contains_key(&wid) {
+            return false;
+        }
+        u.requests.insert(wid, now);
+        self.persist(Change::PutWatcher(WatcherRecord {
+            presentity: text(self.names.addr(tid)),
+            watcher: text(self.names.addr(wid)),
+            since: now,
+        }));
+        true
+    }
+
+    fn watcher_request(&mut self, tid: Id, wid: Id) {
+        self.effects.push_back(Effect::WatcherRequest {
+            presentity: self.names.addr(tid).clone(),
+            watcher: self.names.addr(wid).clone(),
+        });
+    }
+
+    fn sub_record(&self, tid: Id, wid: Id, sub: Sub) -> SubscriptionRecord {
+        SubscriptionRecord {
+            watcher: text(self.names.addr(wid)),
+            target: text(self.names.addr(tid)),
+            expires: sub.expires,
+            state: sub.status(),
+        }
+    }
+
+    fn decide(&self, tid: Id, wid: Id) -> Decision {
+        if tid == wid {
+            return Decision::Allow;
+        }
+        let domain = self.names.addr(wid).domain();
+        let own = self.users.get(&tid).and_then(|u| {
+            u.watcher_rules
+                .get(&wid)
+                .or_else(|| u.domain_rules.get(domain))
+                .or(u.anyone.as_ref())
+                .copied()
+        });
+        own.or_else(|| {
+            self.config
+                .default_policy
+                .get(self.names.addr(tid).domain())
+                .copied()
+        })
+        .unwrap_or(self.config.fallback_policy)
+    }
+
+    fn local_user(&self, address: &Address) -> Option<Id> {
+        let id = self.names.id(address)?;
+        self.users.contains_key(&id).then_some(id)
+    }
+
+    fn stored_user(&mut self, s: &str, record: &str) -> Result<Id, StoreError> {
+        let address = parse_text(s, record)?;
+        self.local_user(&address)
+            .ok_or_else(|| StoreError::Corrupt {
+                record: format!("{record} of {s}"),
+                reason: "not a stored user".into(),
+            })
+    }
+
+    fn persist(&mut self, change: Change) {
+        self.effects.push_back(Effect::Persist(change));
+    }
+
+    fn notify(&mut self, wid: Id, tid: Id, state: SubState, presence: Option<Arc<Presence>>) {
+        self.effects.push_back(Effect::Notify(Notification {
+            watcher: self.names.addr(wid).clone(),
+            target: self.names.addr(tid).clone(),
+            trans_id: TransId::random(),
+            state,
+            presence,
+        }));
+    }
+
+    fn respond(
+        &mut self,
+        req: Request,
+        status: Status,
+        duration: Option<u32>,
+        reason: Option<String>,
+    ) {
+        let lang = reason.as_ref().map(|_| "en".to_owned());
+        self.effects.push_back(Effect::Respond {
+            to: req.origin,
+            response: ResponseOp {
+                status,
+                trans_id: req.trans_id,
+                duration,
+                lang,
+                reason,
+            },
+        });
+    }
+
+    fn fail(&mut self, req: Request, reason: &str) {
+        self.respond(req, Status::Failure, None, Some(reason.to_owned()));
+    }
+}
+
+/// An interned address id. Four bytes instead of an `Address` in every
+/// subscription record and index entry.
+type Id = u32;
+
+#[derive(Clone, Copy)]
+struct Request {
+    origin: Origin,
+    trans_id: TransId,
+}
+
+#[derive(Debug)]
+struct Delegation {
+    origin: Origin,
+    trans_id: TransId,
+    deadline: Timestamp,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Sub {
+    expires: Timestamp,
+    pending: bool,
+}
+
+impl Sub {
+    fn status(self) -> SubscriptionStatus {
+        if self.pending {
+            SubscriptionStatus::Pending
+        } else {
+            SubscriptionStatus::Active
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Publication {
+    presence: Presence,
+    expires: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Rule {
+    Watcher(Id),
+    Domain(String),
+    Anyone,
+}
+
+/// A local user: inbox, presentity, and what it decided.
+#[derive(Debug)]
+struct User {
+    entity: String,
+    sessions: Vec<SessionId>,
+    blocked: HashSet<Id>,
+    publications: BTreeMap<String, Publication>,
+    document: Arc<Presence>,
+    watchers: HashMap<Id, Sub>,
+    watcher_rules: HashMap<Id, Decision>,
+    domain_rules: HashMap<String, Decision>,
+    anyone: Option<Decision>,
+    requests: BTreeMap<Id, Timestamp>,
+}
+
+impl User {
+    fn new(address: &Address) -> User {
+        let entity = address.to_uri(Scheme::Pres).to_string();
+        User {
+            document: Arc::new(Presence::new(entity.clone())),
+            entity,
+            sessions: Vec::new(),
+            blocked: HashSet::new(),
+            publications: BTreeMap::new(),
+            watchers: HashMap::new(),
+            watcher_rules: HashMap::new(),
+            domain_rules: HashMap::new(),
+            anyone: None,
+            requests: BTreeMap::new(),
+        }
+    }
+
+    fn set_rule(&mut self, rule: Rule, decision: Option<Decision>) {
+        match (rule, decision) {
+            (Rule::Watcher(w), Some(d)) => {
+                self.watcher_rules.insert(w, d);
+            }
+            (Rule::Watcher(w), None) => {
+                self.watcher_rules.remove(&w);
+            }
+            (Rule::Domain(s), Some(d)) => {
+                self.domain_rules.insert(s, d);
+            }
+            (Rule::Domain(s), None) => {
+                self.domain_rules.remove(&s);
+            }
+            (Rule::Anyone, d) => self.anyone = d,
+        }
+    }
+
+    /// One document holding every publisher's tuples (RFC 3863 section 4.1:
+    /// a presentity's presence may be several tuples). A single publisher's
+    /// document is kept whole, extensions included.
+    fn rebuild(&mut self) {
+        let mut doc = if self.publications.len() == 1 {
+            self.publications
+                .values()
+                .next()
+                .map(|p| p.presence.clone())
+                .unwrap_or_default()
+        } else {
+            let mut doc = Presence::new(self.entity.clone());
+            for p in self.publications.values() {
+                doc.tuples.extend(p.presence.tuples.iter().cloned());
+                doc.notes.extend(p.presence.notes.iter().cloned());
+            }
+            doc
+        };
+        doc.entity.clone_from(&self.entity);
+        self.document = Arc::new(doc);
+    }
+}
+
+/// The address interner: each address stored once, shared by the id table
+/// and the effects that name it.
+#[derive(Debug, Default)]
+struct Names {
+    by_id: Vec<Arc<Address>>,
+    ids: HashMap<Arc<Address>, Id>,
+}
+
+impl Names {
+    fn intern(&mut self, address: &Address) -> Id {
+        if let Some(id) = self.ids.get(address) {
+            return *id;
+        }
+        // Ids index `by_id`; 2^32 addresses would not fit in memory anyway.
+        let id = self.by_id.len() as Id;
+        let shared = Arc::new(address.clone());
+        self.by_id.push(shared.clone());
+        self.ids.insert(shared, id);
+        id
+    }
+
+    fn id(&self, address: &Address) -> Option<Id> {
+        self.ids.get(address).copied()
+    }
+
+    /// Ids are only made by `intern`, so they always index `by_id`.
+    fn addr(&self, id: Id) -> &Arc<Address> {
+        &self.by_id[id as usize]
+    }
+}
+
+/// The one address of `uri` when it has the wanted scheme.
+fn single(uri: &Uri, scheme: Scheme) -> Option<&Address> {
+    if uri.scheme() != scheme {
+        return None;
+    }
+    uri.address()
+}
+
+/// The text form of an address in records: what follows `pres:` in its URI.
+fn text(address: &Address) -> String {
+    let uri = address.to_uri(Scheme::Pres).to_string();
+    match uri.strip_prefix("pres:") {
+        Some(rest) => rest.to_owned(),
+        None => uri,
+    }
+}
+
+fn parse_text(s: &str, record: &str) -> Result<Address, StoreError> {
+    let uri = Uri::parse(&format!("pres:{s}")).map_err(|err| StoreError::Corrupt {
+        record: format!("{record} {s:?}"),
+        reason: err.to_string(),
+    })?;
+    uri.address().cloned().ok_or_else(|| StoreError::Corrupt {
+        record: format!("{record} {s:?}"),
+        reason: "not a single address".into(),
+    })
+}

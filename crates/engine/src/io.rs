@@ -1,0 +1,246 @@
+//! What goes into the engine and what comes out: the CPIM operations of the
+//! messaging service (draft section 2.4) and presence service (section 3.4),
+//! plus the administrative inputs a driver needs.
+
+use std::sync::Arc;
+
+use cpim_formats::op::{MessageOp, ResponseOp, SubscribeOp, TransId, UnsubscribeOp};
+use cpim_formats::pidf::Presence;
+use cpim_formats::uri::Address;
+
+use crate::policy::{Decision, PolicySubject};
+use crate::store::Change;
+use crate::time::Timestamp;
+
+/// The driver's handle for where a response goes (a connection, a binding's
+/// transaction). Opaque to the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Origin(pub u64);
+
+/// An open inbox of a local user (a client connection). A user with several
+/// sessions gets each message on every one of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub u64);
+
+/// The engine's id for a message handed to another server whose answer it
+/// awaits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RelayId(pub u64);
+
+/// Who asks, as authenticated by the binding (draft section 2.4.1, step 2 and
+/// 3.4.1, step 2: "if access control does not permit the application to
+/// request this operation").
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Principal {
+    /// A user authenticated as this address: it may act only as itself.
+    User(Address),
+    /// A peer server or binding authenticated for a domain: it may act for
+    /// any address of that domain (normalised).
+    Domain(String),
+    /// The operator's own tooling: it may act for anyone.
+    Service,
+}
+
+impl Principal {
+    /// Whether this principal may act as `address`.
+    pub fn may_act_for(&self, address: &Address) -> bool {
+        match self {
+            Principal::User(a) => a == address,
+            Principal::Domain(d) => d == address.domain(),
+            Principal::Service => true,
+        }
+    }
+}
+
+/// One input to [`Engine::handle`](crate::Engine::handle).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Input {
+    /// The message operation (draft section 2.4.1). `hops` is how many more
+    /// relays the message may pass (section 2.4.2); each relay takes one.
+    Message {
+        /// Where the response goes.
+        origin: Origin,
+        /// Who sends it.
+        principal: Principal,
+        /// The operation.
+        op: MessageOp,
+        /// Relays left before the message is taken for a loop.
+        hops: u8,
+    },
+    /// The subscribe operation (draft section 3.4.1); duration 0 is a fetch
+    /// (3.4.4) or, on an existing subscription, ends it (3.4.3).
+    Subscribe {
+        /// Where the response goes.
+        origin: Origin,
+        /// Who asks.
+        principal: Principal,
+        /// The operation.
+        op: SubscribeOp,
+    },
+    /// The unsubscribe operation (RFC 3859 section 3.4): ends a subscription.
+    Unsubscribe {
+        /// Where the response goes.
+        origin: Origin,
+        /// Who asks.
+        principal: Principal,
+        /// The operation.
+        op: UnsubscribeOp,
+    },
+    /// One publisher's presence for a local presentity, for `duration`
+    /// seconds (0 withdraws it). Answered with a response carrying the
+    /// granted duration.
+    Publish {
+        /// Where the response goes.
+        origin: Origin,
+        /// Who publishes.
+        principal: Principal,
+        /// The transaction id the response carries.
+        trans_id: TransId,
+        /// Whose presence.
+        presentity: Address,
+        /// The publisher's id (a device, a binding's publication tag).
+        publisher: String,
+        /// This publisher's tuples and notes.
+        presence: Presence,
+        /// Requested lifetime, seconds.
+        duration: u32,
+    },
+    /// A presentity's access rule: `None` withdraws it.
+    SetPolicy {
+        /// Whose rule.
+        presentity: Address,
+        /// Whom it is about.
+        subject: PolicySubject,
+        /// The decision, or `None` to remove the rule.
+        decision: Option<Decision>,
+    },
+    /// Adds `sender` to (or removes it from) the block list of `inbox`.
+    SetBlock {
+        /// The local inbox.
+        inbox: Address,
+        /// The sender.
+        sender: Address,
+        /// `true`: refuse its messages; `false`: accept them again.
+        blocked: bool,
+    },
+    /// A local user (an inbox and a presentity) is created.
+    AddUser(Address),
+    /// A local user is removed with all its state; its watchers are told.
+    RemoveUser(Address),
+    /// An inbox of a local user opens.
+    SessionOpened {
+        /// The session's id.
+        session: SessionId,
+        /// Whose inbox.
+        user: Address,
+    },
+    /// An inbox closes.
+    SessionClosed(SessionId),
+    /// Another server answered a relayed message (`Some`), or no answer will
+    /// come (`None`).
+    RelayAnswer {
+        /// The relay id from [`Effect::Relay`].
+        relay: RelayId,
+        /// The authoritative answer.
+        answer: Option<ResponseOp>,
+    },
+}
+
+/// One thing for the driver to do, in order.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Effect {
+    /// Commit this change before sending any later response (see the
+    /// persistence contract on [`Store`](crate::Store)).
+    Persist(Change),
+    /// The response operation to a request.
+    Respond {
+        /// The origin given with the request.
+        to: Origin,
+        /// The response; its transID is the request's.
+        response: ResponseOp,
+    },
+    /// A message for an open inbox.
+    Deliver {
+        /// Which inbox.
+        session: SessionId,
+        /// The message, shared by all sessions of the recipient.
+        message: Arc<MessageOp>,
+    },
+    /// A message handed to another binding or server.
+    Relay {
+        /// Set when an answer is awaited: give it back in
+        /// [`Input::RelayAnswer`].
+        relay: Option<RelayId>,
+        /// The route's binding name.
+        binding: String,
+        /// The message operation, unchanged.
+        message: MessageOp,
+        /// Relays left after this one.
+        hops: u8,
+    },
+    /// A notify operation (draft section 3.4.2).
+    Notify(Notification),
+    /// A new watcher asks to see a presentity; the presentity should decide
+    /// with [`Input::SetPolicy`].
+    WatcherRequest {
+        /// Who is asked.
+        presentity: Arc<Address>,
+        /// Who asks.
+        watcher: Arc<Address>,
+    },
+}
+
+/// A notify operation for one watcher.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notification {
+    /// The watcher.
+    pub watcher: Arc<Address>,
+    /// The presentity.
+    pub target: Arc<Address>,
+    /// The service's own transaction id, unpredictable.
+    pub trans_id: TransId,
+    /// Where the subscription stands.
+    pub state: SubState,
+    /// The presence information; `None` when the watcher may not see it
+    /// (pending, rejected) or the subscription ended on request.
+    pub presence: Option<Arc<Presence>>,
+}
+
+/// The state of a subscription as told in a notify.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SubState {
+    /// Presence flows until `expires`.
+    Active {
+        /// When it ends unless renewed.
+        expires: Timestamp,
+    },
+    /// Waiting for the presentity's decision; nothing flows.
+    Pending {
+        /// When it ends unless renewed.
+        expires: Timestamp,
+    },
+    /// Over; nothing more will come.
+    Terminated(Reason),
+}
+
+/// Why a subscription is over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// Its duration ran out.
+    Expired,
+    /// The watcher ended it.
+    Unsubscribed,
+    /// A one-time fetch (duration 0): this was the only notify.
+    Fetched,
+    /// A fetch while the presentity has not decided: nothing to see yet.
+    Undecided,
+    /// The presentity denied the watcher.
+    Rejected,
+    /// The presentity no longer exists.
+    Deactivated,
+}
