@@ -16,7 +16,13 @@ fn ready() -> Harness {
     h
 }
 
-fn raw(h: &mut Harness, source: &str, destination: &str, principal: Principal, hops: u8) -> cpim_formats::op::TransId {
+fn raw(
+    h: &mut Harness,
+    source: &str,
+    destination: &str,
+    principal: Principal,
+    hops: u8,
+) -> cpim_formats::op::TransId {
     let t = h.trans();
     let op = MessageOp {
         source: cpim_formats::uri::Uri::parse(source).unwrap(),
@@ -25,7 +31,13 @@ fn raw(h: &mut Harness, source: &str, destination: &str, principal: Principal, h
         content_type: "text/plain".into(),
         body: b"hi".to_vec(),
     };
-    h.handle(Input::Message { origin: Origin(9), principal, op, hops }).unwrap();
+    h.handle(Input::Message {
+        origin: Origin(9),
+        principal,
+        op,
+        hops,
+    })
+    .unwrap();
     t
 }
 
@@ -34,15 +46,33 @@ fn step_1_source_or_destination_not_an_instant_inbox_fails() {
     let mut h = ready();
     h.open(1, "bob@example.com");
     let svc = Principal::Service;
-    let t = raw(&mut h, "pres:alice@example.com", "im:bob@example.com", svc.clone(), 70);
+    let t = raw(
+        &mut h,
+        "pres:alice@example.com",
+        "im:bob@example.com",
+        svc.clone(),
+        70,
+    );
     let r = only_response(&h.take(), t);
     assert_eq!(r.status, Status::Failure);
-    assert_eq!(r.reason.as_deref(), Some("the source is not a single im: address"));
-    let t = raw(&mut h, "im:alice@example.com", "im:bob@example.com,carol@example.com", svc, 70);
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("the source is not a single im: address")
+    );
+    let t = raw(
+        &mut h,
+        "im:alice@example.com",
+        "im:bob@example.com,carol@example.com",
+        svc,
+        70,
+    );
     let out = h.take();
     let r = only_response(&out, t);
     assert_eq!(r.status, Status::Failure);
-    assert_eq!(r.reason.as_deref(), Some("the destination is not a single im: address"));
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("the destination is not a single im: address")
+    );
     assert!(!out.iter().any(|e| matches!(e, Effect::Deliver { .. })));
 }
 
@@ -51,15 +81,30 @@ fn step_2_sender_may_not_use_that_source() {
     let mut h = ready();
     h.open(1, "bob@example.com");
     let as_carol = Principal::User(addr("carol@example.com"));
-    let t = raw(&mut h, "im:alice@example.com", "im:bob@example.com", as_carol, 70);
+    let t = raw(
+        &mut h,
+        "im:alice@example.com",
+        "im:bob@example.com",
+        as_carol,
+        70,
+    );
     let out = h.take();
     let r = only_response(&out, t);
     assert_eq!(r.status, Status::Failure);
-    assert!(r.reason.unwrap().contains("not authorised to send as alice@example.com"));
+    assert!(r
+        .reason
+        .unwrap()
+        .contains("not authorised to send as alice@example.com"));
     assert!(!out.iter().any(|e| matches!(e, Effect::Deliver { .. })));
     // A peer authenticated for a domain may send for its addresses only.
     let peer = Principal::Domain("example.net".into());
-    let t = raw(&mut h, "im:x@example.net", "im:bob@example.com", peer.clone(), 70);
+    let t = raw(
+        &mut h,
+        "im:x@example.net",
+        "im:bob@example.com",
+        peer.clone(),
+        70,
+    );
     assert_eq!(only_response(&h.take(), t).status, Status::Success);
     let t = raw(&mut h, "im:x@example.org", "im:bob@example.com", peer, 70);
     assert_eq!(only_response(&h.take(), t).status, Status::Failure);
@@ -69,12 +114,22 @@ fn step_2_sender_may_not_use_that_source() {
 fn step_2_destination_block_list_refuses() {
     let mut h = ready();
     h.open(1, "bob@example.com");
-    h.handle(Input::SetBlock { inbox: addr("bob@example.com"), sender: addr("alice@example.com"), blocked: true }).unwrap();
+    h.handle(Input::SetBlock {
+        inbox: addr("bob@example.com"),
+        sender: addr("alice@example.com"),
+        blocked: true,
+    })
+    .unwrap();
     let t = h.message("alice@example.com", "bob@example.com", "hi");
     let out = h.take();
     assert_eq!(only_response(&out, t).status, Status::Failure);
     assert!(!out.iter().any(|e| matches!(e, Effect::Deliver { .. })));
-    h.handle(Input::SetBlock { inbox: addr("bob@example.com"), sender: addr("alice@example.com"), blocked: false }).unwrap();
+    h.handle(Input::SetBlock {
+        inbox: addr("bob@example.com"),
+        sender: addr("alice@example.com"),
+        blocked: false,
+    })
+    .unwrap();
     let t = h.message("alice@example.com", "bob@example.com", "hi");
     assert_eq!(only_response(&h.take(), t).status, Status::Success);
 }
@@ -102,7 +157,10 @@ fn step_3a_delivered_to_every_open_inbox_then_success() {
     assert_eq!(sessions, vec![SessionId(1), SessionId(2)]);
     let r = only_response(&out, t);
     assert_eq!(r.status, Status::Success);
-    assert!(matches!(out.last(), Some(Effect::Respond { to: Origin(1), .. })));
+    assert!(matches!(
+        out.last(),
+        Some(Effect::Respond { to: Origin(1), .. })
+    ));
 }
 
 #[test]
@@ -111,7 +169,10 @@ fn step_3b_unknown_user_or_no_open_inbox_fails_with_a_reason() {
     let t = h.message("alice@example.com", "nobody@example.com", "hi");
     let r = only_response(&h.take(), t);
     assert_eq!(r.status, Status::Failure);
-    assert_eq!(r.reason.as_deref(), Some("there is no inbox nobody@example.com here"));
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("there is no inbox nobody@example.com here")
+    );
     let t = h.message("alice@example.com", "bob@example.com", "hi");
     let r = only_response(&h.take(), t);
     assert_eq!(r.status, Status::Failure);
@@ -124,7 +185,10 @@ fn step_3b_unknown_user_or_no_open_inbox_fails_with_a_reason() {
     h.handle(Input::SessionClosed(SessionId(1))).unwrap();
     let t = h.message("alice@example.com", "bob@example.com", "hi");
     assert_eq!(only_response(&h.take(), t).status, Status::Failure);
-    assert_eq!(h.handle(Input::SessionClosed(SessionId(1))), Err(InputError::UnknownSession(SessionId(1))));
+    assert_eq!(
+        h.handle(Input::SessionClosed(SessionId(1))),
+        Err(InputError::UnknownSession(SessionId(1)))
+    );
 }
 
 #[test]
@@ -141,7 +205,9 @@ fn step_3c_delegation_without_answer_is_indeterminant() {
     let mut h = ready();
     let t = h.message("alice@example.com", "carol@example.org", "hi");
     let out = h.take();
-    assert!(matches!(&out[0], Effect::Relay { relay: None, binding, hops: 69, message } if binding == "xmpp" && message.trans_id == t));
+    assert!(
+        matches!(&out[0], Effect::Relay { relay: None, binding, hops: 69, message } if binding == "xmpp" && message.trans_id == t)
+    );
     assert_eq!(only_response(&out, t).status, Status::Indeterminant);
 }
 
@@ -161,16 +227,29 @@ fn step_3d_response_waits_for_the_authoritative_answer() {
     let out = h.take();
     assert!(responses(&out).is_empty(), "no response before the answer");
     let relay = relay_of(&out);
-    let mut answer = ResponseOp::new(Status::Failure, cpim_formats::op::TransId::new(4242).unwrap());
+    let mut answer = ResponseOp::new(
+        Status::Failure,
+        cpim_formats::op::TransId::new(4242).unwrap(),
+    );
     answer.reason = Some("user unknown".into());
-    h.handle(Input::RelayAnswer { relay, answer: Some(answer) }).unwrap();
+    h.handle(Input::RelayAnswer {
+        relay,
+        answer: Some(answer),
+    })
+    .unwrap();
     let out = h.take();
     let r = only_response(&out, t);
     assert_eq!(r.status, Status::Failure);
     assert_eq!(r.reason.as_deref(), Some("user unknown"));
     assert!(matches!(out[0], Effect::Respond { to: Origin(1), .. }));
     // A second answer for the same relay is refused.
-    assert_eq!(h.handle(Input::RelayAnswer { relay, answer: None }), Err(InputError::UnknownRelay(relay)));
+    assert_eq!(
+        h.handle(Input::RelayAnswer {
+            relay,
+            answer: None
+        }),
+        Err(InputError::UnknownRelay(relay))
+    );
 }
 
 #[test]
@@ -178,7 +257,11 @@ fn step_3d_no_answer_will_come_or_too_late_is_indeterminant() {
     let mut h = ready();
     let t = h.message("alice@example.com", "dave@example.net", "hi");
     let relay = relay_of(&h.take());
-    h.handle(Input::RelayAnswer { relay, answer: None }).unwrap();
+    h.handle(Input::RelayAnswer {
+        relay,
+        answer: None,
+    })
+    .unwrap();
     assert_eq!(only_response(&h.take(), t).status, Status::Indeterminant);
 
     let t = h.message("alice@example.com", "dave@example.net", "again");
@@ -194,18 +277,39 @@ fn step_3d_no_answer_will_come_or_too_late_is_indeterminant() {
 #[test]
 fn section_2_4_2_each_relay_takes_a_hop_and_none_left_is_a_loop() {
     let mut h = ready();
-    let t = raw(&mut h, "im:alice@example.com", "im:carol@example.org", Principal::Service, 1);
+    let t = raw(
+        &mut h,
+        "im:alice@example.com",
+        "im:carol@example.org",
+        Principal::Service,
+        1,
+    );
     let out = h.take();
     assert!(matches!(&out[0], Effect::Relay { hops: 0, .. }));
     assert_eq!(only_response(&out, t).status, Status::Indeterminant);
-    let t = raw(&mut h, "im:alice@example.com", "im:carol@example.org", Principal::Service, 0);
+    let t = raw(
+        &mut h,
+        "im:alice@example.com",
+        "im:carol@example.org",
+        Principal::Service,
+        0,
+    );
     let out = h.take();
     assert!(!out.iter().any(|e| matches!(e, Effect::Relay { .. })));
     let r = only_response(&out, t);
     assert_eq!(r.status, Status::Failure);
-    assert_eq!(r.reason.as_deref(), Some("hop count exhausted; the message may be looping"));
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("hop count exhausted; the message may be looping")
+    );
     // Local delivery needs no hop.
     h.open(1, "bob@example.com");
-    let t = raw(&mut h, "im:alice@example.com", "im:bob@example.com", Principal::Service, 0);
+    let t = raw(
+        &mut h,
+        "im:alice@example.com",
+        "im:bob@example.com",
+        Principal::Service,
+        0,
+    );
     assert_eq!(only_response(&h.take(), t).status, Status::Success);
 }

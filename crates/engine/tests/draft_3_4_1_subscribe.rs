@@ -31,7 +31,13 @@ fn allow(h: &mut Harness, presentity: &str, watcher: &str) {
     .unwrap();
 }
 
-fn raw(h: &mut Harness, watcher: &str, target: &str, principal: Principal, duration: u32) -> cpim_formats::op::TransId {
+fn raw(
+    h: &mut Harness,
+    watcher: &str,
+    target: &str,
+    principal: Principal,
+    duration: u32,
+) -> cpim_formats::op::TransId {
     let t = h.trans();
     let op = SubscribeOp {
         watcher: Uri::parse(watcher).unwrap(),
@@ -39,7 +45,12 @@ fn raw(h: &mut Harness, watcher: &str, target: &str, principal: Principal, durat
         duration,
         trans_id: t,
     };
-    h.handle(Input::Subscribe { origin: Origin(5), principal, op }).unwrap();
+    h.handle(Input::Subscribe {
+        origin: Origin(5),
+        principal,
+        op,
+    })
+    .unwrap();
     t
 }
 
@@ -48,9 +59,21 @@ fn step_1_watcher_or_target_not_a_presentity_fails() {
     let mut h = ready();
     let svc = Principal::Service;
     for (w, t, reason) in [
-        ("im:alice@example.com", "pres:bob@example.com", "the watcher is not a single pres: address"),
-        ("pres:alice@example.com", "im:bob@example.com", "the target is not a single pres: address"),
-        ("pres:alice@example.com", "pres:nobody@example.com", "nobody@example.com is not a presentity served here"),
+        (
+            "im:alice@example.com",
+            "pres:bob@example.com",
+            "the watcher is not a single pres: address",
+        ),
+        (
+            "pres:alice@example.com",
+            "im:bob@example.com",
+            "the target is not a single pres: address",
+        ),
+        (
+            "pres:alice@example.com",
+            "pres:nobody@example.com",
+            "nobody@example.com is not a presentity served here",
+        ),
     ] {
         let trans = raw(&mut h, w, t, svc.clone(), 600);
         let out = h.take();
@@ -65,7 +88,13 @@ fn step_1_watcher_or_target_not_a_presentity_fails() {
 #[test]
 fn step_2_access_control_refuses_requester_and_denied_watcher() {
     let mut h = ready();
-    let t = raw(&mut h, "pres:alice@example.com", "pres:bob@example.com", Principal::User(addr("carol@example.com")), 600);
+    let t = raw(
+        &mut h,
+        "pres:alice@example.com",
+        "pres:bob@example.com",
+        Principal::User(addr("carol@example.com")),
+        600,
+    );
     let out = h.take();
     assert_eq!(only_response(&out, t).status, Status::Failure);
     assert!(notifies(&out).is_empty());
@@ -81,8 +110,14 @@ fn step_2_access_control_refuses_requester_and_denied_watcher() {
         let out = h.take();
         let r = only_response(&out, t);
         assert_eq!(r.status, Status::Failure);
-        assert_eq!(r.reason.as_deref(), Some("bob@example.com does not share its presence with carol@example.com"));
-        assert!(notifies(&out).is_empty(), "a denied watcher learns nothing, not even by fetch");
+        assert_eq!(
+            r.reason.as_deref(),
+            Some("bob@example.com does not share its presence with carol@example.com")
+        );
+        assert!(
+            notifies(&out).is_empty(),
+            "a denied watcher learns nothing, not even by fetch"
+        );
     }
 }
 
@@ -95,7 +130,10 @@ fn step_3_second_subscription_of_same_watcher_and_target_fails() {
     let out = h.take();
     let r = only_response(&out, t);
     assert_eq!(r.status, Status::Failure);
-    assert_eq!(r.reason.as_deref(), Some("alice@example.com already has a subscription to bob@example.com"));
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("alice@example.com already has a subscription to bob@example.com")
+    );
     assert!(notifies(&out).is_empty());
     assert_eq!(h.engine.subscription_count(), 1);
 }
@@ -104,11 +142,17 @@ fn step_3_second_subscription_of_same_watcher_and_target_fails() {
 fn step_4a_success_with_granted_duration_clamped() {
     let mut h = ready();
     let t = h.subscribe("alice@example.com", "bob@example.com", 10);
-    assert_eq!(only_response(&h.take(), t).duration, Some(h.config.min_subscription));
+    assert_eq!(
+        only_response(&h.take(), t).duration,
+        Some(h.config.min_subscription)
+    );
     h.unsubscribe("alice@example.com", "bob@example.com");
     h.take();
     let t = h.subscribe("alice@example.com", "bob@example.com", u32::MAX);
-    assert_eq!(only_response(&h.take(), t).duration, Some(h.config.max_subscription));
+    assert_eq!(
+        only_response(&h.take(), t).duration,
+        Some(h.config.max_subscription)
+    );
     h.unsubscribe("alice@example.com", "bob@example.com");
     h.take();
     let t = h.subscribe("alice@example.com", "bob@example.com", 600);
@@ -126,10 +170,24 @@ fn step_4b_notify_with_current_presence_right_after_the_response() {
     assert_eq!(n.len(), 1);
     assert_eq!(n[0].watcher.to_string(), "alice@example.com");
     assert_eq!(n[0].target.to_string(), "bob@example.com");
-    assert_eq!(n[0].state, SubState::Active { expires: h.now.plus_secs(600) });
-    assert_eq!(basics(&n[0].presence), vec![("phone".to_string(), Some(Basic::Open))]);
-    assert_eq!(n[0].presence.as_ref().unwrap().entity, "pres:bob@example.com");
-    assert_ne!(n[0].trans_id, t, "the notify carries the service's own transID");
+    assert_eq!(
+        n[0].state,
+        SubState::Active {
+            expires: h.now.plus_secs(600)
+        }
+    );
+    assert_eq!(
+        basics(&n[0].presence),
+        vec![("phone".to_string(), Some(Basic::Open))]
+    );
+    assert_eq!(
+        n[0].presence.as_ref().unwrap().entity,
+        "pres:bob@example.com"
+    );
+    assert_ne!(
+        n[0].trans_id, t,
+        "the notify carries the service's own transID"
+    );
 }
 
 #[test]
@@ -141,7 +199,10 @@ fn step_4c_notify_on_each_change_until_expiry_then_a_last_notify() {
     h.publish("bob@example.com", "phone", Basic::Closed, 3600);
     let n = notifies(&h.take());
     assert_eq!(n.len(), 1);
-    assert_eq!(basics(&n[0].presence), vec![("phone".to_string(), Some(Basic::Closed))]);
+    assert_eq!(
+        basics(&n[0].presence),
+        vec![("phone".to_string(), Some(Basic::Closed))]
+    );
 
     h.advance(599_000 - 1);
     assert!(h.take().is_empty());
@@ -166,7 +227,10 @@ fn section_3_4_4_fetch_is_one_notify_and_leaves_no_subscription() {
     let n = notifies(&out);
     assert_eq!(n.len(), 1);
     assert_eq!(n[0].state, SubState::Terminated(Reason::Fetched));
-    assert_eq!(basics(&n[0].presence), vec![("phone".to_string(), Some(Basic::Open))]);
+    assert_eq!(
+        basics(&n[0].presence),
+        vec![("phone".to_string(), Some(Basic::Open))]
+    );
     assert_eq!(h.engine.subscription_count(), 0);
     h.publish("bob@example.com", "phone", Basic::Closed, 3600);
     assert!(notifies(&h.take()).is_empty());
@@ -186,7 +250,12 @@ fn section_3_4_3_subscribe_0_on_an_existing_subscription_ends_it() {
     assert_eq!(h.engine.subscription_count(), 0);
     h.publish("bob@example.com", "phone", Basic::Closed, 3600);
     assert!(notifies(&h.take()).is_empty());
-    assert!(h.engine.poll_timeout().is_some_and(|t| t > h.now.plus_secs(600)), "its timer went with it");
+    assert!(
+        h.engine
+            .poll_timeout()
+            .is_some_and(|t| t > h.now.plus_secs(600)),
+        "its timer went with it"
+    );
 }
 
 #[test]
@@ -197,11 +266,17 @@ fn unsubscribe_ends_a_subscription_and_fails_without_one() {
     let t = h.unsubscribe("alice@example.com", "bob@example.com");
     let out = h.take();
     assert_eq!(only_response(&out, t).status, Status::Success);
-    assert_eq!(notifies(&out)[0].state, SubState::Terminated(Reason::Unsubscribed));
+    assert_eq!(
+        notifies(&out)[0].state,
+        SubState::Terminated(Reason::Unsubscribed)
+    );
     let t = h.unsubscribe("alice@example.com", "bob@example.com");
     let r = only_response(&h.take(), t);
     assert_eq!(r.status, Status::Failure);
-    assert_eq!(r.reason.as_deref(), Some("alice@example.com has no subscription to bob@example.com"));
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("alice@example.com has no subscription to bob@example.com")
+    );
     // A new subscription is allowed once the old one is gone.
     let t = h.subscribe("alice@example.com", "bob@example.com", 600);
     assert_eq!(only_response(&h.take(), t).status, Status::Success);

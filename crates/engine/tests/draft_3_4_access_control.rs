@@ -6,7 +6,10 @@
 mod common;
 
 use common::*;
-use cpim_engine::{Config, Decision, Effect, Input, InputError, PolicySubject, Reason, SubState, SubscriptionStatus};
+use cpim_engine::{
+    Config, Decision, Effect, Input, InputError, PolicySubject, Reason, SubState,
+    SubscriptionStatus,
+};
 use cpim_formats::op::Status;
 use cpim_formats::pidf::Basic;
 
@@ -53,9 +56,18 @@ fn ask_makes_a_pending_subscription_and_tells_the_presentity() {
     let n = notifies(&h.take());
     assert_eq!(n.len(), 1);
     assert!(matches!(n[0].state, SubState::Active { .. }));
-    assert_eq!(basics(&n[0].presence), vec![("phone".to_string(), Some(Basic::Closed))]);
-    assert!(h.engine.pending_requests(&addr("bob@example.com")).is_empty());
-    assert_eq!(h.engine.watchers(&addr("bob@example.com"))[0].status, SubscriptionStatus::Active);
+    assert_eq!(
+        basics(&n[0].presence),
+        vec![("phone".to_string(), Some(Basic::Closed))]
+    );
+    assert!(h
+        .engine
+        .pending_requests(&addr("bob@example.com"))
+        .is_empty());
+    assert_eq!(
+        h.engine.watchers(&addr("bob@example.com"))[0].status,
+        SubscriptionStatus::Active
+    );
 }
 
 #[test]
@@ -63,16 +75,28 @@ fn a_second_request_is_not_announced_twice() {
     let mut h = ready(Config::new(["example.com"]));
     h.subscribe("carol@example.net", "bob@example.com", 0);
     let first = h.take();
-    assert_eq!(notifies(&first)[0].state, SubState::Terminated(Reason::Undecided));
-    assert!(notifies(&first)[0].presence.is_none(), "a fetch while undecided learns nothing");
-    assert!(first.iter().any(|e| matches!(e, Effect::WatcherRequest { .. })));
+    assert_eq!(
+        notifies(&first)[0].state,
+        SubState::Terminated(Reason::Undecided)
+    );
+    assert!(
+        notifies(&first)[0].presence.is_none(),
+        "a fetch while undecided learns nothing"
+    );
+    assert!(first
+        .iter()
+        .any(|e| matches!(e, Effect::WatcherRequest { .. })));
     h.subscribe("carol@example.net", "bob@example.com", 600);
-    assert!(!h.take().iter().any(|e| matches!(e, Effect::WatcherRequest { .. })));
+    assert!(!h
+        .take()
+        .iter()
+        .any(|e| matches!(e, Effect::WatcherRequest { .. })));
 }
 
 #[test]
 fn deny_ends_existing_subscriptions_without_presence() {
-    let mut h = ready(Config::new(["example.com"]).with_default_policy("example.com", Decision::Allow));
+    let mut h =
+        ready(Config::new(["example.com"]).with_default_policy("example.com", Decision::Allow));
     h.subscribe("carol@example.net", "bob@example.com", 600);
     assert!(notifies(&h.take())[0].presence.is_some());
     decide(&mut h, "carol@example.net", Some(Decision::Deny));
@@ -115,7 +139,8 @@ fn most_specific_rule_wins_then_domain_default_then_fallback() {
     let t = h.subscribe("erin@example.org", "bob@example.com", 600);
     assert_eq!(only_response(&h.take(), t).status, Status::Success);
     // A presentity always sees itself.
-    let mut h = ready(Config::new(["example.com"]).with_default_policy("example.com", Decision::Deny));
+    let mut h =
+        ready(Config::new(["example.com"]).with_default_policy("example.com", Decision::Deny));
     let t = h.subscribe("bob@example.com", "bob@example.com", 0);
     let out = h.take();
     assert_eq!(only_response(&out, t).status, Status::Success);
@@ -130,26 +155,41 @@ fn policy_for_unknown_presentity_or_bad_subject_is_an_input_error() {
         subject: PolicySubject::Anyone,
         decision: Some(Decision::Allow),
     });
-    assert_eq!(err, Err(InputError::UnknownUser(addr("nobody@example.com"))));
+    assert_eq!(
+        err,
+        Err(InputError::UnknownUser(addr("nobody@example.com")))
+    );
     let err = h.handle(Input::SetPolicy {
         presentity: addr("bob@example.com"),
         subject: PolicySubject::Watcher("not an address".into()),
         decision: Some(Decision::Allow),
     });
-    assert_eq!(err, Err(InputError::InvalidSubject("not an address".into())));
-    assert_eq!(h.handle(Input::AddUser(addr("x@example.net"))), Err(InputError::NotLocal(addr("x@example.net"))));
+    assert_eq!(
+        err,
+        Err(InputError::InvalidSubject("not an address".into()))
+    );
+    assert_eq!(
+        h.handle(Input::AddUser(addr("x@example.net"))),
+        Err(InputError::NotLocal(addr("x@example.net")))
+    );
 }
 
 #[test]
 fn removing_a_presentity_ends_its_subscriptions() {
-    let mut h = ready(Config::new(["example.com"]).with_default_policy("example.com", Decision::Allow));
+    let mut h =
+        ready(Config::new(["example.com"]).with_default_policy("example.com", Decision::Allow));
     h.subscribe("carol@example.net", "bob@example.com", 600);
     h.take();
-    h.handle(Input::RemoveUser(addr("bob@example.com"))).unwrap();
+    h.handle(Input::RemoveUser(addr("bob@example.com")))
+        .unwrap();
     let n = notifies(&h.take());
     assert_eq!(n[0].state, SubState::Terminated(Reason::Deactivated));
     assert_eq!(h.engine.subscription_count(), 0);
     assert!(h.engine.poll_timeout().is_none());
     let snap = cpim_engine::Store::load(&mut h.store).unwrap();
-    assert_eq!(snap, cpim_engine::Snapshot::default(), "nothing of bob is left in the store");
+    assert_eq!(
+        snap,
+        cpim_engine::Snapshot::default(),
+        "nothing of bob is left in the store"
+    );
 }

@@ -22,6 +22,8 @@ pub struct Harness {
     pub now: Timestamp,
     /// Every effect but persistence, in order, since the last `take`.
     pub outbox: Vec<Effect>,
+    /// When each outbox entry was handed out.
+    pub stamps: Vec<Timestamp>,
     /// How many changes were committed before each outbox entry.
     pub committed: usize,
     next_trans: u32,
@@ -35,6 +37,7 @@ impl Harness {
             store: MemoryStore::new(),
             now: Timestamp::from_millis(START),
             outbox: Vec::new(),
+            stamps: Vec::new(),
             committed: 0,
             next_trans: 1,
         }
@@ -64,6 +67,7 @@ impl Harness {
                 other => {
                     self.commit(&mut batch);
                     self.outbox.push(other);
+                    self.stamps.push(self.now);
                 }
             }
         }
@@ -99,7 +103,17 @@ impl Harness {
     }
 
     pub fn take(&mut self) -> Vec<Effect> {
+        self.stamps.clear();
         std::mem::take(&mut self.outbox)
+    }
+
+    /// Like `take`, with the time each effect was handed out.
+    pub fn take_timed(&mut self) -> Vec<(Timestamp, Effect)> {
+        let stamps = std::mem::take(&mut self.stamps);
+        stamps
+            .into_iter()
+            .zip(std::mem::take(&mut self.outbox))
+            .collect()
     }
 
     pub fn trans(&mut self) -> TransId {
@@ -191,7 +205,11 @@ impl Harness {
 }
 
 pub fn addr(s: &str) -> Address {
-    Uri::parse(&format!("im:{s}")).unwrap().address().unwrap().clone()
+    Uri::parse(&format!("im:{s}"))
+        .unwrap()
+        .address()
+        .unwrap()
+        .clone()
 }
 
 pub fn im(s: &str) -> Uri {
@@ -236,7 +254,11 @@ pub fn basics(presence: &Option<Arc<Presence>>) -> Vec<(String, Option<Basic>)> 
     let Some(p) = presence else {
         return Vec::new();
     };
-    let mut v: Vec<_> = p.tuples.iter().map(|t| (t.id.clone(), t.status.basic)).collect();
+    let mut v: Vec<_> = p
+        .tuples
+        .iter()
+        .map(|t| (t.id.clone(), t.status.basic))
+        .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
 }

@@ -1,0 +1,369 @@
+//! Random operation sequences against the engine, with a restart-free twin
+//! and a restarted twin side by side. Properties: no duplicate subscription,
+//! no notify after expiry or unsubscribe, no presence to a watcher not
+//! allowed, exactly one response per request with its transID, and a restore
+//! from the store mid-sequence changes nothing a peer could see.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::*;
+use cpim_engine::{
+    Config, Decision, Effect, Input, Origin, PolicySubject, Principal, SessionId, SubState,
+};
+use cpim_formats::op::{MessageOp, Status, SubscribeOp, TransId, UnsubscribeOp};
+use cpim_formats::pidf::{Basic, Presence, Tuple};
+use proptest::prelude::*;
+
+const LOCAL: [&str; 3] = ["a@example.com", "b@example.com", "c@example.com"];
+const WATCHERS: [&str; 4] = [
+    "a@example.com",
+    "b@example.com",
+    "c@example.com",
+    "x@example.net",
+];
+
+#[derive(Clone, Debug)]
+enum Op {
+    Subscribe {
+        w: usize,
+        t: usize,
+        duration: u32,
+    },
+    Unsubscribe {
+        w: usize,
+        t: usize,
+    },
+    Publish {
+        t: usize,
+        publisher: usize,
+        open: bool,
+        duration: u32,
+    },
+    Policy {
+        t: usize,
+        w: usize,
+        decision: Option<Decision>,
+    },
+    Message {
+        from: usize,
+        to: usize,
+    },
+    Open {
+        user: usize,
+    },
+    Close {
+        user: usize,
+    },
+    Advance {
+        ms: u64,
+    },
+    Restart,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let decision = prop_oneof![
+        Just(None),
+        Just(Some(Decision::Allow)),
+        Just(Some(Decision::Deny)),
+        Just(Some(Decision::Ask)),
+    ];
+    prop_oneof![
+        4 => (0..4usize, 0..3usize, prop_oneof![Just(0u32), Just(60), Just(120), Just(600)])
+            .prop_map(|(w, t, duration)| Op::Subscribe { w, t, duration }),
+        1 => (0..4usize, 0..3usize).prop_map(|(w, t)| Op::Unsubscribe { w, t }),
+        3 => (0..3usize, 0..2usize, any::<bool>(), prop_oneof![Just(0u32), Just(30), Just(300)])
+            .prop_map(|(t, publisher, open, duration)| Op::Publish { t, publisher, open, duration }),
+        2 => (0..3usize, 0..4usize, decision).prop_map(|(t, w, decision)| Op::Policy { t, w, decision }),
+        1 => (0..3usize, 0..3usize).prop_map(|(from, to)| Op::Message { from, to }),
+        1 => (0..3usize).prop_map(|user| Op::Open { user }),
+        1 => (0..3usize).prop_map(|user| Op::Close { user }),
+        3 => (0..200_000u64).prop_map(|ms| Op::Advance { ms }),
+        1 => Just(Op::Restart),
+    ]
+}
+
+/// What a peer sees of one step, in a canonical order (fan-out order and
+/// notify transIDs are the engine's own business).
+fn visible(effects: &[Effect]) -> Vec<String> {
+    let mut v: Vec<String> = effects
+        .iter()
+        .map(|e| match e {
+            Effect::Respond { to, response } => format!(
+                "respond {to:?} {} {:?} {:?} {:?}",
+                response.trans_id.get(),
+                response.status,
+                response.duration,
+                response.reason
+            ),
+            Effect::Notify(n) => format!(
+                "notify {} {} {:?} {:?}",
+                n.watcher,
+                n.target,
+                n.state,
+                n.presence.as_ref().map(|p| p.to_xml())
+            ),
+            Effect::Deliver { session, message } => {
+                format!("deliver {session:?} {}", message.trans_id.get())
+            }
+            Effect::WatcherRequest {
+                presentity,
+                watcher,
+            } => format!("ask {presentity} {watcher}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+struct Model {
+    subs: BTreeMap<(usize, usize), bool>,
+    rules: BTreeMap<(usize, usize), Decision>,
+    open: BTreeSet<usize>,
+}
+
+impl Model {
+    fn decision(&self, t: usize, w: usize) -> Decision {
+        if w == t {
+            return Decision::Allow;
+        }
+        self.rules.get(&(t, w)).copied().unwrap_or(Decision::Ask)
+    }
+}
+
+fn index(list: &[&str], s: &str) -> usize {
+    list.iter().position(|x| *x == s).unwrap()
+}
+
+fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let config = Config::new(["example.com"]).with_route("example.org", "xmpp", false);
+    let mut plain = Harness::new(config.clone());
+    let mut restarted = Harness::new(config);
+    let mut model = Model {
+        subs: BTreeMap::new(),
+        rules: BTreeMap::new(),
+        open: BTreeSet::new(),
+    };
+    let mut trans = 1u32;
+    for h in [&mut plain, &mut restarted] {
+        for u in LOCAL {
+            h.add_user(u);
+        }
+        h.take();
+    }
+    for op in ops {
+        let mut request: Option<TransId> = None;
+        let mut fetch = None;
+        let mut next = || {
+            trans += 1;
+            TransId::new(trans).unwrap()
+        };
+        let input = match &op {
+            Op::Subscribe { w, t, duration } => {
+                let id = next();
+                request = Some(id);
+                if *duration == 0 {
+                    fetch = Some((*w, *t));
+                }
+                Some(Input::Subscribe {
+                    origin: Origin(1),
+                    principal: Principal::Service,
+                    op: SubscribeOp {
+                        watcher: pres(WATCHERS[*w]),
+                        target: pres(LOCAL[*t]),
+                        duration: *duration,
+                        trans_id: id,
+                    },
+                })
+            }
+            Op::Unsubscribe { w, t } => {
+                let id = next();
+                request = Some(id);
+                Some(Input::Unsubscribe {
+                    origin: Origin(1),
+                    principal: Principal::Service,
+                    op: UnsubscribeOp {
+                        watcher: pres(WATCHERS[*w]),
+                        target: pres(LOCAL[*t]),
+                        trans_id: id,
+                    },
+                })
+            }
+            Op::Publish {
+                t,
+                publisher,
+                open,
+                duration,
+            } => {
+                let id = next();
+                request = Some(id);
+                let mut presence = Presence::new("pres:ignored@example.com");
+                let basic = if *open { Basic::Open } else { Basic::Closed };
+                presence
+                    .tuples
+                    .push(Tuple::new(format!("t{publisher}"), Some(basic)));
+                Some(Input::Publish {
+                    origin: Origin(2),
+                    principal: Principal::User(addr(LOCAL[*t])),
+                    trans_id: id,
+                    presentity: addr(LOCAL[*t]),
+                    publisher: format!("p{publisher}"),
+                    presence,
+                    duration: *duration,
+                })
+            }
+            Op::Policy { t, w, decision } => {
+                match decision {
+                    Some(d) => model.rules.insert((*t, *w), *d),
+                    None => model.rules.remove(&(*t, *w)),
+                };
+                Some(Input::SetPolicy {
+                    presentity: addr(LOCAL[*t]),
+                    subject: PolicySubject::Watcher(WATCHERS[*w].into()),
+                    decision: *decision,
+                })
+            }
+            Op::Message { from, to } => {
+                let id = next();
+                request = Some(id);
+                let destination = if *to == 2 {
+                    im("z@example.org")
+                } else {
+                    im(LOCAL[*to])
+                };
+                Some(Input::Message {
+                    origin: Origin(3),
+                    principal: Principal::User(addr(LOCAL[*from])),
+                    op: MessageOp {
+                        source: im(LOCAL[*from]),
+                        destination,
+                        trans_id: id,
+                        content_type: "text/plain".into(),
+                        body: b"x".to_vec(),
+                    },
+                    hops: 10,
+                })
+            }
+            Op::Open { user } => {
+                if !model.open.insert(*user) {
+                    continue;
+                }
+                Some(Input::SessionOpened {
+                    session: SessionId(*user as u64),
+                    user: addr(LOCAL[*user]),
+                })
+            }
+            Op::Close { user } => {
+                if !model.open.remove(user) {
+                    continue;
+                }
+                Some(Input::SessionClosed(SessionId(*user as u64)))
+            }
+            Op::Advance { .. } | Op::Restart => None,
+        };
+        let mut seen = Vec::new();
+        for (i, h) in [&mut plain, &mut restarted].into_iter().enumerate() {
+            match (&op, &input) {
+                (Op::Advance { ms }, _) => h.advance(*ms),
+                (Op::Restart, _) if i == 1 => {
+                    h.restart();
+                    // Sessions are connections: the driver opens them again.
+                    for u in &model.open {
+                        h.handle(Input::SessionOpened {
+                            session: SessionId(*u as u64),
+                            user: addr(LOCAL[*u]),
+                        })
+                        .unwrap();
+                    }
+                }
+                (_, Some(input)) => h.handle(input.clone()).unwrap(),
+                _ => {}
+            }
+            seen.push(h.take_timed());
+        }
+        let at: Vec<_> = seen[0].iter().map(|(t, _)| *t).collect();
+        let seen: Vec<Vec<Effect>> = seen
+            .into_iter()
+            .map(|v| v.into_iter().map(|(_, e)| e).collect())
+            .collect();
+        prop_assert_eq!(
+            visible(&seen[0]),
+            visible(&seen[1]),
+            "restore changed behaviour at {:?}",
+            op
+        );
+        let out = &seen[0];
+
+        let answers = responses(out);
+        match request {
+            Some(id) => {
+                prop_assert_eq!(answers.len(), 1, "one response per request: {:?}", out);
+                prop_assert_eq!(answers[0].trans_id, id);
+            }
+            None => prop_assert!(answers.is_empty(), "response without request: {:?}", out),
+        }
+        if let (Op::Subscribe { w, t, duration }, Some(r)) = (&op, answers.first()) {
+            let existed = model.subs.contains_key(&(*w, *t));
+            if *duration != 0 && existed {
+                prop_assert_eq!(r.status, Status::Failure, "duplicate subscription accepted");
+            }
+            if *duration != 0 && r.status == Status::Success {
+                model.subs.insert((*w, *t), true);
+            }
+        }
+        for (i, n) in notifies(out).into_iter().enumerate() {
+            let now = out
+                .iter()
+                .zip(&at)
+                .filter(|(e, _)| matches!(e, Effect::Notify(_)))
+                .nth(i)
+                .map(|(_, t)| *t)
+                .unwrap();
+            let key = (
+                index(&WATCHERS, &n.watcher.to_string()),
+                index(&LOCAL, &n.target.to_string()),
+            );
+            if n.presence.is_some() {
+                prop_assert_eq!(
+                    model.decision(key.1, key.0),
+                    Decision::Allow,
+                    "presence to a watcher not allowed: {:?}",
+                    n
+                );
+            }
+            match n.state {
+                SubState::Active { expires } | SubState::Pending { expires } => {
+                    prop_assert!(
+                        model.subs.contains_key(&key),
+                        "notify without subscription: {:?}",
+                        n
+                    );
+                    prop_assert!(expires > now, "notify after expiry: {:?}", n);
+                }
+                SubState::Terminated(_) => {
+                    let was = model.subs.remove(&key).is_some();
+                    prop_assert!(
+                        was || fetch == Some(key),
+                        "terminated notify for nothing: {:?}",
+                        n
+                    );
+                }
+                _ => {}
+            }
+        }
+        prop_assert_eq!(model.subs.len(), plain.engine.subscription_count());
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_sequences_keep_the_service_properties(ops in proptest::collection::vec(op(), 1..60)) {
+        run(ops)?;
+    }
+}
