@@ -1,0 +1,64 @@
+//! `cpim-load`: the project's load and benchmark tool. Each subcommand lives
+//! in its own module; add one by adding a module and a variant below.
+
+mod fanout;
+mod memory;
+mod setup;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cpim-load", about = "Load and benchmark cpim")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Presence fan-out: one presentity, many watchers, time from publish to
+    /// the last notify handed to the bindings, beside a bare channel.
+    Fanout(fanout::Args),
+    /// Resident memory per live subscription.
+    Memory(memory::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Fanout(args) => fanout::run(&args),
+        Command::Memory(args) => memory::run(&args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("cpim-load: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Why a run could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The engine refused a set-up input.
+    #[error("engine refused set-up: {0}")]
+    Engine(#[from] cpim_engine::InputError),
+    /// A generated address or operation is invalid.
+    #[error("invalid generated {what}: {reason}")]
+    Generated {
+        /// What was generated.
+        what: &'static str,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// The engine did not behave as the benchmark expects.
+    #[error("unexpected engine behaviour: {0}")]
+    Unexpected(String),
+    /// Reading `/proc/self/status` failed.
+    #[error("cannot read resident memory: {0}")]
+    Proc(#[from] std::io::Error),
+    /// The channel closed early.
+    #[error("channel closed")]
+    Channel,
+}
