@@ -2,9 +2,11 @@
 //! service must maintain information about both presence information and
 //! in-progress operations in persistent storage").
 //!
-//! Records hold addresses and documents in their text form (`local@domain`,
-//! PIDF XML) so that a backend stores them as plain text columns without
-//! knowing the CPIM formats; the engine parses them back on restore.
+//! Records hold addresses and documents in their text form so that a backend
+//! stores them as plain text columns without knowing the CPIM formats; the
+//! engine parses them back on restore. An address is written as it follows
+//! `pres:` in its URI (`local@domain`, percent-encoded where needed); a
+//! publication is a PIDF document (RFC 3863).
 
 use std::collections::BTreeMap;
 
@@ -19,7 +21,7 @@ use crate::time::Timestamp;
 /// # Persistence contract
 ///
 /// - The engine hands its state changes to the driver as
-///   `Effect::Persist` effects, always *before* the
+///   [`Effect::Persist`](crate::Effect::Persist) effects, always *before* the
 ///   response (or notify) effect that depends on them. A driver that commits
 ///   the changes seen so far, in one [`Store::apply`] call, before it sends
 ///   any response that follows them guarantees that every acknowledged
