@@ -166,7 +166,7 @@ pub enum Document {
 pub struct Limits {
     /// Document size in bytes.
     pub max_bytes: usize,
-    /// Element nesting depth (`<presence>` is depth 1).
+    /// Element nesting depth (`<presence>` is depth 1); never more than 4096.
     pub max_depth: usize,
     /// Elements in the whole document.
     pub max_elements: usize,

@@ -431,7 +431,7 @@ fn invalid_documents_name_what_and_where() {
         (
             r#"<status xmlns="urn:ietf:params:xml:ns:pidf"/>"#.into(),
             ErrorKind::NotPresence {
-                found: "status".into(),
+                found: "{urn:ietf:params:xml:ns:pidf}status".into(),
             },
             "<status",
         ),

@@ -63,6 +63,10 @@ pub(super) fn document(
     doc.ok_or_else(|| p.error(ErrorKind::NoRootElement))
 }
 
+/// The deepest nesting accepted whatever [`Limits::max_depth`] says: quick-xml
+/// counts namespace scopes in 16 bits and overflows past 65535.
+const MAX_DEPTH: usize = 4096;
+
 enum Ev<'i> {
     /// A start tag, or an empty-element tag (whose end follows at once).
     Start(BytesStart<'i>),
@@ -147,10 +151,11 @@ impl<'i> Parser<'i, '_> {
         self.depth += 1;
         self.elements += 1;
         self.seen_root = true;
-        if self.depth > self.limits.max_depth {
+        let max_depth = self.limits.max_depth.min(MAX_DEPTH);
+        if self.depth > max_depth {
             return Err(self.error(ErrorKind::LimitExceeded {
                 limit: "depth",
-                max: self.limits.max_depth,
+                max: max_depth,
             }));
         }
         if self.elements > self.limits.max_elements {
@@ -192,7 +197,8 @@ impl<'i> Parser<'i, '_> {
         }
     }
 
-    /// The namespace of an element name: `Ok(None)` for no namespace.
+    /// The namespace of an element name: `Ok(None)` for no namespace. The
+    /// bytes are as written in the declaration (see [`namespace_uri`]).
     fn element_ns(&self, name: QName<'_>) -> Result<Option<&[u8]>, PidfError> {
         match self.reader.resolver().resolve_element(name).0 {
             ResolveResult::Bound(ns) => Ok(Some(ns.into_inner())),
@@ -204,20 +210,27 @@ impl<'i> Parser<'i, '_> {
     }
 
     fn is_pidf(&self, name: QName<'_>) -> Result<bool, PidfError> {
-        Ok(self.element_ns(name)? == Some(PIDF_NS.as_bytes()))
+        Ok(self.element_ns(name)?.is_some_and(is_pidf_ns))
     }
 
     fn root(&mut self, start: &BytesStart<'i>) -> Result<Document, PidfError> {
         let ns = self.element_ns(start.name())?;
         let local = start.local_name();
         match (ns, local.as_ref()) {
-            (Some(ns), b"presence") if ns == PIDF_NS.as_bytes() => {
-                self.presence(start).map(Document::Pidf)
-            }
+            (Some(ns), b"presence") if is_pidf_ns(ns) => self.presence(start).map(Document::Pidf),
             (None, b"presence") => self.draft(start).map(Document::Draft),
-            _ => Err(self.error(ErrorKind::NotPresence {
-                found: String::from_utf8_lossy(start.name().as_ref()).into_owned(),
-            })),
+            (ns, local) => {
+                // Clark notation, so a namespace mismatch shows.
+                let found = match ns {
+                    Some(ns) => format!(
+                        "{{{}}}{}",
+                        String::from_utf8_lossy(ns),
+                        String::from_utf8_lossy(local)
+                    ),
+                    None => String::from_utf8_lossy(local).into_owned(),
+                };
+                Err(self.error(ErrorKind::NotPresence { found }))
+            }
         }
     }
 
@@ -498,18 +511,26 @@ impl<'i> Parser<'i, '_> {
         Ok(is_understood)
     }
 
+    /// A namespace prefix as written; an empty one (`xmlns:=`, `<:a>`) is
+    /// not a name.
+    fn prefix(&self, raw: &[u8]) -> Result<String, PidfError> {
+        match utf8(raw) {
+            Ok("") => Err(self.error(ErrorKind::Xml("empty namespace prefix".into()))),
+            Ok(p) => Ok(p.to_owned()),
+            Err(()) => Err(self.error(ErrorKind::InvalidUtf8)),
+        }
+    }
+
     fn kept_element(&self, start: &BytesStart<'i>) -> Result<Element, PidfError> {
         let name = start.name();
-        let namespace = self
-            .element_ns(name)?
-            .map(|ns| utf8(ns).map(str::to_owned))
-            .transpose()
-            .map_err(|()| self.error(ErrorKind::InvalidUtf8))?;
-        let prefix = name
-            .prefix()
-            .map(|p| utf8(p.into_inner()).map(str::to_owned))
-            .transpose()
-            .map_err(|()| self.error(ErrorKind::InvalidUtf8))?;
+        let namespace = match self.element_ns(name)? {
+            Some(raw) => Some(namespace_uri(raw).map_err(|kind| self.error(kind))?),
+            None => None,
+        };
+        let prefix = match name.prefix() {
+            Some(p) => Some(self.prefix(p.into_inner())?),
+            None => None,
+        };
         let local = utf8(start.local_name().into_inner())
             .map_err(|()| self.error(ErrorKind::InvalidUtf8))?
             .to_owned();
@@ -559,29 +580,21 @@ impl<'i> Parser<'i, '_> {
             if let Some(decl) = attr.key.as_namespace_binding() {
                 let prefix = match decl {
                     PrefixDeclaration::Default => None,
-                    PrefixDeclaration::Named(p) => Some(
-                        utf8(p)
-                            .map_err(|()| self.error(ErrorKind::InvalidUtf8))?
-                            .to_owned(),
-                    ),
+                    // Bound by XML itself; never written, so never kept.
+                    PrefixDeclaration::Named(b"xml" | b"xmlns") => continue,
+                    PrefixDeclaration::Named(p) => Some(self.prefix(p)?),
                 };
                 out.push(Attr::Decl(Namespace { prefix, uri: value }));
                 continue;
             }
             let prefix = match attr.key.prefix() {
-                Some(p) => Some(
-                    utf8(p.into_inner())
-                        .map_err(|()| self.error(ErrorKind::InvalidUtf8))?
-                        .to_owned(),
-                ),
+                Some(p) => Some(self.prefix(p.into_inner())?),
                 None => None,
             };
             let namespace = match self.reader.resolver().resolve_attribute(attr.key).0 {
-                ResolveResult::Bound(ns) => Some(
-                    utf8(ns.into_inner())
-                        .map_err(|()| self.error(ErrorKind::InvalidUtf8))?
-                        .to_owned(),
-                ),
+                ResolveResult::Bound(ns) => {
+                    Some(namespace_uri(ns.into_inner()).map_err(|kind| self.error(kind))?)
+                }
                 ResolveResult::Unbound => None,
                 ResolveResult::Unknown(p) => {
                     return Err(self.error(ErrorKind::UnboundPrefix(
@@ -693,6 +706,29 @@ impl<'i> Parser<'i, '_> {
     }
 }
 
+/// A namespace URI as the resolver gives it (the declaration's raw value)
+/// normalised like any attribute value, so that it equals the declaration
+/// as kept.
+fn namespace_uri(raw: &[u8]) -> Result<String, ErrorKind> {
+    if !raw
+        .iter()
+        .any(|b| matches!(b, b'&' | b'\t' | b'\r' | b'\n'))
+    {
+        return utf8(raw)
+            .map(str::to_owned)
+            .map_err(|()| ErrorKind::InvalidUtf8);
+    }
+    quick_xml::events::attributes::Attribute::from((&b"xmlns"[..], raw))
+        .normalized_value(XmlVersion::Implicit1_0)
+        .map(|v| v.into_owned())
+        .map_err(xml_error)
+}
+
+/// Whether a raw namespace URI is PIDF's, however it was escaped.
+fn is_pidf_ns(raw: &[u8]) -> bool {
+    raw == PIDF_NS.as_bytes() || namespace_uri(raw).is_ok_and(|ns| ns == PIDF_NS)
+}
+
 fn xml_error(e: quick_xml::Error) -> ErrorKind {
     match e {
         quick_xml::Error::Encoding(_) => ErrorKind::InvalidUtf8,
@@ -708,6 +744,9 @@ enum Attr {
 /// Appends text, merging with a preceding text node so that the tree does
 /// not depend on where references split the character data.
 fn push_text(children: &mut Vec<Node>, text: String) {
+    if text.is_empty() {
+        return;
+    }
     if let Some(Node::Text(last)) = children.last_mut() {
         last.push_str(&text);
     } else {
@@ -734,8 +773,11 @@ pub(super) fn parse_priority(value: &str) -> Option<Option<f32>> {
     if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
         return None;
     }
-    let number: f32 = value.parse().ok()?;
-    Some((0.0..=1.0).contains(&number).then_some(number))
+    let number: f64 = value.parse().ok()?;
+    // The schema allows three decimals; more are rounded so that the value
+    // read is the value written back.
+    let number = (number * 1000.0).round() / 1000.0;
+    Some((0.0..=1.0).contains(&number).then_some(number as f32))
 }
 
 /// An XML `NCName` (the lexical space of `xs:ID`), the form a tuple `id`
@@ -825,6 +867,9 @@ mod tests {
         assert_eq!(parse_priority("-0.5"), None);
         assert_eq!(parse_priority("."), None);
         assert_eq!(parse_priority("1e-1"), None);
+        assert_eq!(parse_priority("0.0004"), Some(Some(0.0)));
+        assert_eq!(parse_priority("0.9996"), Some(Some(1.0)));
+        assert_eq!(parse_priority("1.0004"), Some(Some(1.0)));
     }
 
     #[test]

@@ -149,7 +149,8 @@ impl Writer {
                     .iter()
                     .any(|a| a.prefix.is_some() && a.prefix == ns.prefix);
             let reserved = ns.prefix.as_deref().is_some_and(is_reserved);
-            if !used && !reserved && self.lookup(ns.prefix.as_deref()) != Some(ns.uri.as_str()) {
+            // Written even when redundant: the model keeps them where found.
+            if !used && !reserved {
                 self.declare(ns.prefix.as_deref(), Some(&ns.uri));
             }
         }
