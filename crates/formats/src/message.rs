@@ -1,1 +1,742 @@
+//! `message/cpim`: the CPIM message format, RFC 3862.
+//!
+//! A message is MIME headers (section 2.1, optional: a transport may carry
+//! the message headers directly), a blank line, the message headers
+//! (sections 2.2, 3 and 4), a blank line, and the encapsulated MIME object
+//! (section 2.4) whose body is kept byte for byte. Section 5.2's
+//! `multipart/signed` wrapping is read too; [`Form`] says which of the three
+//! shapes was given.
+//!
+//! [`Message`] borrows everything from its input, keeps every span it read,
+//! and writes the same bytes back ([`Message::to_vec`]): a signature over the
+//! message or its content still verifies after a pass through this code.
+//! [`MessageBuilder`] writes new messages.
 
+use std::borrow::Cow;
+
+mod build;
+mod parse;
+mod text;
+
+pub use build::{BuildError, Field, MessageBuilder, Party};
+pub use text::unescape;
+
+/// The namespace of the core headers (section 4, section 7.2) and the
+/// default namespace of `message/cpim` (section 7.1).
+pub const CORE_NAMESPACE: &str = "urn:ietf:params:cpim-headers:";
+
+/// The headers section 4 defines, always understood (section 3.5).
+pub const CORE_HEADERS: [&str; 7] = ["From", "To", "cc", "DateTime", "Subject", "NS", "Require"];
+
+/// Which of the three shapes the input had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Form {
+    /// The message headers, blank line and encapsulated object, as a
+    /// transport that labels the content `message/cpim` itself carries them
+    /// (e.g. a SIP MESSAGE body).
+    Bare,
+    /// A whole MIME entity: MIME headers with `Content-Type: message/cpim`
+    /// first (the `m:` lines of section 5.1).
+    Mime,
+    /// A `multipart/signed` entity (RFC 1847) whose first part is a
+    /// `message/cpim` entity (section 5.2).
+    Signed,
+}
+
+impl Form {
+    /// `"bare"`, `"mime"` or `"signed"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Form::Bare => "bare",
+            Form::Mime => "mime",
+            Form::Signed => "signed",
+        }
+    }
+}
+
+/// Bounds on what the parser accepts, so that a peer cannot make it hold or
+/// scan without end. Section 2.2 asks processors not to limit line length;
+/// the default line limit is generous and [`Limits::NONE`] lifts all three.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest whole input, in bytes.
+    pub max_size: usize,
+    /// Most header fields, counting MIME, message and content headers.
+    pub max_headers: usize,
+    /// Longest header line, in bytes without its CRLF (bodies are not
+    /// limited by line).
+    pub max_line: usize,
+}
+
+impl Limits {
+    /// No limits at all.
+    pub const NONE: Limits = Limits {
+        max_size: usize::MAX,
+        max_headers: usize::MAX,
+        max_line: usize::MAX,
+    };
+}
+
+impl Default for Limits {
+    /// 1 MiB in all, 256 header fields, 8 KiB per header line.
+    fn default() -> Limits {
+        Limits {
+            max_size: 1 << 20,
+            max_headers: 256,
+            max_line: 8 << 10,
+        }
+    }
+}
+
+/// A parsed `message/cpim` message, borrowing its input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message<'a> {
+    form: Form,
+    signed: Option<Signed<'a>>,
+    mime_headers: Vec<MimeHeader<'a>>,
+    headers: Vec<Header<'a>>,
+    content: Content<'a>,
+}
+
+impl<'a> Message<'a> {
+    /// Parses one message in any of the three [`Form`]s, with the default
+    /// [`Limits`].
+    pub fn parse(input: &'a [u8]) -> Result<Message<'a>, MessageError> {
+        Message::parse_with(input, &Limits::default())
+    }
+
+    /// Parses one message in any of the three [`Form`]s.
+    ///
+    /// The input is the whole message as framed by its transport; the
+    /// encapsulated body runs to its end (section 2). An error for which
+    /// [`MessageError::is_incomplete`] holds means the input stopped inside
+    /// the headers and more bytes may make it valid.
+    pub fn parse_with(input: &'a [u8], limits: &Limits) -> Result<Message<'a>, MessageError> {
+        parse::message(input, limits)
+    }
+
+    /// Parses a block of message headers alone (the `h:` lines), each ending
+    /// in CRLF, with no blank line, as the header examples of RFC 3862 are
+    /// written.
+    pub fn parse_headers(
+        input: &'a [u8],
+        limits: &Limits,
+    ) -> Result<Vec<Header<'a>>, MessageError> {
+        parse::header_block(input, limits)
+    }
+
+    /// Which shape the input had.
+    pub fn form(&self) -> Form {
+        self.form
+    }
+
+    /// The `multipart/signed` wrapping, for [`Form::Signed`].
+    pub fn signed(&self) -> Option<&Signed<'a>> {
+        self.signed.as_ref()
+    }
+
+    /// The MIME headers of the `message/cpim` entity (`m:` lines); empty for
+    /// [`Form::Bare`].
+    pub fn mime_headers(&self) -> &[MimeHeader<'a>] {
+        &self.mime_headers
+    }
+
+    /// Every message header, in order (`h:` lines), known or not.
+    pub fn headers(&self) -> &[Header<'a>] {
+        &self.headers
+    }
+
+    /// The encapsulated MIME object.
+    pub fn content(&self) -> &Content<'a> {
+        &self.content
+    }
+
+    /// The first core `From` header.
+    pub fn from(&self) -> Option<&NameAddr<'a>> {
+        self.headers.iter().find_map(|h| match &h.kind {
+            HeaderKind::From(a) => Some(a),
+            _ => None,
+        })
+    }
+
+    /// Every core `To` header, in order.
+    pub fn to(&self) -> impl Iterator<Item = &NameAddr<'a>> {
+        self.headers.iter().filter_map(|h| match &h.kind {
+            HeaderKind::To(a) => Some(a),
+            _ => None,
+        })
+    }
+
+    /// Every core `cc` header, in order.
+    pub fn cc(&self) -> impl Iterator<Item = &NameAddr<'a>> {
+        self.headers.iter().filter_map(|h| match &h.kind {
+            HeaderKind::Cc(a) => Some(a),
+            _ => None,
+        })
+    }
+
+    /// The value of the first core `DateTime` header (RFC 3339 syntax, checked).
+    pub fn datetime(&self) -> Option<&'a str> {
+        self.headers
+            .iter()
+            .find(|h| matches!(h.kind, HeaderKind::DateTime))
+            .map(|h| h.value)
+    }
+
+    /// Every core `Subject` header, in order, with its language.
+    pub fn subjects(&self) -> impl Iterator<Item = &Header<'a>> {
+        self.headers
+            .iter()
+            .filter(|h| matches!(h.kind, HeaderKind::Subject))
+    }
+
+    /// Every namespace declaration (core `NS` header), in order.
+    pub fn namespaces(&self) -> impl Iterator<Item = &Namespace<'a>> {
+        self.headers.iter().filter_map(|h| match &h.kind {
+            HeaderKind::Ns(ns) => Some(ns),
+            _ => None,
+        })
+    }
+
+    /// Every name listed by the core `Require` headers, in order.
+    pub fn required(&self) -> impl Iterator<Item = &Required<'a>> {
+        self.headers.iter().flat_map(|h| match &h.kind {
+            HeaderKind::Require(list) => list.as_slice(),
+            _ => &[],
+        })
+    }
+
+    /// Refuses the message if a `Require` header names something outside
+    /// the core headers and `understood` (section 3.5, RFC 3922 4.2.7). The
+    /// error names the first such header and where it was required.
+    pub fn check_require(&self, understood: &Understood) -> Result<(), MessageError> {
+        for required in self.required() {
+            let core =
+                required.namespace == CORE_NAMESPACE && CORE_HEADERS.contains(&required.local);
+            if !core && !understood.contains(required.namespace, required.local) {
+                return Err(MessageError::new(
+                    ErrorKind::NotUnderstood {
+                        name: required.name.to_owned(),
+                        namespace: required.namespace.to_owned(),
+                    },
+                    required.offset,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The encoded length: that of the parsed input.
+    pub fn encoded_len(&self) -> usize {
+        let mut len = 0;
+        if let Some(signed) = &self.signed {
+            len += signed
+                .headers
+                .iter()
+                .map(|h| h.raw.len() + 2)
+                .sum::<usize>();
+            len += 2 + signed.head.len() + signed.tail.len();
+        }
+        if self.form != Form::Bare {
+            len += self
+                .mime_headers
+                .iter()
+                .map(|h| h.raw.len() + 2)
+                .sum::<usize>()
+                + 2;
+        }
+        len += self.headers.iter().map(Header::encoded_len).sum::<usize>() + 2;
+        len += self
+            .content
+            .headers
+            .iter()
+            .map(|h| h.raw.len() + 2)
+            .sum::<usize>()
+            + 2;
+        len + self.content.body.len()
+    }
+
+    /// Writes the message from its parts; for a parsed message these are the
+    /// input's bytes, unchanged.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.reserve(self.encoded_len());
+        if let Some(signed) = &self.signed {
+            write_mime(out, &signed.headers);
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(signed.head);
+        }
+        if self.form != Form::Bare {
+            write_mime(out, &self.mime_headers);
+            out.extend_from_slice(b"\r\n");
+        }
+        for header in &self.headers {
+            header.write_to(out);
+        }
+        out.extend_from_slice(b"\r\n");
+        write_mime(out, &self.content.headers);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(self.content.body);
+        if let Some(signed) = &self.signed {
+            out.extend_from_slice(signed.tail);
+        }
+    }
+
+    /// The message as bytes; see [`Message::write_to`].
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_to(&mut out);
+        out
+    }
+}
+
+fn write_mime(out: &mut Vec<u8>, headers: &[MimeHeader<'_>]) {
+    for header in headers {
+        out.extend_from_slice(header.raw);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// The `multipart/signed` wrapper of a [`Form::Signed`] message (RFC 1847,
+/// RFC 3862 section 5.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signed<'a> {
+    headers: Vec<MimeHeader<'a>>,
+    boundary: String,
+    /// After the blank line that ends the outer headers, up to the first
+    /// part: preamble and first delimiter line.
+    head: &'a [u8],
+    /// The first part, exactly the bytes the signature covers.
+    part: &'a [u8],
+    /// The second part (headers and body), as given.
+    signature: &'a [u8],
+    /// From the CRLF before the second delimiter to the end of the input.
+    tail: &'a [u8],
+}
+
+impl<'a> Signed<'a> {
+    /// The outer MIME headers (`x:` lines).
+    pub fn headers(&self) -> &[MimeHeader<'a>] {
+        &self.headers
+    }
+
+    /// The `boundary` parameter.
+    pub fn boundary(&self) -> &str {
+        &self.boundary
+    }
+
+    /// The first body part, the `message/cpim` entity: the bytes over which
+    /// the signature is computed (RFC 1847 section 2.1).
+    pub fn signed_bytes(&self) -> &'a [u8] {
+        self.part
+    }
+
+    /// The second body part (its headers and the signature), as given.
+    pub fn signature_part(&self) -> &'a [u8] {
+        self.signature
+    }
+}
+
+/// A MIME header field (RFC 2045/2822 syntax; may be folded), as given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MimeHeader<'a> {
+    raw: &'a [u8],
+    name: &'a str,
+    value: &'a [u8],
+    offset: usize,
+}
+
+impl<'a> MimeHeader<'a> {
+    /// The field name, as written (MIME names are case-insensitive).
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    /// The value after the colon and leading white space, folds included.
+    pub fn value(&self) -> &'a [u8] {
+        self.value
+    }
+
+    /// The value with folding undone (RFC 2822 section 2.2.3: CRLF removed).
+    pub fn unfolded(&self) -> Cow<'a, [u8]> {
+        if memchr::memchr(b'\r', self.value).is_none() {
+            return Cow::Borrowed(self.value);
+        }
+        let mut out = Vec::with_capacity(self.value.len());
+        let mut rest = self.value;
+        while let Some(i) = memchr::memmem::find(rest, b"\r\n") {
+            out.extend_from_slice(&rest[..i]);
+            rest = &rest[i + 2..];
+        }
+        out.extend_from_slice(rest);
+        Cow::Owned(out)
+    }
+
+    /// The whole field as given, without its final CRLF.
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// Byte offset of the field in the input.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+}
+
+/// The encapsulated MIME object (section 2.4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Content<'a> {
+    headers: Vec<MimeHeader<'a>>,
+    body: &'a [u8],
+    body_offset: usize,
+}
+
+impl<'a> Content<'a> {
+    /// Its MIME headers, in order.
+    pub fn headers(&self) -> &[MimeHeader<'a>] {
+        &self.headers
+    }
+
+    /// The value of its first `Content-Type` header, as given.
+    pub fn content_type(&self) -> Option<&MimeHeader<'a>> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("Content-Type"))
+    }
+
+    /// The body, byte for byte.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// Byte offset of the body in the input.
+    pub fn body_offset(&self) -> usize {
+        self.body_offset
+    }
+}
+
+/// One message header (section 3): `Name:` parameters, a space, the value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header<'a> {
+    name: &'a str,
+    prefix_len: Option<usize>,
+    params: &'a str,
+    lang: Option<&'a str>,
+    value: &'a str,
+    namespace: &'a str,
+    offset: usize,
+    kind: HeaderKind<'a>,
+}
+
+impl<'a> Header<'a> {
+    /// The header name as written, prefix included (`MyFeatures.Wacky`).
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    /// The namespace prefix, if the name has one.
+    pub fn prefix(&self) -> Option<&'a str> {
+        self.prefix_len.map(|n| &self.name[..n])
+    }
+
+    /// The name within its namespace (after the prefix and `.`).
+    pub fn local_name(&self) -> &'a str {
+        match self.prefix_len {
+            Some(n) => &self.name[n + 1..],
+            None => self.name,
+        }
+    }
+
+    /// The namespace URI the name belongs to (section 3.4).
+    pub fn namespace(&self) -> &'a str {
+        self.namespace
+    }
+
+    /// The parameters as written, each with its leading `;` (e.g. `;lang=fr`).
+    pub fn params(&self) -> &'a str {
+        self.params
+    }
+
+    /// Each parameter as `(name, value)`; string values keep their quotes
+    /// and escapes.
+    pub fn param_pairs(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        parse::param_pairs(self.params)
+    }
+
+    /// The `lang` parameter (section 3.3), checked as an RFC 3066 tag.
+    pub fn lang(&self) -> Option<&'a str> {
+        self.lang
+    }
+
+    /// The value as written, escapes included.
+    pub fn value(&self) -> &'a str {
+        self.value
+    }
+
+    /// The value with escapes decoded (section 2.3).
+    pub fn text(&self) -> Cow<'a, str> {
+        unescape(self.value)
+    }
+
+    /// What the value means, for core headers.
+    pub fn kind(&self) -> &HeaderKind<'a> {
+        &self.kind
+    }
+
+    /// Byte offset of the header line in the input.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    fn encoded_len(&self) -> usize {
+        self.name.len() + 1 + self.params.len() + 1 + self.value.len() + 2
+    }
+
+    fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.name.as_bytes());
+        out.push(b':');
+        out.extend_from_slice(self.params.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(self.value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// What a header is, once its namespace is known. Only headers in
+/// [`CORE_NAMESPACE`] are interpreted; the rest are [`HeaderKind::Other`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeaderKind<'a> {
+    /// `From` (section 4.1).
+    From(NameAddr<'a>),
+    /// `To` (section 4.2).
+    To(NameAddr<'a>),
+    /// `cc` (section 4.3).
+    Cc(NameAddr<'a>),
+    /// `DateTime` (section 4.4); the value is an RFC 3339 date-time.
+    DateTime,
+    /// `Subject` (section 4.5); see [`Header::lang`] and [`Header::text`].
+    Subject,
+    /// `NS` (section 4.6).
+    Ns(Namespace<'a>),
+    /// `Require` (section 4.7).
+    Require(Vec<Required<'a>>),
+    /// Any other header, kept as given.
+    Other,
+}
+
+/// `[ Formal-name ] "<" URI ">"` (sections 4.1-4.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameAddr<'a> {
+    formal: Option<&'a str>,
+    uri: &'a str,
+}
+
+impl<'a> NameAddr<'a> {
+    /// The Formal-name, decoded: tokens joined by single spaces, or the
+    /// quoted string with its escapes decoded.
+    pub fn name(&self) -> Option<Cow<'a, str>> {
+        let formal = self.formal?;
+        Some(match formal.strip_prefix('"') {
+            Some(quoted) => unescape(quoted.strip_suffix('"').unwrap_or(quoted)),
+            None => Cow::Borrowed(formal),
+        })
+    }
+
+    /// The Formal-name as written (without the space before `<`).
+    pub fn formal_raw(&self) -> Option<&'a str> {
+        self.formal
+    }
+
+    /// The URI between `<` and `>`.
+    pub fn uri(&self) -> &'a str {
+        self.uri
+    }
+}
+
+/// A namespace declaration, `NS: [prefix] <uri>` (sections 3.4, 4.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Namespace<'a> {
+    /// The prefix; `None` declares the default namespace.
+    pub prefix: Option<&'a str>,
+    /// The namespace URI.
+    pub uri: &'a str,
+}
+
+/// One name listed by `Require` (section 4.7), with its namespace resolved
+/// where it was listed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Required<'a> {
+    /// The name as written, prefix included.
+    pub name: &'a str,
+    /// The namespace URI.
+    pub namespace: &'a str,
+    /// The name within the namespace.
+    pub local: &'a str,
+    /// Byte offset of the name in the input.
+    pub offset: usize,
+}
+
+/// The extension headers a receiver implements, as namespace URI and name
+/// (e.g. `urn:example` and `Foo`). Core headers need not be listed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Understood {
+    names: Vec<(String, String)>,
+}
+
+impl Understood {
+    /// An empty set: only the core headers are understood.
+    pub fn new() -> Understood {
+        Understood::default()
+    }
+
+    /// Adds one header by namespace URI and name.
+    pub fn insert(&mut self, namespace: &str, name: &str) {
+        self.names.push((namespace.to_owned(), name.to_owned()));
+    }
+
+    /// Adds one header written `NS-URI#NAME`. The split is at the first `#`:
+    /// namespace URIs carry no fragment (section 3.4) while names may contain
+    /// `#`.
+    pub fn insert_qualified(&mut self, qualified: &str) -> Result<(), InvalidQualifiedName> {
+        match qualified.split_once('#') {
+            Some((ns, name)) if !ns.is_empty() && !name.is_empty() => {
+                self.insert(ns, name);
+                Ok(())
+            }
+            _ => Err(InvalidQualifiedName(qualified.to_owned())),
+        }
+    }
+
+    /// Whether the header `name` in `namespace` is understood.
+    pub fn contains(&self, namespace: &str, name: &str) -> bool {
+        self.names.iter().any(|(n, l)| n == namespace && l == name)
+    }
+}
+
+/// An `NS-URI#NAME` string without a `#` or with an empty side.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not NS-URI#NAME")]
+pub struct InvalidQualifiedName(pub String);
+
+/// Why a message was refused, and the byte offset where that was found.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} at byte {offset}")]
+pub struct MessageError {
+    kind: ErrorKind,
+    offset: usize,
+}
+
+impl MessageError {
+    fn new(kind: ErrorKind, offset: usize) -> MessageError {
+        MessageError { kind, offset }
+    }
+
+    /// What was wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// The byte offset in the input.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// The input ended before the headers did: more bytes may make it
+    /// valid (stream framing), unlike every other error.
+    pub fn is_incomplete(&self) -> bool {
+        matches!(self.kind, ErrorKind::Incomplete(_))
+    }
+}
+
+/// What was wrong with a message. Every variant but [`ErrorKind::Incomplete`]
+/// and [`ErrorKind::NotUnderstood`] means the sender wrote an invalid
+/// message; `NotUnderstood` means it is valid but needs more than this
+/// receiver implements.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The input ended inside the named part.
+    #[error("input ends inside {0}")]
+    Incomplete(&'static str),
+    /// A `multipart/signed` part ended inside the named part.
+    #[error("the first part ends inside {0}")]
+    PartEnds(&'static str),
+    /// The input is larger than [`Limits::max_size`].
+    #[error("message exceeds the size limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    /// More header fields than [`Limits::max_headers`].
+    #[error("more than the limit of {limit} header fields")]
+    TooManyHeaders { limit: usize },
+    /// A header line longer than [`Limits::max_line`].
+    #[error("header line exceeds the limit of {limit} bytes")]
+    LineTooLong { limit: usize },
+    /// A line ends in LF without CR (section 2.2: CRLF ends each line).
+    #[error("line ends in LF without CR")]
+    BareLf,
+    /// A control character in a header (section 2.2; use escapes).
+    #[error("control character 0x{0:02x} in a header")]
+    ControlChar(u8),
+    /// Bytes that are not UTF-8 (RFC 3629) in a message header.
+    #[error("invalid UTF-8 in a message header")]
+    InvalidUtf8,
+    /// White space at the start of a message header line (section 2.2; no
+    /// folding).
+    #[error("white space at the start of a message header line")]
+    LeadingWhitespace,
+    /// White space at the end of a message header line (section 2.2).
+    #[error("white space at the end of a message header line")]
+    TrailingWhitespace,
+    /// A byte that cannot appear in a header name (section 3.1).
+    #[error("invalid character 0x{0:02x} in a header name")]
+    InvalidNameChar(u8),
+    /// A header name, prefix or parameter name with no characters.
+    #[error("empty name")]
+    EmptyName,
+    /// The header line has no `:` after the name.
+    #[error("expected ':' after the header name")]
+    ExpectedColon,
+    /// No space after the colon and parameters (section 3).
+    #[error("expected a space after the header name, colon and parameters")]
+    ExpectedSpace,
+    /// A parameter that is not `name=value` (section 3.6).
+    #[error("invalid header parameter: {0}")]
+    InvalidParameter(&'static str),
+    /// A `lang` parameter that is not an RFC 3066 tag.
+    #[error("invalid language tag")]
+    InvalidLanguageTag,
+    /// A prefix used before any `NS` header declared it (section 3.4).
+    #[error("namespace prefix {0:?} is not declared by an earlier NS header")]
+    UndeclaredPrefix(String),
+    /// A core header value that does not match its syntax (section 4).
+    #[error("invalid {header} value: expected {expected}")]
+    InvalidValue {
+        header: &'static str,
+        expected: &'static str,
+    },
+    /// A MIME header line that is not `name: value`.
+    #[error("invalid MIME header line")]
+    InvalidMimeHeader,
+    /// A MIME header block without `Content-Type`.
+    #[error("no Content-Type in {0}")]
+    MissingContentType(&'static str),
+    /// An outer or first-part media type other than the accepted ones.
+    #[error("content type {found:?} where {expected} was expected")]
+    UnsupportedContentType {
+        found: String,
+        expected: &'static str,
+    },
+    /// `multipart/signed` without a usable `boundary` parameter.
+    #[error("multipart/signed without a boundary parameter")]
+    MissingBoundary,
+    /// A multipart delimiter line with more after the boundary.
+    #[error("malformed multipart delimiter line")]
+    InvalidDelimiter,
+    /// `Require` names a header the receiver does not understand
+    /// (section 3.5).
+    #[error("required header {name} (namespace {namespace}) is not understood")]
+    NotUnderstood { name: String, namespace: String },
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,803 @@
+//! The zero-copy parser. Positions are absolute offsets into the input at
+//! every level, so errors inside a `multipart/signed` part still point into
+//! the bytes the caller holds.
+//!
+//! Hand-parsed: RFC 3862's header grammar is its own (exact case, no
+//! folding, escapes), and its own section 5.2 example writes a parameter
+//! value with an unquoted `/` that strict MIME parsers (the `mime` crate)
+//! refuse, so the outer `Content-Type` is read leniently here too.
+
+use memchr::{memchr, memmem};
+
+use super::text::{is_absolute_uri, is_date_time, is_language_tag, is_namechar, is_tokenchar};
+use super::{
+    Content, ErrorKind, Form, Header, HeaderKind, Limits, Message, MessageError, MimeHeader,
+    NameAddr, Namespace, Required, Signed, CORE_NAMESPACE,
+};
+
+type Result<T> = std::result::Result<T, MessageError>;
+
+fn fail<T>(kind: ErrorKind, offset: usize) -> Result<T> {
+    Err(MessageError::new(kind, offset))
+}
+
+pub(super) fn message<'a>(input: &'a [u8], limits: &Limits) -> Result<Message<'a>> {
+    if input.len() > limits.max_size {
+        return fail(
+            ErrorKind::TooLarge {
+                limit: limits.max_size,
+            },
+            limits.max_size,
+        );
+    }
+    let mut parser = Parser {
+        input,
+        limits,
+        fields: 0,
+    };
+    let end = input.len();
+    if !first_block_has_content_type(input) {
+        return parser.cpim(Form::Bare, Vec::new(), 0, end);
+    }
+    let (outer, pos) = parser.mime_block(0, end, "the MIME headers")?;
+    let media = media_type(&outer, 0)?;
+    let ct_offset = media.at;
+    match media.essence.as_str() {
+        "message/cpim" => parser.cpim(Form::Mime, outer, pos, end),
+        "multipart/signed" => {
+            let Some(boundary) = media.boundary else {
+                return fail(ErrorKind::MissingBoundary, ct_offset);
+            };
+            let parts = parser.multipart(pos, boundary.as_bytes())?;
+            let first_part = "the MIME headers of the first part";
+            let (inner, body_pos) = parser.mime_block(parts.first.0, parts.first.1, first_part)?;
+            let inner_media = media_type(&inner, parts.first.0)?;
+            if inner_media.essence != "message/cpim" {
+                return fail(
+                    ErrorKind::UnsupportedContentType {
+                        found: inner_media.essence,
+                        expected: "message/cpim as the first part",
+                    },
+                    inner_media.at,
+                );
+            }
+            let mut message = parser.cpim(Form::Signed, inner, body_pos, parts.first.1)?;
+            message.signed = Some(Signed {
+                headers: outer,
+                boundary,
+                head: &input[pos..parts.first.0],
+                part: &input[parts.first.0..parts.first.1],
+                signature: &input[parts.second.0..parts.second.1],
+                tail: &input[parts.first.1..],
+            });
+            Ok(message)
+        }
+        _ => fail(
+            ErrorKind::UnsupportedContentType {
+                found: media.essence,
+                expected: "message/cpim or multipart/signed",
+            },
+            ct_offset,
+        ),
+    }
+}
+
+pub(super) fn header_block<'a>(input: &'a [u8], limits: &Limits) -> Result<Vec<Header<'a>>> {
+    if input.len() > limits.max_size {
+        return fail(
+            ErrorKind::TooLarge {
+                limit: limits.max_size,
+            },
+            limits.max_size,
+        );
+    }
+    let mut parser = Parser {
+        input,
+        limits,
+        fields: 0,
+    };
+    let mut scope = Scope::default();
+    let mut headers = Vec::new();
+    let mut pos = 0;
+    while pos < input.len() {
+        let (line_end, next) = parser.line(pos, input.len(), "the message headers")?;
+        if line_end == pos {
+            return fail(ErrorKind::EmptyName, pos);
+        }
+        parser.count(pos)?;
+        headers.push(parser.message_header(pos, line_end, &mut scope)?);
+        pos = next;
+    }
+    Ok(headers)
+}
+
+/// Whether the first header block names a `Content-Type` (any case): then it
+/// is a MIME header block, otherwise the message headers of a bare message,
+/// where no core header has that name (section 4).
+fn first_block_has_content_type(input: &[u8]) -> bool {
+    let mut pos = 0;
+    while pos < input.len() {
+        let line_end = memchr(b'\n', &input[pos..]).map_or(input.len(), |i| pos + i);
+        let line = &input[pos..line_end];
+        if line.is_empty() || line == b"\r" {
+            return false;
+        }
+        if line.len() >= 13 && line[..13].eq_ignore_ascii_case(b"content-type:") {
+            return true;
+        }
+        pos = line_end + 1;
+    }
+    false
+}
+
+/// The media type of a MIME header block: lowercase `type/subtype`, the
+/// `boundary` parameter, and the offset of the value.
+fn media_type(headers: &[MimeHeader<'_>], block: usize) -> Result<MediaType> {
+    let Some(ct) = headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("Content-Type"))
+    else {
+        return fail(ErrorKind::MissingContentType("the MIME headers"), block);
+    };
+    let at = ct.offset + ct.raw.len() - ct.value.len();
+    let unfolded = ct.unfolded();
+    match std::str::from_utf8(&unfolded)
+        .ok()
+        .and_then(read_media_type)
+    {
+        Some((essence, boundary)) => Ok(MediaType {
+            essence,
+            boundary,
+            at,
+        }),
+        None => fail(
+            ErrorKind::InvalidValue {
+                header: "Content-Type",
+                expected: "a MIME media type",
+            },
+            at,
+        ),
+    }
+}
+
+struct MediaType {
+    essence: String,
+    boundary: Option<String>,
+    at: usize,
+}
+
+/// `type "/" subtype *(";" name "=" value)` (RFC 2045 section 5.1), values
+/// as tokens, quoted strings, or (leniently) anything up to the next `;`.
+fn read_media_type(value: &str) -> Option<(String, Option<String>)> {
+    let is_token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
+    };
+    let (essence, mut rest) = value.split_once(';').unwrap_or((value, ""));
+    let (kind, subtype) = essence.trim().split_once('/')?;
+    if !is_token(kind) || !is_token(subtype) {
+        return None;
+    }
+    let mut boundary = None;
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', ';']);
+        if rest.is_empty() {
+            break;
+        }
+        let (name, after) = rest.split_once('=')?;
+        let name = name.trim();
+        if !is_token(name) {
+            return None;
+        }
+        let after = after.trim_start_matches([' ', '\t']);
+        let (param, more) = match after.strip_prefix('"') {
+            Some(quoted) => {
+                let end = string_end(after.as_bytes(), 0)?;
+                let inner = &quoted[..end - 2];
+                (unquote(inner), &after[end..])
+            }
+            None => {
+                let end = after.find(';').unwrap_or(after.len());
+                (after[..end].trim_end().to_owned(), &after[end..])
+            }
+        };
+        if name.eq_ignore_ascii_case("boundary") && boundary.is_none() && !param.is_empty() {
+            boundary = Some(param);
+        }
+        rest = more;
+    }
+    Some((essence.trim().to_ascii_lowercase(), boundary))
+}
+
+/// The content of an RFC 2822 quoted-string: `\x` stands for `x`.
+fn unquote(inner: &str) -> String {
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The spans of the two parts of a `multipart/signed` body.
+struct Parts {
+    first: (usize, usize),
+    second: (usize, usize),
+}
+
+/// Namespace declarations in force at a point of the message (section 3.4).
+struct Scope<'a> {
+    default: &'a str,
+    prefixes: Vec<(&'a str, &'a str)>,
+}
+
+impl Default for Scope<'_> {
+    fn default() -> Self {
+        Scope {
+            default: CORE_NAMESPACE,
+            prefixes: Vec::new(),
+        }
+    }
+}
+
+impl<'a> Scope<'a> {
+    /// The namespace of a name with or without prefix; the latest
+    /// declaration of a prefix wins.
+    fn resolve(&self, prefix: Option<&str>, offset: usize) -> Result<&'a str> {
+        let Some(prefix) = prefix else {
+            return Ok(self.default);
+        };
+        match self.prefixes.iter().rev().find(|(p, _)| *p == prefix) {
+            Some((_, uri)) => Ok(uri),
+            None => fail(ErrorKind::UndeclaredPrefix(prefix.to_owned()), offset),
+        }
+    }
+}
+
+struct Parser<'a, 'l> {
+    input: &'a [u8],
+    limits: &'l Limits,
+    fields: usize,
+}
+
+impl<'a> Parser<'a, '_> {
+    /// The line at `pos`: the offset of its CR and of the byte after its LF.
+    fn line(&self, pos: usize, end: usize, part: &'static str) -> Result<(usize, usize)> {
+        let hay = &self.input[pos..end];
+        let max = self.limits.max_line;
+        let Some(lf) = memchr(b'\n', hay) else {
+            if hay.len() > max {
+                return fail(ErrorKind::LineTooLong { limit: max }, pos + max);
+            }
+            if end == self.input.len() {
+                return fail(ErrorKind::Incomplete(part), end);
+            }
+            return fail(ErrorKind::PartEnds(part), end);
+        };
+        if lf == 0 || hay[lf - 1] != b'\r' {
+            return fail(ErrorKind::BareLf, pos + lf);
+        }
+        if lf - 1 > max {
+            return fail(ErrorKind::LineTooLong { limit: max }, pos + max);
+        }
+        Ok((pos + lf - 1, pos + lf + 1))
+    }
+
+    fn count(&mut self, pos: usize) -> Result<()> {
+        self.fields += 1;
+        if self.fields > self.limits.max_headers {
+            return fail(
+                ErrorKind::TooManyHeaders {
+                    limit: self.limits.max_headers,
+                },
+                pos,
+            );
+        }
+        Ok(())
+    }
+
+    /// Message headers, blank line, encapsulated object up to `end`.
+    fn cpim(
+        &mut self,
+        form: Form,
+        mime_headers: Vec<MimeHeader<'a>>,
+        mut pos: usize,
+        end: usize,
+    ) -> Result<Message<'a>> {
+        let mut scope = Scope::default();
+        let mut headers = Vec::with_capacity(16);
+        loop {
+            let (line_end, next) = self.line(pos, end, "the message headers")?;
+            if line_end == pos {
+                pos = next;
+                break;
+            }
+            self.count(pos)?;
+            headers.push(self.message_header(pos, line_end, &mut scope)?);
+            pos = next;
+        }
+        let part = "the headers of the encapsulated MIME object";
+        let (content_headers, body_pos) = self.mime_block(pos, end, part)?;
+        if !content_headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case("Content-Type"))
+        {
+            return fail(
+                ErrorKind::MissingContentType("the encapsulated MIME object"),
+                pos,
+            );
+        }
+        Ok(Message {
+            form,
+            signed: None,
+            mime_headers,
+            headers,
+            content: Content {
+                headers: content_headers,
+                body: &self.input[body_pos..end],
+                body_offset: body_pos,
+            },
+        })
+    }
+
+    /// One message header line, `start..end` without its CRLF (section 3).
+    fn message_header(
+        &self,
+        start: usize,
+        end: usize,
+        scope: &mut Scope<'a>,
+    ) -> Result<Header<'a>> {
+        let raw = &self.input[start..end];
+        if matches!(raw[0], b' ' | b'\t') {
+            return fail(ErrorKind::LeadingWhitespace, start);
+        }
+        if let Some(i) = raw.iter().position(|&b| b < 0x20 || b == 0x7f) {
+            return fail(ErrorKind::ControlChar(raw[i]), start + i);
+        }
+        let line = match std::str::from_utf8(raw) {
+            Ok(line) => line,
+            Err(e) => return fail(ErrorKind::InvalidUtf8, start + e.valid_up_to()),
+        };
+        let b = line.as_bytes();
+        let (mut i, dot) = scan_name(b, 0);
+        if i == 0 {
+            return match b[0] {
+                b':' | b'.' => fail(ErrorKind::EmptyName, start),
+                c => fail(ErrorKind::InvalidNameChar(c), start),
+            };
+        }
+        if dot == Some(i - 1) {
+            return fail(ErrorKind::EmptyName, start + i);
+        }
+        match b.get(i) {
+            Some(b':') => {}
+            Some(&c) => return fail(ErrorKind::InvalidNameChar(c), start + i),
+            None => return fail(ErrorKind::ExpectedColon, start + i),
+        }
+        let name = &line[..i];
+        i += 1;
+        let params_start = i;
+        let mut lang = None;
+        while b.get(i) == Some(&b';') {
+            i = param(line, start, i + 1, &mut lang)?;
+        }
+        let params = &line[params_start..i];
+        if b.get(i) != Some(&b' ') {
+            return fail(ErrorKind::ExpectedSpace, start + i);
+        }
+        let value = &line[i + 1..];
+        let value_at = start + i + 1;
+        if value.ends_with(' ') {
+            return fail(ErrorKind::TrailingWhitespace, end - 1);
+        }
+        let prefix = dot.map(|d| &name[..d]);
+        let local = dot.map_or(name, |d| &name[d + 1..]);
+        let namespace = scope.resolve(prefix, start)?;
+        let kind = if namespace == CORE_NAMESPACE {
+            match local {
+                "From" => HeaderKind::From(name_addr(value, value_at, "From")?),
+                "To" => HeaderKind::To(name_addr(value, value_at, "To")?),
+                "cc" => HeaderKind::Cc(name_addr(value, value_at, "cc")?),
+                "DateTime" if is_date_time(value) => HeaderKind::DateTime,
+                "DateTime" => {
+                    return fail(
+                        ErrorKind::InvalidValue {
+                            header: "DateTime",
+                            expected: "an RFC 3339 date-time",
+                        },
+                        value_at,
+                    )
+                }
+                "Subject" => HeaderKind::Subject,
+                "NS" => {
+                    let ns = ns_value(value, value_at)?;
+                    match ns.prefix {
+                        Some(p) => scope.prefixes.push((p, ns.uri)),
+                        None => scope.default = ns.uri,
+                    }
+                    HeaderKind::Ns(ns)
+                }
+                "Require" => HeaderKind::Require(require_list(value, value_at, scope)?),
+                _ => HeaderKind::Other,
+            }
+        } else {
+            HeaderKind::Other
+        };
+        Ok(Header {
+            name,
+            prefix_len: dot,
+            params,
+            lang,
+            value,
+            namespace,
+            offset: start,
+            kind,
+        })
+    }
+
+    /// A block of MIME header fields (RFC 2822 section 2.2, folding allowed)
+    /// ending in a blank line; returns the fields and the offset after the
+    /// blank line.
+    fn mime_block(
+        &mut self,
+        mut pos: usize,
+        end: usize,
+        part: &'static str,
+    ) -> Result<(Vec<MimeHeader<'a>>, usize)> {
+        let input = self.input;
+        let mut headers = Vec::with_capacity(4);
+        loop {
+            let (line_end, mut next) = self.line(pos, end, part)?;
+            if line_end == pos {
+                return Ok((headers, next));
+            }
+            self.count(pos)?;
+            let line = &input[pos..line_end];
+            let mut colon = 0;
+            while colon < line.len() && line[colon] != b':' {
+                let c = line[colon];
+                if !(33..=126).contains(&c) {
+                    let kind = if colon == 0 && matches!(c, b' ' | b'\t') {
+                        ErrorKind::InvalidMimeHeader
+                    } else {
+                        ErrorKind::InvalidNameChar(c)
+                    };
+                    return fail(kind, pos + colon);
+                }
+                colon += 1;
+            }
+            if colon == line.len() {
+                return fail(ErrorKind::ExpectedColon, pos + colon);
+            }
+            if colon == 0 {
+                return fail(ErrorKind::EmptyName, pos);
+            }
+            no_bare_cr(line, pos)?;
+            let mut field_end = line_end;
+            while next < end && matches!(input[next], b' ' | b'\t') {
+                let (cont_end, cont_next) = self.line(next, end, part)?;
+                no_bare_cr(&input[next..cont_end], next)?;
+                field_end = cont_end;
+                next = cont_next;
+            }
+            let mut value_start = pos + colon + 1;
+            while value_start < field_end && matches!(input[value_start], b' ' | b'\t') {
+                value_start += 1;
+            }
+            let name = match std::str::from_utf8(&line[..colon]) {
+                Ok(name) => name,
+                Err(_) => return fail(ErrorKind::InvalidMimeHeader, pos),
+            };
+            headers.push(MimeHeader {
+                raw: &input[pos..field_end],
+                name,
+                value: &input[value_start..field_end],
+                offset: pos,
+            });
+            pos = next;
+        }
+    }
+
+    /// Finds the two body parts of a `multipart/signed` body starting at
+    /// `pos` (RFC 2046 section 5.1.1, RFC 1847 section 2.1).
+    fn multipart(&self, pos: usize, boundary: &[u8]) -> Result<Parts> {
+        let input = self.input;
+        let mut delimiter = Vec::with_capacity(boundary.len() + 4);
+        delimiter.extend_from_slice(b"\r\n--");
+        delimiter.extend_from_slice(boundary);
+        let finder = memmem::Finder::new(&delimiter);
+        let body = "the multipart/signed body";
+        let first = if input[pos..].starts_with(&delimiter[2..]) {
+            pos + delimiter.len() - 2
+        } else {
+            match finder.find(&input[pos..]) {
+                Some(i) => pos + i + delimiter.len(),
+                None => return fail(ErrorKind::Incomplete(body), input.len()),
+            }
+        };
+        let first_start = self.delimiter_end(first)?;
+        let Some(i) = finder.find(&input[first_start..]) else {
+            return fail(ErrorKind::Incomplete(body), input.len());
+        };
+        let first_end = first_start + i;
+        let second_start = self.delimiter_end(first_end + delimiter.len())?;
+        let Some(i) = finder.find(&input[second_start..]) else {
+            return fail(ErrorKind::Incomplete(body), input.len());
+        };
+        let second_end = second_start + i;
+        let close = second_end + delimiter.len();
+        if !input[close..].starts_with(b"--") {
+            if input.len() < close + 2 {
+                return fail(ErrorKind::Incomplete(body), input.len());
+            }
+            return fail(ErrorKind::InvalidDelimiter, close);
+        }
+        Ok(Parts {
+            first: (first_start, first_end),
+            second: (second_start, second_end),
+        })
+    }
+
+    /// After a boundary: transport padding, then CRLF; the offset after it.
+    fn delimiter_end(&self, mut at: usize) -> Result<usize> {
+        let input = self.input;
+        while at < input.len() && matches!(input[at], b' ' | b'\t') {
+            at += 1;
+        }
+        if input[at..].starts_with(b"\r\n") {
+            return Ok(at + 2);
+        }
+        if input.len() < at + 2 {
+            return fail(
+                ErrorKind::Incomplete("the multipart/signed body"),
+                input.len(),
+            );
+        }
+        fail(ErrorKind::InvalidDelimiter, at)
+    }
+}
+
+fn no_bare_cr(line: &[u8], pos: usize) -> Result<()> {
+    match memchr(b'\r', line) {
+        Some(i) => fail(ErrorKind::ControlChar(b'\r'), pos + i),
+        None => Ok(()),
+    }
+}
+
+/// `[ Name-prefix "." ] Name` from `i`: where it stops and where its dot is.
+fn scan_name(b: &[u8], mut i: usize) -> (usize, Option<usize>) {
+    let start = i;
+    let mut dot = None;
+    loop {
+        match b.get(i) {
+            Some(&c) if is_namechar(c) => i += 1,
+            Some(b'.') if dot.is_none() && i > start => {
+                dot = Some(i);
+                i += 1;
+            }
+            _ => return (i, dot),
+        }
+    }
+}
+
+/// Where a String starting with `"` at `i` ends (after its closing quote).
+/// A backslash takes the next byte whatever it is (section 2.3.1: unknown
+/// escapes stand for the character).
+fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
+    i += 1;
+    loop {
+        match b.get(i)? {
+            b'"' => return Some(i + 1),
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+}
+
+/// One `Parameter` after its `;` (section 3.6); returns where it ends.
+fn param<'a>(
+    line: &'a str,
+    start: usize,
+    mut i: usize,
+    lang: &mut Option<&'a str>,
+) -> Result<usize> {
+    let b = line.as_bytes();
+    let name_start = i;
+    while b.get(i).is_some_and(|&c| is_namechar(c)) {
+        i += 1;
+    }
+    if i == name_start {
+        return fail(
+            ErrorKind::InvalidParameter("expected a parameter name"),
+            start + i,
+        );
+    }
+    if b.get(i) != Some(&b'=') {
+        return fail(ErrorKind::InvalidParameter("expected '='"), start + i);
+    }
+    let name = &line[name_start..i];
+    i += 1;
+    let value_start = i;
+    if name == "lang" {
+        while b.get(i).is_some_and(|&c| c != b' ' && c != b';') {
+            i += 1;
+        }
+        let tag = &line[value_start..i];
+        if !is_language_tag(tag) {
+            return fail(ErrorKind::InvalidLanguageTag, start + value_start);
+        }
+        lang.get_or_insert(tag);
+    } else if b.get(i) == Some(&b'"') {
+        match string_end(b, i) {
+            Some(end) if end <= b.len() => i = end,
+            _ => {
+                return fail(
+                    ErrorKind::InvalidParameter("unterminated string"),
+                    start + b.len(),
+                )
+            }
+        }
+    } else {
+        while b.get(i).is_some_and(|&c| is_tokenchar(c)) {
+            i += 1;
+        }
+        if i == value_start {
+            return fail(
+                ErrorKind::InvalidParameter("expected a parameter value"),
+                start + i,
+            );
+        }
+    }
+    Ok(i)
+}
+
+/// Splits parameters already checked by [`param`].
+pub(super) fn param_pairs(params: &str) -> impl Iterator<Item = (&str, &str)> {
+    let mut rest = params;
+    std::iter::from_fn(move || {
+        let after = rest.strip_prefix(';')?;
+        let (name, value_and_more) = after.split_once('=')?;
+        let b = value_and_more.as_bytes();
+        let end = if b.first() == Some(&b'"') {
+            string_end(b, 0).unwrap_or(b.len()).min(b.len())
+        } else {
+            memchr(b';', b).unwrap_or(b.len())
+        };
+        let (value, more) = value_and_more.split_at(end);
+        rest = more;
+        Some((name, value))
+    })
+}
+
+/// `[ Formal-name ] "<" URI ">"` (sections 4.1-4.3).
+fn name_addr<'a>(value: &'a str, at: usize, header: &'static str) -> Result<NameAddr<'a>> {
+    let bad = |i: usize, expected: &'static str| {
+        fail(ErrorKind::InvalidValue { header, expected }, at + i)
+    };
+    let b = value.as_bytes();
+    let mut i = 0;
+    let formal;
+    if b.first() == Some(&b'"') {
+        let Some(end) = string_end(b, 0).filter(|&e| e <= b.len()) else {
+            return bad(b.len(), "a closing '\"'");
+        };
+        formal = Some(&value[..end]);
+        i = end;
+        // The grammar has no space after a quoted Formal-name, but the
+        // token form and every example put one before '<'.
+        if b.get(i) == Some(&b' ') {
+            i += 1;
+        }
+    } else {
+        while b.get(i).is_some_and(|&c| is_tokenchar(c)) {
+            while b.get(i).is_some_and(|&c| is_tokenchar(c)) {
+                i += 1;
+            }
+            if b.get(i) != Some(&b' ') {
+                return bad(i, "a space after each word of the name");
+            }
+            i += 1;
+        }
+        formal = (i > 0).then(|| &value[..i - 1]);
+    }
+    if b.get(i) != Some(&b'<') {
+        return bad(i, "'<'");
+    }
+    if b.len() < i + 2 || b[b.len() - 1] != b'>' {
+        return bad(b.len(), "'>' at the end");
+    }
+    let uri = &value[i + 1..b.len() - 1];
+    if !is_absolute_uri(uri) {
+        return bad(i + 1, "an absolute URI");
+    }
+    Ok(NameAddr { formal, uri })
+}
+
+/// `[ Name-prefix ] "<" URI ">"` (section 4.6); see docs/decisions.md for
+/// the space after the prefix.
+fn ns_value(value: &str, at: usize) -> Result<Namespace<'_>> {
+    let bad = |i: usize, expected: &'static str| {
+        fail(
+            ErrorKind::InvalidValue {
+                header: "NS",
+                expected,
+            },
+            at + i,
+        )
+    };
+    let b = value.as_bytes();
+    let mut i = 0;
+    while b.get(i).is_some_and(|&c| is_namechar(c)) {
+        i += 1;
+    }
+    let prefix = (i > 0).then(|| &value[..i]);
+    if prefix.is_some() && b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    if b.get(i) != Some(&b'<') {
+        return bad(i, "'<'");
+    }
+    if b.len() < i + 2 || b[b.len() - 1] != b'>' {
+        return bad(b.len(), "'>' at the end");
+    }
+    let uri = &value[i + 1..b.len() - 1];
+    if !is_absolute_uri(uri) || uri.contains('#') {
+        return bad(i + 1, "an absolute URI without a fragment");
+    }
+    Ok(Namespace { prefix, uri })
+}
+
+/// `Header-name *( "," Header-name )` (section 4.7), each resolved in the
+/// scope where it is listed.
+fn require_list<'a>(value: &'a str, at: usize, scope: &Scope<'a>) -> Result<Vec<Required<'a>>> {
+    let b = value.as_bytes();
+    let mut list = Vec::with_capacity(1);
+    let mut i = 0;
+    loop {
+        let start = i;
+        let (end, dot) = scan_name(b, i);
+        i = end;
+        if i == start || dot == Some(i - 1) {
+            return fail(
+                ErrorKind::InvalidValue {
+                    header: "Require",
+                    expected: "a header name",
+                },
+                at + i,
+            );
+        }
+        let name = &value[start..i];
+        let prefix = dot.map(|d| &value[start..d]);
+        let local = dot.map_or(name, |d| &value[d + 1..i]);
+        let namespace = scope.resolve(prefix, at + start)?;
+        list.push(Required {
+            name,
+            namespace,
+            local,
+            offset: at + start,
+        });
+        match b.get(i) {
+            None => return Ok(list),
+            Some(b',') => {
+                i += 1;
+                // Lenient: ", " as people write lists.
+                if b.get(i) == Some(&b' ') {
+                    i += 1;
+                }
+            }
+            Some(_) => {
+                return fail(
+                    ErrorKind::InvalidValue {
+                        header: "Require",
+                        expected: "',' or the end of the line",
+                    },
+                    at + i,
+                )
+            }
+        }
+    }
+}

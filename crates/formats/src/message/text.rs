@@ -1,0 +1,185 @@
+//! Character classes, the escape mechanism (RFC 3862 section 2.3) and the
+//! small value syntaxes (RFC 3066 tags, RFC 3339 date-times, RFC 2396
+//! absolute URIs) of message headers. Hand-written: each is a few lines over
+//! bytes, and the parser must not allocate or copy.
+
+use std::borrow::Cow;
+
+/// Decodes the escapes of section 2.3 in a header value or string.
+///
+/// Follows section 2.3.1 for receivers: `\\ \" \' \b \t \n \r` and
+/// `\uXXXX` are decoded; any other `\x` stands for `x`; a lone `\` at the
+/// end is dropped. `\uXXXX` escapes UCS-2 units, so a surrogate pair written
+/// as two escapes is one character; an unpaired surrogate becomes U+FFFD.
+pub fn unescape(value: &str) -> Cow<'_, str> {
+    let Some(first) = memchr::memchr(b'\\', value.as_bytes()) else {
+        return Cow::Borrowed(value);
+    };
+    let mut out = String::with_capacity(value.len());
+    out.push_str(&value[..first]);
+    let mut rest = &value[first..];
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + 1..];
+        let mut chars = rest.chars();
+        let Some(c) = chars.next() else {
+            break;
+        };
+        rest = chars.as_str();
+        match c {
+            'b' => out.push('\u{8}'),
+            't' => out.push('\t'),
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            'u' => match hex4(rest) {
+                Some(unit) => {
+                    rest = &rest[4..];
+                    out.push(decode_unit(unit, &mut rest));
+                }
+                None => out.push('u'),
+            },
+            other => out.push(other),
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+fn hex4(s: &str) -> Option<u16> {
+    let digits = s.get(..4)?;
+    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u16::from_str_radix(digits, 16).ok()
+}
+
+/// One UCS-2 unit; a high surrogate takes a following `\uDC00`-`\uDFFF`.
+fn decode_unit(unit: u16, rest: &mut &str) -> char {
+    if (0xD800..0xDC00).contains(&unit) {
+        if let Some(low) = rest.strip_prefix("\\u").and_then(hex4) {
+            if (0xDC00..0xE000).contains(&low) {
+                *rest = &rest[6..];
+                let c = 0x10000 + ((u32::from(unit) - 0xD800) << 10) + (u32::from(low) - 0xDC00);
+                return char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER);
+            }
+        }
+    }
+    char::from_u32(u32::from(unit)).unwrap_or(char::REPLACEMENT_CHARACTER)
+}
+
+/// Encodes text for a header as section 2.3.1 says senders must: `\`,
+/// backspace, tab, LF and CR as their short escapes, other control
+/// characters as `\u00XX`, and `"` as `\"` when `quoted`.
+pub(crate) fn escape(text: &str, quoted: bool) -> Cow<'_, str> {
+    let needs = |c: char| c == '\\' || c.is_ascii_control() || (quoted && c == '"');
+    if !text.chars().any(needs) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '"' if quoted => out.push_str("\\\""),
+            c if c.is_ascii_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// NAMECHAR (section 3.6): US-ASCII except `.`, CTLs and SEPARATORS.
+pub(crate) fn is_namechar(b: u8) -> bool {
+    matches!(b,
+        0x21 | 0x23..=0x27 | 0x2a | 0x2b | 0x2d | 0x5e..=0x60 | 0x7c | 0x7e
+        | b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9')
+}
+
+/// TOKENCHAR (section 3.6): NAMECHAR, `.`, or any byte of a UTF-8
+/// multi-byte sequence (validated as UTF-8 elsewhere).
+pub(crate) fn is_tokenchar(b: u8) -> bool {
+    is_namechar(b) || b == b'.' || b >= 0x80
+}
+
+/// Whether `tag` is an RFC 3066 Language-Tag:
+/// `1*8ALPHA *("-" 1*8(ALPHA / DIGIT))`.
+pub(crate) fn is_language_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let primary_ok = parts
+        .next()
+        .is_some_and(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
+    primary_ok
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Whether `s` is an RFC 3339 `date-time`, with range checks on each field.
+/// `T` and `Z` may be lower case (RFC 3339 section 5.6, note).
+pub(crate) fn is_date_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    let num = |from: usize, len: usize| -> Option<u32> {
+        let digits = b.get(from..from + len)?;
+        digits.iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let sep = |at: usize, c: u8| b.get(at).is_some_and(|&x| x == c);
+    let date_ok = num(0, 4).is_some()
+        && sep(4, b'-')
+        && num(5, 2).is_some_and(|m| (1..=12).contains(&m))
+        && sep(7, b'-')
+        && num(8, 2).is_some_and(|d| (1..=31).contains(&d))
+        && b.get(10).is_some_and(|&t| t == b'T' || t == b't');
+    let time_ok = num(11, 2).is_some_and(|h| h < 24)
+        && sep(13, b':')
+        && num(14, 2).is_some_and(|m| m < 60)
+        && sep(16, b':')
+        && num(17, 2).is_some_and(|s| s <= 60);
+    if !(date_ok && time_ok) {
+        return false;
+    }
+    let mut at = 19;
+    if sep(at, b'.') {
+        let digits = b[at + 1..]
+            .iter()
+            .take_while(|d| d.is_ascii_digit())
+            .count();
+        if digits == 0 {
+            return false;
+        }
+        at += 1 + digits;
+    }
+    match b.get(at) {
+        Some(b'Z' | b'z') => at + 1 == b.len(),
+        Some(b'+' | b'-') => {
+            at + 6 == b.len()
+                && num(at + 1, 2).is_some_and(|h| h < 24)
+                && sep(at + 3, b':')
+                && num(at + 4, 2).is_some_and(|m| m < 60)
+        }
+        _ => false,
+    }
+}
+
+/// Whether `uri` is an absolute URI: `scheme ":" 1*char` (RFC 2396
+/// section 3), with no space, `<`, `>`, `"` or control character; other
+/// characters, UTF-8 included, are let through (IRIs in the wild).
+pub(crate) fn is_absolute_uri(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return false;
+    };
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    scheme_ok
+        && !rest.is_empty()
+        && !rest
+            .bytes()
+            .any(|b| b <= b' ' || b == 0x7f || matches!(b, b'<' | b'>' | b'"'))
+}
