@@ -2,13 +2,17 @@
 //! and in-progress operations kept in persistent storage).
 //!
 //! This binary is both sides. Run by `cargo test`, it re-executes itself as a
-//! child driver loop that subscribes, unsubscribes and publishes through a
-//! `SqliteStore`, committing each batch before printing the
-//! acknowledgements it justifies. The parent kills the child with SIGKILL
-//! (`Child::kill`) at seeded random points, several rounds over the same
-//! data directory, then reopens the store: every acknowledged subscription
-//! and publication must be there with its absolute expiry, and every
-//! acknowledged unsubscribe must have stuck.
+//! child: the service engine (`cpim_engine::Engine`) restored from a
+//! `SqliteStore`, driven under load with subscribe, unsubscribe and publish
+//! operations. Like a real driver it gathers the persist effects of a batch of
+//! operations, commits them in one `Store::apply`, and only then prints the
+//! responses (the acknowledgements). The parent kills the child with SIGKILL
+//! (`Child::kill`) at seeded random points, several rounds over the same data
+//! directory, then reopens the store: every acknowledged subscription and
+//! publication is there with the absolute expiry its response implied, every
+//! acknowledged unsubscribe stuck, and the batch in flight at the kill is
+//! there whole or not at all. A restored engine then notifies exactly the
+//! acknowledged watchers of a presentity.
 //!
 //! `CPIM_CRASH_SEED=<u64>` replays one run; `CPIM_CRASH_ROUNDS=<n>` changes
 //! the number of kills.
@@ -18,11 +22,13 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use cpim_engine::{
-    Change, PublicationRecord, Store, SubscriptionRecord, SubscriptionStatus, Timestamp,
+    Change, Config, Decision, Effect, Engine, Input, Origin, Principal, Store, Timestamp,
 };
+use cpim_formats::op::{Status, SubscribeOp, TransId, UnsubscribeOp};
+use cpim_formats::pidf::{Basic, Presence, Tuple};
+use cpim_formats::uri::{Address, Uri};
 use cpim_store::SqliteStore;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -30,11 +36,17 @@ use rand::{RngExt, SeedableRng};
 const CHILD_DIR: &str = "CPIM_CRASH_CHILD_DIR";
 const CHILD_ROUND: &str = "CPIM_CRASH_CHILD_ROUND";
 const CHILD_SEED: &str = "CPIM_CRASH_CHILD_SEED";
-/// Largest number of operations the child commits in one batch.
+/// Presentities served: `p0@example.com` ..
+const PRESENTITIES: u32 = 20;
+/// Largest number of operations the child handles per commit.
 const MAX_BATCH: usize = 24;
 /// The child stops by itself after this many operations, should its parent
 /// never kill it.
 const CHILD_OP_LIMIT: u64 = 200_000;
+/// The child's clock: far enough apart per round that no two rounds share an
+/// instant, close enough that nothing granted expires during the test.
+const START_MS: u64 = 1_700_000_000_000;
+const ROUND_MS: u64 = 300_000;
 
 fn main() {
     match std::env::var_os(CHILD_DIR) {
@@ -43,12 +55,19 @@ fn main() {
     }
 }
 
-/// One operation as the child announces it.
+fn config() -> Config {
+    let mut config = Config::new(["example.com"]);
+    config.fallback_policy = Decision::Allow;
+    config
+}
+
+/// One change to subscriptions or publications, as the child announces it.
 #[derive(Clone, Debug)]
 enum Op {
     Sub(String, String, u64),
     Unsub(String, String),
     Pub(String, String, u64),
+    Unpub(String, String),
 }
 
 /// Subscriptions and publications by key, with their expiry in ms.
@@ -70,17 +89,30 @@ impl State {
             Op::Pub(p, id, e) => {
                 self.publications.insert((p.clone(), id.clone()), *e);
             }
+            Op::Unpub(p, id) => {
+                self.publications.remove(&(p.clone(), id.clone()));
+            }
         }
+    }
+
+    fn with(&self, ops: &[Op]) -> State {
+        let mut s = self.clone();
+        for op in ops {
+            s.apply(op);
+        }
+        s
     }
 }
 
-/// The parent's view: the state every acknowledged operation leads to, and
-/// the operations announced but not acknowledged yet (the batch the child
-/// may or may not have committed when it died).
+/// The parent's view of the child's output. `base` is the state after every
+/// batch the child finished (it went on to the next one, so it committed);
+/// `tail` is the batch in flight, `tail_acked` whether any of its
+/// acknowledgements came out (then it was committed).
 #[derive(Default)]
 struct Tracker {
-    acked: State,
-    pending: std::collections::VecDeque<Op>,
+    base: State,
+    tail: Vec<Op>,
+    tail_acked: bool,
     acks: usize,
 }
 
@@ -89,24 +121,34 @@ impl Tracker {
         let f: Vec<&str> = line.split(' ').collect();
         match f.as_slice() {
             ["READY"] => {}
+            ["BATCH"] => {
+                self.base = self.base.with(&self.tail);
+                self.tail.clear();
+                self.tail_acked = false;
+            }
             ["WILL", "SUB", w, t, e] => {
-                self.pending
-                    .push_back(Op::Sub(w.to_string(), t.to_string(), e.parse().unwrap()));
+                self.tail
+                    .push(Op::Sub(w.to_string(), t.to_string(), e.parse().unwrap()));
             }
-            ["WILL", "UNSUB", w, t] => {
-                self.pending
-                    .push_back(Op::Unsub(w.to_string(), t.to_string()));
-            }
+            ["WILL", "UNSUB", w, t] => self.tail.push(Op::Unsub(w.to_string(), t.to_string())),
             ["WILL", "PUB", p, id, e] => {
-                self.pending
-                    .push_back(Op::Pub(p.to_string(), id.to_string(), e.parse().unwrap()));
+                self.tail
+                    .push(Op::Pub(p.to_string(), id.to_string(), e.parse().unwrap()));
             }
-            ["ACK"] => {
-                let op = self
-                    .pending
-                    .pop_front()
-                    .unwrap_or_else(|| panic!("acknowledgement without an operation"));
-                self.acked.apply(&op);
+            ["WILL", "UNPUB", p, id] => self.tail.push(Op::Unpub(p.to_string(), id.to_string())),
+            ["ACK", kind, a, b, rest @ ..] => {
+                // The acknowledgement must match what the batch commits: the
+                // absolute expiry the response implies is the one stored.
+                let after = self.base.with(&self.tail);
+                let key = (a.to_string(), b.to_string());
+                let (stored, want) = match (*kind, rest) {
+                    ("SUB", [e]) => (after.subscriptions.get(&key), Some(e.parse().unwrap())),
+                    ("UNSUB", []) => (after.subscriptions.get(&key), None),
+                    ("PUB", [e]) => (after.publications.get(&key), Some(e.parse().unwrap())),
+                    _ => panic!("child printed {line:?}"),
+                };
+                assert_eq!(stored.copied(), want, "{line}: not what the batch commits");
+                self.tail_acked = true;
                 self.acks += 1;
             }
             _ => panic!("child printed {line:?}"),
@@ -127,10 +169,10 @@ fn parent() {
     let mut rng = StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
     let mut tracker = Tracker::default();
-    let (mut committed_tails, mut lost_tails) = (0, 0);
+    let (mut tail_kept, mut tail_lost) = (0, 0);
     for round in 0..rounds {
         // Kill after a random number of acknowledgements: early (the first
-        // batches after open), or deep into a run.
+        // batches after a restart), or deep into a run.
         let kill_after = if rng.random_bool(0.25) {
             rng.random_range(1..=5)
         } else {
@@ -139,35 +181,33 @@ fn parent() {
         let before = tracker.acks;
         run_and_kill(dir.path(), round, rng.random(), kill_after, &mut tracker);
         let found = stored(dir.path());
-        // Every acknowledged operation is there. The batch in flight at the
-        // kill is there whole or not at all.
-        let mut with_tail = tracker.acked.clone();
-        for op in &tracker.pending {
-            with_tail.apply(op);
-        }
-        if found == tracker.acked {
-            lost_tails += usize::from(!tracker.pending.is_empty());
-        } else if found == with_tail {
-            committed_tails += 1;
-            tracker.acked = with_tail;
+        let with_tail = tracker.base.with(&tracker.tail);
+        if found == with_tail {
+            tail_kept += usize::from(!tracker.tail.is_empty());
+        } else if found == tracker.base && !tracker.tail_acked {
+            tail_lost += 1;
         } else {
             panic!(
                 "round {round}: store differs from the acknowledged state\n{}",
-                diff(&tracker.acked, &found)
+                diff(&with_tail, &found)
             );
         }
-        tracker.pending.clear();
+        tracker.base = found;
+        tracker.tail.clear();
+        tracker.tail_acked = false;
+        notifies_every_watcher(dir.path(), round, &tracker.base);
         println!(
             "round {round}: killed after {} acknowledgements; {} subscriptions, \
-             {} publications, all acknowledged ones present",
+             {} publications stored, as acknowledged",
             tracker.acks - before,
-            found.subscriptions.len(),
-            found.publications.len()
+            tracker.base.subscriptions.len(),
+            tracker.base.publications.len()
         );
     }
+    assert!(tracker.acks > 0);
     println!(
-        "crash_kill9: ok (unacknowledged batch committed whole in {committed_tails} rounds, \
-         not at all in {lost_tails})"
+        "crash_kill9: ok (batch in flight at the kill: kept whole {tail_kept} times, \
+         lost whole {tail_lost} times)"
     );
 }
 
@@ -229,122 +269,253 @@ fn stored(dir: &Path) -> State {
     }
 }
 
-fn diff(want: &State, found: &State) -> String {
-    let mut out = String::new();
-    for (k, e) in &want.subscriptions {
-        if found.subscriptions.get(k) != Some(e) {
-            out += &format!(
-                "subscription {k:?}: acknowledged {e}, stored {:?}\n",
-                found.subscriptions.get(k)
-            );
-        }
-    }
-    for (k, e) in &want.publications {
-        if found.publications.get(k) != Some(e) {
-            out += &format!(
-                "publication {k:?}: acknowledged {e}, stored {:?}\n",
-                found.publications.get(k)
-            );
-        }
-    }
-    for k in found
+/// An engine restored from the file notifies, on the next publication, exactly
+/// the watchers the acknowledged state says it has.
+fn notifies_every_watcher(dir: &Path, round: u32, state: &State) {
+    let mut store = SqliteStore::open(dir).unwrap();
+    let mut engine = Engine::restore(config(), store.load().unwrap()).unwrap();
+    let target = "p0@example.com";
+    let mut want: Vec<String> = state
         .subscriptions
         .keys()
-        .filter(|k| !want.subscriptions.contains_key(*k))
-    {
-        out += &format!("subscription {k:?}: stored, never acknowledged\n");
-    }
-    for k in found
-        .publications
-        .keys()
-        .filter(|k| !want.publications.contains_key(*k))
-    {
-        out += &format!("publication {k:?}: stored, never acknowledged\n");
-    }
+        .filter(|(_, t)| t == target)
+        .map(|(w, _)| w.clone())
+        .collect();
+    // End what expired since (that notifies too), then publish.
+    let now = Timestamp::from_millis(START_MS + u64::from(round + 1) * ROUND_MS - 1);
+    engine.handle_timeout(now);
+    engine.drain_effects().for_each(drop);
+    engine
+        .handle(publish(target, "check", 60, TransId::new(1).unwrap()), now)
+        .unwrap();
+    let mut got: Vec<String> = engine
+        .drain_effects()
+        .filter_map(|e| match e {
+            Effect::Notify(n) if n.target.to_string() == target => Some(n.watcher.to_string()),
+            _ => None,
+        })
+        .collect();
+    want.sort();
+    got.sort();
+
+    assert_eq!(
+        got, want,
+        "round {round}: restored engine's watchers of {target}"
+    );
+}
+
+fn diff(want: &State, found: &State) -> String {
+    let mut out = String::new();
+    let mut keys =
+        |kind: &str, w: &BTreeMap<(String, String), u64>, f: &BTreeMap<(String, String), u64>| {
+            for k in w.keys().chain(f.keys().filter(|k| !w.contains_key(*k))) {
+                if w.get(k) != f.get(k) {
+                    out += &format!(
+                        "{kind} {k:?}: expected {:?}, stored {:?}\n",
+                        w.get(k),
+                        f.get(k)
+                    );
+                }
+            }
+        };
+    keys("subscription", &want.subscriptions, &found.subscriptions);
+    keys("publication", &want.publications, &found.publications);
     out
 }
 
-/// The driver loop under load: a batch of operations, one commit, then the
-/// acknowledgements, and again.
+fn publish(presentity: &str, publisher: &str, duration: u32, trans_id: TransId) -> Input {
+    let mut presence = Presence::new(format!("pres:{presentity}"));
+    presence
+        .tuples
+        .push(Tuple::new(format!("t-{publisher}"), Some(Basic::Open)));
+    Input::Publish {
+        origin: Origin(0),
+        principal: Principal::Service,
+        trans_id,
+        presentity: address(presentity),
+        publisher: publisher.to_string(),
+        presence,
+        duration,
+    }
+}
+
+fn address(a: &str) -> Address {
+    let (local, domain) = a.split_once('@').unwrap();
+    Address::new(local, domain).unwrap()
+}
+
+/// What an operation's response acknowledges, once it comes.
+/// Subscriptions and publications carry the instant they were handled at.
+enum Pending {
+    Sub(String, String, Timestamp),
+    Unsub(String, String),
+    Pub(String, String, Timestamp),
+}
+
+/// The driver loop under load: a batch of operations into the engine, one
+/// commit of their persist effects, then their responses.
 fn child(dir: &Path) {
     let round: u32 = std::env::var(CHILD_ROUND).unwrap().parse().unwrap();
     let seed: u64 = std::env::var(CHILD_SEED).unwrap().parse().unwrap();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut store = SqliteStore::open(dir).unwrap();
-    store.load().unwrap();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let snapshot = store.load().unwrap();
+    let mut live: Vec<(String, String)> = snapshot
+        .subscriptions
+        .iter()
+        .map(|s| (s.watcher.clone(), s.target.clone()))
+        .collect();
+    let mut engine = Engine::restore(config(), snapshot).unwrap();
+    let mut now = Timestamp::from_millis(START_MS + u64::from(round) * ROUND_MS);
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    // The first input also ends what expired while the service was down.
+    for p in 0..PRESENTITIES {
+        engine
+            .handle(Input::AddUser(address(&format!("p{p}@example.com"))), now)
+            .unwrap();
+    }
+    let changes: Vec<Change> = engine
+        .drain_effects()
+        .filter_map(|e| match e {
+            Effect::Persist(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if !announce_and_commit(&mut out, &mut store, &changes) {
+        return;
+    }
     writeln!(out, "READY").unwrap();
-    out.flush().unwrap();
-    let mut live: Vec<(String, String)> = Vec::new();
+    let mut trans: u32 = 0;
     let mut n: u64 = 0;
     while n < CHILD_OP_LIMIT {
-        let size = rng.random_range(1..=MAX_BATCH);
-        let mut batch = Vec::with_capacity(size);
-        let mut will = Vec::with_capacity(size);
-        for _ in 0..size {
+        let mut pending: BTreeMap<TransId, Pending> = BTreeMap::new();
+        // Each key at most once per batch, so that every acknowledgement can
+        // be checked against what the whole batch commits; subscriptions made
+        // in this batch are not candidates for unsubscribing until the next.
+        let mut published = std::collections::BTreeSet::new();
+        let mut added = Vec::new();
+        for _ in 0..rng.random_range(1..=MAX_BATCH) {
             n += 1;
-            let now = now_ms();
-            match rng.random_range(0..10) {
+            now = now.plus_millis(1);
+            trans = trans % 2_147_483_646 + 1;
+            let trans_id = TransId::new(trans).unwrap();
+            let target = format!("p{}@example.com", rng.random_range(0..PRESENTITIES));
+            let input = match rng.random_range(0..10) {
                 0..=4 => {
-                    let watcher = format!("w{round}-{n}@example.com");
-                    let target = format!("p{}@example.org", rng.random_range(0..50));
-                    let expires = now + 1000 * rng.random_range(1..=7200);
-                    will.push(format!("WILL SUB {watcher} {target} {expires}"));
-                    live.push((watcher.clone(), target.clone()));
-                    batch.push(Change::PutSubscription(SubscriptionRecord {
-                        watcher,
-                        target,
-                        expires: Timestamp::from_millis(expires),
-                        state: SubscriptionStatus::Active,
-                    }));
+                    let watcher = format!("w{round}-{n}@example.net");
+                    pending.insert(trans_id, Pending::Sub(watcher.clone(), target.clone(), now));
+                    added.push((watcher.clone(), target.clone()));
+                    Input::Subscribe {
+                        origin: Origin(0),
+                        principal: Principal::Service,
+                        op: SubscribeOp {
+                            watcher: Uri::parse(&format!("pres:{watcher}")).unwrap(),
+                            target: Uri::parse(&format!("pres:{target}")).unwrap(),
+                            duration: rng.random_range(3_600..=7_200),
+                            trans_id,
+                        },
+                    }
                 }
                 5 if !live.is_empty() => {
                     let (watcher, target) = live.swap_remove(rng.random_range(0..live.len()));
-                    will.push(format!("WILL UNSUB {watcher} {target}"));
-                    batch.push(Change::RemoveSubscription { watcher, target });
+                    pending.insert(trans_id, Pending::Unsub(watcher.clone(), target.clone()));
+                    Input::Unsubscribe {
+                        origin: Origin(0),
+                        principal: Principal::Service,
+                        op: UnsubscribeOp {
+                            watcher: Uri::parse(&format!("pres:{watcher}")).unwrap(),
+                            target: Uri::parse(&format!("pres:{target}")).unwrap(),
+                            trans_id,
+                        },
+                    }
                 }
                 _ => {
-                    let presentity = format!("p{}@example.org", rng.random_range(0..50));
                     let publisher = format!("d{round}-{}", rng.random_range(0..4));
-                    let expires = now + 1000 * rng.random_range(1..=3600);
-                    will.push(format!("WILL PUB {presentity} {publisher} {expires}"));
-                    batch.push(Change::PutPublication(PublicationRecord {
-                        presentity: presentity.clone(),
-                        publisher,
-                        pidf: format!(
-                            "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" \
-                             entity=\"pres:{presentity}\"><tuple id=\"t{n}\"><status>\
-                             <basic>open</basic></status></tuple></presence>"
-                        ),
-                        expires: Timestamp::from_millis(expires),
-                    }));
+                    if !published.insert((target.clone(), publisher.clone())) {
+                        continue;
+                    }
+                    pending.insert(
+                        trans_id,
+                        Pending::Pub(target.clone(), publisher.clone(), now),
+                    );
+                    publish(&target, &publisher, rng.random_range(600..=3_600), trans_id)
+                }
+            };
+            engine.handle(input, now).unwrap();
+        }
+        live.append(&mut added);
+        // Announce what will be committed, commit it, and only then let the
+        // responses out.
+        let mut changes = Vec::new();
+        let mut responses = Vec::new();
+        for effect in engine.drain_effects() {
+            match effect {
+                Effect::Persist(c) => changes.push(c),
+                Effect::Respond { response, .. } => responses.push(response),
+                _ => {}
+            }
+        }
+        if !announce_and_commit(&mut out, &mut store, &changes) {
+            return; // the parent is gone
+        }
+        let mut text = String::new();
+        for r in responses {
+            assert_eq!(r.status, Status::Success, "{r:?}");
+            let granted_ms = u64::from(r.duration.unwrap_or(0)) * 1000;
+            match pending.remove(&r.trans_id).unwrap() {
+                Pending::Sub(w, t, at) => {
+                    let e = at.as_millis() + granted_ms;
+                    text += &format!("ACK SUB {w} {t} {e}\n")
+                }
+                Pending::Unsub(w, t) => text += &format!("ACK UNSUB {w} {t}\n"),
+                Pending::Pub(p, id, at) => {
+                    let e = at.as_millis() + granted_ms;
+                    text += &format!("ACK PUB {p} {id} {e}\n")
                 }
             }
         }
-        // Announce the batch (so the parent knows what may be committed
-        // unacknowledged), commit it, and only then acknowledge it.
-        for w in &will {
-            if writeln!(out, "{w}").is_err() {
-                return; // the parent is gone
-            }
-        }
-        if out.flush().is_err() {
-            return;
-        }
-        store.apply(&batch).unwrap();
-        for _ in &will {
-            if writeln!(out, "ACK").is_err() {
-                return;
-            }
-        }
-        if out.flush().is_err() {
+        if out
+            .write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
             return;
         }
     }
 }
 
-fn now_ms() -> u64 {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    u64::try_from(d.as_millis()).unwrap()
+/// Prints the subscription and publication changes of a batch, commits the
+/// batch, and says whether the parent is still listening.
+fn announce_and_commit(out: &mut impl Write, store: &mut SqliteStore, changes: &[Change]) -> bool {
+    let mut text = String::from("BATCH\n");
+    for c in changes {
+        match c {
+            Change::PutSubscription(s) => {
+                let e = s.expires.as_millis();
+                text += &format!("WILL SUB {} {} {e}\n", s.watcher, s.target);
+            }
+            Change::RemoveSubscription { watcher, target } => {
+                text += &format!("WILL UNSUB {watcher} {target}\n");
+            }
+            Change::PutPublication(p) => {
+                let e = p.expires.as_millis();
+                text += &format!("WILL PUB {} {} {e}\n", p.presentity, p.publisher);
+            }
+            Change::RemovePublication {
+                presentity,
+                publisher,
+            } => text += &format!("WILL UNPUB {presentity} {publisher}\n"),
+            _ => {}
+        }
+    }
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        return false;
+    }
+    store.apply(changes).unwrap();
+    true
 }
