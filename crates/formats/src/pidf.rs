@@ -374,6 +374,13 @@ impl Contact {
             priority: None,
         }
     }
+
+    /// The priority as the serialiser writes it: a decimal with at most three
+    /// digits after the point (`"0.8"`, `"1"`); `None` when absent or outside
+    /// 0..1.
+    pub fn priority_text(&self) -> Option<String> {
+        self.priority.and_then(write::format_priority)
+    }
 }
 
 impl Note {
