@@ -699,6 +699,13 @@ mod tests {
     }
 
     #[test]
+    fn sizes() {
+        // A transaction id is a plain 32-bit value, cheap to copy and store.
+        assert_eq!(std::mem::size_of::<TransId>(), 4);
+        assert_eq!(std::mem::size_of::<Status>(), 1);
+    }
+
+    #[test]
     fn trans_id_display_round_trips() {
         for v in [1, 7, 42, 1_000_000, MAX_VALUE] {
             let id = TransId::new(v).unwrap();
