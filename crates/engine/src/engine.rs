@@ -35,7 +35,6 @@ pub struct Engine {
     pub_timers: BTreeSet<(Timestamp, Id, String)>,
     relays: HashMap<RelayId, Delegation>,
     relay_timers: BTreeSet<(Timestamp, RelayId)>,
-    next_relay: u64,
     effects: VecDeque<Effect>,
 }
 
@@ -85,7 +84,6 @@ impl Engine {
             pub_timers: BTreeSet::new(),
             relays: HashMap::new(),
             relay_timers: BTreeSet::new(),
-            next_relay: 1,
             effects: VecDeque::new(),
         }
     }
@@ -99,8 +97,10 @@ impl Engine {
         let mut e = Engine::new(config);
         for user in &snapshot.users {
             let address = parse_text(user, "user")?;
-            let id = e.names.intern(&address);
-            e.users.insert(id, User::new(&address));
+            if e.local_user(&address).is_none() {
+                let id = e.names.retain(&address);
+                e.users.insert(id, User::new(&address));
+            }
         }
         for p in snapshot.publications {
             let tid = e.stored_user(&p.presentity, "publication")?;
@@ -125,41 +125,56 @@ impl Engine {
         }
         for s in snapshot.subscriptions {
             let tid = e.stored_user(&s.target, "subscription")?;
-            let wid = e.names.intern(&parse_text(&s.watcher, "subscription")?);
+            let wid = e.names.retain(&parse_text(&s.watcher, "subscription")?);
             let sub = Sub {
                 expires: s.expires,
                 pending: s.state != SubscriptionStatus::Active,
             };
             e.sub_timers.insert((s.expires, tid, wid));
-            if let Some(user) = e.users.get_mut(&tid) {
-                user.watchers.insert(wid, sub);
+            if let Some(old) = e
+                .users
+                .get_mut(&tid)
+                .and_then(|user| user.watchers.insert(wid, sub))
+            {
+                e.sub_timers.remove(&(old.expires, tid, wid));
+                e.names.release(wid);
             }
         }
         for p in snapshot.policies {
             let tid = e.stored_user(&p.presentity, "policy")?;
             let rule = match &p.subject {
                 PolicySubject::Watcher(w) => {
-                    Rule::Watcher(e.names.intern(&parse_text(w, "policy")?))
+                    Rule::Watcher(e.names.retain(&parse_text(w, "policy")?))
                 }
                 PolicySubject::Domain(d) => Rule::Domain(d.clone()),
                 PolicySubject::Anyone => Rule::Anyone,
             };
-            if let Some(user) = e.users.get_mut(&tid) {
-                user.set_rule(rule, Some(p.decision));
+            let held = match &rule {
+                Rule::Watcher(w) => Some(*w),
+                _ => None,
+            };
+            e.put_rule(tid, rule, Some(p.decision));
+            if let Some(w) = held {
+                e.names.release(w);
             }
         }
         for w in snapshot.watchers {
             let tid = e.stored_user(&w.presentity, "watcher request")?;
-            let wid = e.names.intern(&parse_text(&w.watcher, "watcher request")?);
-            if let Some(user) = e.users.get_mut(&tid) {
-                user.requests.insert(wid, w.since);
+            let wid = e.names.retain(&parse_text(&w.watcher, "watcher request")?);
+            let replaced = e
+                .users
+                .get_mut(&tid)
+                .and_then(|user| user.requests.insert(wid, w.since));
+            if replaced.is_some() {
+                e.names.release(wid);
             }
         }
         for b in snapshot.blocks {
             let tid = e.stored_user(&b.inbox, "block")?;
-            let sid = e.names.intern(&parse_text(&b.blocked, "block")?);
-            if let Some(user) = e.users.get_mut(&tid) {
-                user.blocked.insert(sid);
+            let sid = e.names.retain(&parse_text(&b.blocked, "block")?);
+            let added = e.users.get_mut(&tid).is_some_and(|u| u.blocked.insert(sid));
+            if !added {
+                e.names.release(sid);
             }
         }
         for d in snapshot.delegations {
@@ -168,7 +183,6 @@ impl Engine {
                 reason: format!("transID {} is out of range", d.trans_id),
             })?;
             let relay = RelayId(d.relay);
-            e.next_relay = e.next_relay.max(d.relay.saturating_add(1));
             e.relay_timers.insert((d.deadline, relay));
             e.relays.insert(
                 relay,
@@ -179,12 +193,19 @@ impl Engine {
                 },
             );
         }
+        e.names.collect();
         Ok(e)
     }
 
     /// Takes one input at time `now`. Timers due at `now` run first.
     pub fn handle(&mut self, input: Input, now: Timestamp) -> Result<(), InputError> {
         self.handle_timeout(now);
+        let result = self.dispatch(input, now);
+        self.names.collect();
+        result
+    }
+
+    fn dispatch(&mut self, input: Input, now: Timestamp) -> Result<(), InputError> {
         match input {
             Input::Message {
                 origin,
@@ -299,6 +320,7 @@ impl Engine {
                     target: text(self.names.addr(tid)),
                 });
                 self.notify(wid, tid, SubState::Terminated(Reason::Expired), None);
+                self.names.release(wid);
             }
         }
         let mut changed = Vec::new();
@@ -342,6 +364,7 @@ impl Engine {
                 );
             }
         }
+        self.names.collect();
     }
 
     /// The combined presence of a local presentity: every publisher's tuples.
@@ -393,6 +416,72 @@ impl Engine {
     /// How many subscriptions (active and pending) are live.
     pub fn subscription_count(&self) -> usize {
         self.users.values().map(|u| u.watchers.len()).sum()
+    }
+
+    /// How many distinct addresses the engine holds (users, watchers,
+    /// rule subjects, blocked senders).
+    pub fn interned_addresses(&self) -> usize {
+        self.names.live()
+    }
+
+    /// Checks the engine's internal consistency: every index agrees with the
+    /// records it indexes, and every interned address is held exactly by the
+    /// records that name it. For tests; `Err` says what disagrees.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut holds: HashMap<Id, u32> = HashMap::new();
+        let mut subs = BTreeSet::new();
+        let mut pubs = BTreeSet::new();
+        for (tid, user) in &self.users {
+            *holds.entry(*tid).or_default() += 1;
+            for (wid, sub) in &user.watchers {
+                *holds.entry(*wid).or_default() += 1;
+                subs.insert((sub.expires, *tid, *wid));
+            }
+            for id in user
+                .watcher_rules
+                .keys()
+                .chain(user.requests.keys())
+                .chain(user.blocked.iter())
+            {
+                *holds.entry(*id).or_default() += 1;
+            }
+            for (publisher, p) in &user.publications {
+                pubs.insert((p.expires, *tid, publisher.clone()));
+            }
+            for session in &user.sessions {
+                if self.sessions.get(session) != Some(tid) {
+                    return Err(format!("session {session:?} not indexed to its user"));
+                }
+            }
+        }
+        if subs != self.sub_timers {
+            return Err("subscription timers disagree with subscriptions".into());
+        }
+        if pubs != self.pub_timers {
+            return Err("publication timers disagree with publications".into());
+        }
+        let relays: BTreeSet<_> = self.relays.iter().map(|(r, d)| (d.deadline, *r)).collect();
+        if relays != self.relay_timers {
+            return Err("relay timers disagree with delegations".into());
+        }
+        if holds.len() != self.names.ids.len() {
+            return Err(format!(
+                "{} addresses interned, {} held",
+                self.names.ids.len(),
+                holds.len()
+            ));
+        }
+        for (id, n) in holds {
+            let address = self.names.addr(id);
+            if self.names.id(address) != Some(id) || self.names.holds[id as usize] != n {
+                return Err(format!(
+                    "{address} is named by {n} records but has {} holds",
+                    self.names.holds[id as usize]
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The configuration in use.
@@ -464,8 +553,14 @@ impl Engine {
         }
         if route.answers {
             // Step 3d: the response waits for the authoritative answer.
-            let relay = RelayId(self.next_relay);
-            self.next_relay += 1;
+            // Random, so an id is never reused across restarts: a late
+            // answer to an old relay cannot complete a new one.
+            let relay = loop {
+                let candidate = RelayId(rand::random::<u64>());
+                if !self.relays.contains_key(&candidate) {
+                    break candidate;
+                }
+            };
             let deadline = now.plus_millis(self.config.relay_timeout_ms);
             self.persist(Change::PutDelegation(DelegationRecord {
                 relay: relay.0,
@@ -569,7 +664,16 @@ impl Engine {
             let reason = format!("not authorised to subscribe as {watcher}");
             return self.fail(req, &reason);
         }
-        let wid = self.names.intern(watcher);
+        // Held for this operation; what stores the id takes its own hold.
+        let wid = self.names.retain(watcher);
+        self.subscribe_steps(req, tid, wid, op.duration, now);
+        self.names.release(wid);
+    }
+
+    /// Steps 2 (the presentity's decision) to 4 of section 3.4.1.
+    fn subscribe_steps(&mut self, req: Request, tid: Id, wid: Id, duration: u32, now: Timestamp) {
+        let watcher = self.names.addr(wid).clone();
+        let target = self.names.addr(tid).clone();
         let decision = self.decide(tid, wid);
         if decision == Decision::Deny {
             let reason = format!("{target} does not share its presence with {watcher}");
@@ -580,12 +684,12 @@ impl Engine {
             .get(&tid)
             .and_then(|u| u.watchers.get(&wid).copied());
         // Step 3: one subscription per watcher and target.
-        if op.duration != 0 && existing.is_some() {
+        if duration != 0 && existing.is_some() {
             let reason = format!("{watcher} already has a subscription to {target}");
             return self.fail(req, &reason);
         }
         // Step 4.
-        if op.duration == 0 {
+        if duration == 0 {
             if let Some(sub) = existing {
                 // Section 3.4.3: SUBSCRIBE 0 on an existing subscription ends it.
                 self.drop_subscription(tid, wid, sub);
@@ -612,13 +716,14 @@ impl Engine {
             }
             return;
         }
-        let granted = self.config.clamp_subscription(op.duration);
+        let granted = self.config.clamp_subscription(duration);
         let expires = now.plus_secs(granted);
         let pending = decision != Decision::Allow;
         let sub = Sub { expires, pending };
         self.sub_timers.insert((expires, tid, wid));
         if let Some(u) = self.users.get_mut(&tid) {
             u.watchers.insert(wid, sub);
+            self.names.retain_id(wid);
         }
         self.persist(Change::PutSubscription(self.sub_record(tid, wid, sub)));
         let asked = pending && self.record_request(tid, wid, now);
@@ -740,7 +845,9 @@ impl Engine {
             PolicySubject::Watcher(w) => {
                 let address =
                     parse_text(&w, "policy").map_err(|_| InputError::InvalidSubject(w.clone()))?;
-                let wid = self.names.intern(&address);
+                // Held for this operation; the rule takes its own hold.
+                let wid = self.names.retain(&address);
+                self.names.release(wid);
                 (Rule::Watcher(wid), PolicySubject::Watcher(text(&address)))
             }
             PolicySubject::Domain(d) => {
@@ -749,14 +856,11 @@ impl Engine {
             }
             PolicySubject::Anyone => (Rule::Anyone, PolicySubject::Anyone),
         };
-        let affected: Vec<Id> = match (&rule, self.users.get_mut(&tid)) {
+        self.put_rule(tid, rule.clone(), decision);
+        let affected: Vec<Id> = match (&rule, self.users.get(&tid)) {
             (_, None) => return Err(InputError::UnknownUser(presentity.clone())),
-            (Rule::Watcher(wid), Some(user)) => {
-                user.set_rule(rule.clone(), decision);
-                vec![*wid]
-            }
+            (Rule::Watcher(wid), Some(_)) => vec![*wid],
             (_, Some(user)) => {
-                user.set_rule(rule.clone(), decision);
                 let mut all: Vec<Id> = user.watchers.keys().copied().collect();
                 all.extend(user.requests.keys().copied());
                 all.sort_unstable();
@@ -783,6 +887,7 @@ impl Engine {
             };
             let mut changes = Vec::new();
             if d != Decision::Ask && user.requests.remove(&wid).is_some() {
+                self.names.release(wid);
                 changes.push(Change::RemoveWatcher {
                     presentity: text(presentity),
                     watcher: text(self.names.addr(wid)),
@@ -823,6 +928,7 @@ impl Engine {
                 (Some(_), Decision::Deny) => {
                     if let Some(sub) = user.watchers.remove(&wid) {
                         self.sub_timers.remove(&(sub.expires, tid, wid));
+                        self.names.release(wid);
                     }
                     changes.push(Change::RemoveSubscription {
                         watcher: watcher.clone(),
@@ -853,7 +959,9 @@ impl Engine {
         let tid = self
             .local_user(inbox)
             .ok_or_else(|| InputError::UnknownUser(inbox.clone()))?;
-        let sid = self.names.intern(sender);
+        // Held for this operation; the block list takes its own hold.
+        let sid = self.names.retain(sender);
+        self.names.release(sid);
         let Some(user) = self.users.get_mut(&tid) else {
             return Err(InputError::UnknownUser(inbox.clone()));
         };
@@ -863,9 +971,11 @@ impl Engine {
         };
         if blocked {
             if user.blocked.insert(sid) {
+                self.names.retain_id(sid);
                 self.persist(Change::PutBlock(record));
             }
         } else if user.blocked.remove(&sid) {
+            self.names.release(sid);
             self.persist(Change::RemoveBlock(record));
         }
         Ok(())
@@ -875,9 +985,9 @@ impl Engine {
         if !self.config.is_local(address.domain()) {
             return Err(InputError::NotLocal(address.clone()));
         }
-        let id = self.names.intern(address);
-        if let std::collections::hash_map::Entry::Vacant(slot) = self.users.entry(id) {
-            slot.insert(User::new(address));
+        if self.local_user(address).is_none() {
+            let id = self.names.retain(address);
+            self.users.insert(id, User::new(address));
             self.persist(Change::PutUser(text(address)));
         }
         Ok(())
@@ -948,6 +1058,7 @@ impl Engine {
                 requests_gone.push(*tid);
             }
         }
+        let gone = subs_gone.len() + requests_gone.len();
         for (tid, expires) in subs_gone {
             self.sub_timers.remove(&(expires, tid, id));
             self.persist(Change::RemoveSubscription {
@@ -962,8 +1073,19 @@ impl Engine {
             });
         }
         self.persist(Change::RemoveUser(me));
-        for wid in told {
-            self.notify(wid, id, SubState::Terminated(Reason::Deactivated), None);
+        for wid in &told {
+            self.notify(*wid, id, SubState::Terminated(Reason::Deactivated), None);
+        }
+        // Every hold the user and its records had, and its own.
+        let held = told
+            .into_iter()
+            .chain(user.watcher_rules.keys().copied())
+            .chain(user.requests.keys().copied())
+            .chain(user.blocked.iter().copied())
+            .chain(std::iter::repeat_n(id, 1 + gone))
+            .collect::<Vec<_>>();
+        for h in held {
+            self.names.release(h);
         }
         Ok(())
     }
@@ -1003,8 +1125,12 @@ impl Engine {
     }
 
     fn drop_subscription(&mut self, tid: Id, wid: Id, sub: Sub) {
-        if let Some(u) = self.users.get_mut(&tid) {
-            u.watchers.remove(&wid);
+        if self
+            .users
+            .get_mut(&tid)
+            .is_some_and(|u| u.watchers.remove(&wid).is_some())
+        {
+            self.names.release(wid);
         }
         self.sub_timers.remove(&(sub.expires, tid, wid));
         self.persist(Change::RemoveSubscription {
@@ -1022,6 +1148,7 @@ impl Engine {
             return false;
         }
         u.requests.insert(wid, now);
+        self.names.retain_id(wid);
         self.persist(Change::PutWatcher(WatcherRecord {
             presentity: text(self.names.addr(tid)),
             watcher: text(self.names.addr(wid)),
@@ -1079,6 +1206,32 @@ impl Engine {
                 record: format!("{record} of {s}"),
                 reason: "not a stored user".into(),
             })
+    }
+
+    /// Sets or removes a rule; a watcher rule holds its watcher's id.
+    fn put_rule(&mut self, tid: Id, rule: Rule, decision: Option<Decision>) {
+        let Some(user) = self.users.get_mut(&tid) else {
+            return;
+        };
+        match (rule, decision) {
+            (Rule::Watcher(w), Some(d)) => {
+                if user.watcher_rules.insert(w, d).is_none() {
+                    self.names.retain_id(w);
+                }
+            }
+            (Rule::Watcher(w), None) => {
+                if user.watcher_rules.remove(&w).is_some() {
+                    self.names.release(w);
+                }
+            }
+            (Rule::Domain(s), Some(d)) => {
+                user.domain_rules.insert(s, d);
+            }
+            (Rule::Domain(s), None) => {
+                user.domain_rules.remove(&s);
+            }
+            (Rule::Anyone, d) => user.anyone = d,
+        }
     }
 
     fn persist(&mut self, change: Change) {
@@ -1198,24 +1351,6 @@ impl User {
         }
     }
 
-    fn set_rule(&mut self, rule: Rule, decision: Option<Decision>) {
-        match (rule, decision) {
-            (Rule::Watcher(w), Some(d)) => {
-                self.watcher_rules.insert(w, d);
-            }
-            (Rule::Watcher(w), None) => {
-                self.watcher_rules.remove(&w);
-            }
-            (Rule::Domain(s), Some(d)) => {
-                self.domain_rules.insert(s, d);
-            }
-            (Rule::Domain(s), None) => {
-                self.domain_rules.remove(&s);
-            }
-            (Rule::Anyone, d) => self.anyone = d,
-        }
-    }
-
     /// One document holding every publisher's tuples (RFC 3863 section 4.1:
     /// a presentity's presence may be several tuples). A single publisher's
     /// document is kept whole, extensions included.
@@ -1240,33 +1375,81 @@ impl User {
 }
 
 /// The address interner: each address stored once, shared by the id table
-/// and the effects that name it.
+/// and the effects that name it, and counted: each record that stores an id
+/// holds it, and an id nothing holds is freed for reuse. Releases take
+/// effect at [`Names::collect`], at the end of each engine call, so an id
+/// stays valid for the whole call that released it.
 #[derive(Debug, Default)]
 struct Names {
     by_id: Vec<Arc<Address>>,
+    holds: Vec<u32>,
     ids: HashMap<Arc<Address>, Id>,
+    free: Vec<Id>,
+    released: Vec<Id>,
 }
 
 impl Names {
-    fn intern(&mut self, address: &Address) -> Id {
-        if let Some(id) = self.ids.get(address) {
-            return *id;
-        }
-        // Ids index `by_id`; 2^32 addresses would not fit in memory anyway.
-        let id = self.by_id.len() as Id;
-        let shared = Arc::new(address.clone());
-        self.by_id.push(shared.clone());
-        self.ids.insert(shared, id);
+    /// The id of `address`, interned if new, with one more hold.
+    fn retain(&mut self, address: &Address) -> Id {
+        let id = match self.ids.get(address) {
+            Some(id) => *id,
+            None => {
+                let shared = Arc::new(address.clone());
+                let id = match self.free.pop() {
+                    Some(id) => {
+                        self.by_id[id as usize] = shared.clone();
+                        id
+                    }
+                    None => {
+                        // Ids index `by_id`; 2^32 addresses would not fit in memory.
+                        self.by_id.push(shared.clone());
+                        self.holds.push(0);
+                        (self.by_id.len() - 1) as Id
+                    }
+                };
+                self.ids.insert(shared, id);
+                id
+            }
+        };
+        self.retain_id(id);
         id
+    }
+
+    fn retain_id(&mut self, id: Id) {
+        self.holds[id as usize] += 1;
+    }
+
+    /// Drops one hold, at the next `collect`.
+    fn release(&mut self, id: Id) {
+        self.released.push(id);
+    }
+
+    fn collect(&mut self) {
+        for id in std::mem::take(&mut self.released) {
+            let holds = &mut self.holds[id as usize];
+            if *holds == 0 {
+                // Never free an id twice: two addresses would share it.
+                continue;
+            }
+            *holds -= 1;
+            if *holds == 0 {
+                self.ids.remove(&self.by_id[id as usize]);
+                self.free.push(id);
+            }
+        }
     }
 
     fn id(&self, address: &Address) -> Option<Id> {
         self.ids.get(address).copied()
     }
 
-    /// Ids are only made by `intern`, so they always index `by_id`.
+    /// Ids are only made by `retain`, so they always index `by_id`.
     fn addr(&self, id: Id) -> &Arc<Address> {
         &self.by_id[id as usize]
+    }
+
+    fn live(&self) -> usize {
+        self.ids.len()
     }
 }
 
@@ -1296,4 +1479,16 @@ fn parse_text(s: &str, record: &str) -> Result<Address, StoreError> {
         record: format!("{record} {s:?}"),
         reason: "not a single address".into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscription_record_stays_small() {
+        // The per-subscription budget (512 B with 1,000,000 of them) counts on it.
+        assert_eq!(std::mem::size_of::<Sub>(), 16);
+        assert_eq!(std::mem::size_of::<(Timestamp, Id, Id)>(), 16);
+    }
 }

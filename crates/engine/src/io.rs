@@ -23,7 +23,7 @@ pub struct Origin(pub u64);
 pub struct SessionId(pub u64);
 
 /// The engine's id for a message handed to another server whose answer it
-/// awaits.
+/// awaits: random, so never reused across restarts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RelayId(pub u64);
 

@@ -1,8 +1,9 @@
 //! Random operation sequences against the engine, with a restart-free twin
 //! and a restarted twin side by side. Properties: no duplicate subscription,
 //! no notify after expiry or unsubscribe, no presence to a watcher not
-//! allowed, exactly one response per request with its transID, and a restore
-//! from the store mid-sequence changes nothing a peer could see.
+//! allowed, exactly one response per request with its transID (delegated
+//! messages included), consistent internal indexes, and a restore from the
+//! store mid-sequence changes nothing a peer could see.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -11,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
 use cpim_engine::{
-    Config, Decision, Effect, Input, Origin, PolicySubject, Principal, SessionId, SubState,
+    Config, Decision, Effect, Input, Origin, PolicySubject, Principal, RelayId, SessionId, SubState,
 };
-use cpim_formats::op::{MessageOp, Status, SubscribeOp, TransId, UnsubscribeOp};
+use cpim_formats::op::{MessageOp, ResponseOp, Status, SubscribeOp, TransId, UnsubscribeOp};
 use cpim_formats::pidf::{Basic, Presence, Tuple};
 use proptest::prelude::*;
 
@@ -51,6 +52,10 @@ enum Op {
         from: usize,
         to: usize,
     },
+    Answer {
+        k: usize,
+        answer: Option<bool>,
+    },
     Open {
         user: usize,
     },
@@ -77,7 +82,9 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..3usize, 0..2usize, any::<bool>(), prop_oneof![Just(0u32), Just(30), Just(300)])
             .prop_map(|(t, publisher, open, duration)| Op::Publish { t, publisher, open, duration }),
         2 => (0..3usize, 0..4usize, decision).prop_map(|(t, w, decision)| Op::Policy { t, w, decision }),
-        1 => (0..3usize, 0..3usize).prop_map(|(from, to)| Op::Message { from, to }),
+        2 => (0..3usize, 0..4usize).prop_map(|(from, to)| Op::Message { from, to }),
+        1 => (0..8usize, prop_oneof![Just(None), Just(Some(true)), Just(Some(false))])
+            .prop_map(|(k, answer)| Op::Answer { k, answer }),
         1 => (0..3usize).prop_map(|user| Op::Open { user }),
         1 => (0..3usize).prop_map(|user| Op::Close { user }),
         3 => (0..200_000u64).prop_map(|ms| Op::Advance { ms }),
@@ -112,6 +119,17 @@ fn visible(effects: &[Effect]) -> Vec<String> {
                 presentity,
                 watcher,
             } => format!("ask {presentity} {watcher}"),
+            // Relay ids are random: only whether an answer is awaited shows.
+            Effect::Relay {
+                relay,
+                binding,
+                message,
+                hops,
+            } => format!(
+                "relay {binding} {} {hops} {}",
+                message.trans_id.get(),
+                relay.is_some()
+            ),
             other => format!("{other:?}"),
         })
         .collect();
@@ -139,7 +157,13 @@ fn index(list: &[&str], s: &str) -> usize {
 }
 
 fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let config = Config::new(["example.com"]).with_route("example.org", "xmpp", false);
+    let config = Config::new(["example.com"])
+        .with_route("example.org", "xmpp", false)
+        .with_route("example.net", "sip", true);
+    let relay_wait = config.relay_timeout_ms;
+    // Each twin's awaited relays, in the order they were handed out.
+    let mut relays: [Vec<RelayId>; 2] = [Vec::new(), Vec::new()];
+    let mut awaiting: BTreeSet<TransId> = BTreeSet::new();
     let mut plain = Harness::new(config.clone());
     let mut restarted = Harness::new(config);
     let mut model = Model {
@@ -229,10 +253,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Message { from, to } => {
                 let id = next();
                 request = Some(id);
-                let destination = if *to == 2 {
-                    im("z@example.org")
-                } else {
-                    im(LOCAL[*to])
+                let destination = match to {
+                    2 => im("z@example.org"),
+                    3 => im("z@example.net"),
+                    _ => im(LOCAL[*to]),
                 };
                 Some(Input::Message {
                     origin: Origin(3),
@@ -262,7 +286,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
                 Some(Input::SessionClosed(SessionId(*user as u64)))
             }
-            Op::Advance { .. } | Op::Restart => None,
+            Op::Advance { .. } | Op::Restart | Op::Answer { .. } => None,
         };
         let mut seen = Vec::new();
         for (i, h) in [&mut plain, &mut restarted].into_iter().enumerate() {
@@ -280,7 +304,21 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     }
                 }
                 (_, Some(input)) => h.handle(input.clone()).unwrap(),
+                (Op::Answer { k, answer }, _) if !relays[i].is_empty() => {
+                    let relay = relays[i].remove(k % relays[i].len());
+                    let answer = answer.map(|ok| {
+                        let status = if ok { Status::Success } else { Status::Failure };
+                        ResponseOp::new(status, TransId::new(999).unwrap())
+                    });
+                    // Refused when the wait ended already; that is checked below.
+                    let _ = h.handle(Input::RelayAnswer { relay, answer });
+                }
                 _ => {}
+            }
+            for e in &h.outbox {
+                if let Effect::Relay { relay: Some(r), .. } = e {
+                    relays[i].push(*r);
+                }
             }
             seen.push(h.take_timed());
         }
@@ -295,17 +333,36 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             "restore changed behaviour at {:?}",
             op
         );
+        for h in [&plain, &restarted] {
+            if let Err(broken) = h.engine.check_invariants() {
+                return Err(TestCaseError::fail(format!("after {op:?}: {broken}")));
+            }
+        }
         let out = &seen[0];
 
+        // Exactly one response per request, at once or (delegated) later.
         let answers = responses(out);
-        match request {
-            Some(id) => {
-                prop_assert_eq!(answers.len(), 1, "one response per request: {:?}", out);
-                prop_assert_eq!(answers[0].trans_id, id);
-            }
-            None => prop_assert!(answers.is_empty(), "response without request: {:?}", out),
+        let mut ids: Vec<TransId> = answers.iter().map(|r| r.trans_id).collect();
+        for id in &ids {
+            prop_assert!(
+                Some(*id) == request || awaiting.remove(id),
+                "unexpected response {:?}: {:?}",
+                id,
+                out
+            );
         }
-        if let (Op::Subscribe { w, t, duration }, Some(r)) = (&op, answers.first()) {
+        ids.sort();
+        ids.dedup();
+        prop_assert_eq!(ids.len(), answers.len(), "two responses to one request");
+        if let Some(id) = request {
+            if !ids.contains(&id) {
+                let delegated = matches!(op, Op::Message { to: 3, .. });
+                prop_assert!(delegated, "no response to {:?}: {:?}", op, out);
+                awaiting.insert(id);
+            }
+        }
+        let this = answers.iter().find(|r| Some(r.trans_id) == request);
+        if let (Op::Subscribe { w, t, duration }, Some(r)) = (&op, this) {
             let existed = model.subs.contains_key(&(*w, *t));
             if *duration != 0 && existed {
                 prop_assert_eq!(r.status, Status::Failure, "duplicate subscription accepted");
@@ -356,6 +413,12 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         }
         prop_assert_eq!(model.subs.len(), plain.engine.subscription_count());
     }
+    // Every delegated message is answered by the end of the wait at the latest.
+    plain.advance(relay_wait);
+    for r in responses(&plain.take()) {
+        awaiting.remove(&r.trans_id);
+    }
+    prop_assert!(awaiting.is_empty(), "never answered: {:?}", awaiting);
     Ok(())
 }
 
