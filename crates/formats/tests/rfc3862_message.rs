@@ -446,3 +446,551 @@ fn every_fixture_round_trips() {
     }
     assert_eq!(messages, 2);
 }
+
+// ---- Invalid input: exact error and byte offset --------------------------
+
+/// A valid tail for bare messages: blank line, content headers, body.
+const TAIL: &[u8] = b"\r\nContent-Type: text/plain\r\n\r\nhi";
+
+fn bare(headers: &[u8]) -> Vec<u8> {
+    [headers, TAIL].concat()
+}
+
+macro_rules! invalid {
+    ($name:ident, $input:expr, $kind:expr, $offset:expr) => {
+        #[test]
+        fn $name() {
+            let input: Vec<u8> = $input;
+            let err = Message::parse(&input).unwrap_err();
+            assert_eq!((err.kind(), err.offset()), (&$kind, $offset), "{err}");
+        }
+    };
+}
+
+invalid!(
+    no_space_after_colon,
+    bare(b"From:<im:a@b>\r\n"),
+    ErrorKind::ExpectedSpace,
+    5
+);
+invalid!(
+    leading_space,
+    bare(b" From: <im:a@b>\r\n"),
+    ErrorKind::LeadingWhitespace,
+    0
+);
+invalid!(
+    folded_header,
+    bare(b"Subject: a\r\n b\r\n"),
+    ErrorKind::LeadingWhitespace,
+    12
+);
+invalid!(
+    trailing_space,
+    bare(b"Subject: hi \r\n"),
+    ErrorKind::TrailingWhitespace,
+    11
+);
+invalid!(
+    tab_in_value,
+    bare(b"Subject: a\tb\r\n"),
+    ErrorKind::ControlChar(9),
+    10
+);
+invalid!(
+    del_in_value,
+    bare(b"Subject: a\x7f\r\n"),
+    ErrorKind::ControlChar(0x7f),
+    10
+);
+invalid!(bare_lf, bare(b"Subject: a\nb\r\n"), ErrorKind::BareLf, 10);
+invalid!(
+    bad_utf8,
+    bare(b"Subject: \xc3\x28\r\n"),
+    ErrorKind::InvalidUtf8,
+    9
+);
+invalid!(
+    space_in_name,
+    bare(b"Sub ject: x\r\n"),
+    ErrorKind::InvalidNameChar(b' '),
+    3
+);
+invalid!(no_colon, bare(b"Subject\r\n"), ErrorKind::ExpectedColon, 7);
+invalid!(empty_name, bare(b": x\r\n"), ErrorKind::EmptyName, 0);
+invalid!(
+    two_dots,
+    bare(b"NS: a <urn:x>\r\na.b.c: x\r\n"),
+    ErrorKind::InvalidNameChar(b'.'),
+    18
+);
+invalid!(
+    empty_local_name,
+    bare(b"a.: x\r\n"),
+    ErrorKind::EmptyName,
+    2
+);
+invalid!(
+    bad_lang,
+    bare(b"Subject:;lang=1x y\r\n"),
+    ErrorKind::InvalidLanguageTag,
+    14
+);
+invalid!(
+    lang_without_value_space,
+    bare(b"Subject:;lang=en\r\n"),
+    ErrorKind::ExpectedSpace,
+    16
+);
+invalid!(
+    empty_param_value,
+    bare(b"Foo:;x= y\r\n"),
+    ErrorKind::InvalidParameter("expected a parameter value"),
+    7
+);
+invalid!(
+    param_without_equals,
+    bare(b"Foo:;x y\r\n"),
+    ErrorKind::InvalidParameter("expected '='"),
+    6
+);
+invalid!(
+    unterminated_param_string,
+    bare(b"Foo:;x=\"a b\r\n"),
+    ErrorKind::InvalidParameter("unterminated string"),
+    11
+);
+invalid!(
+    from_without_angle,
+    bare(b"From: piglet\r\n"),
+    ErrorKind::InvalidValue {
+        header: "From",
+        expected: "a space after each word of the name"
+    },
+    12
+);
+invalid!(
+    from_unclosed,
+    bare(b"From: <im:a@b\r\n"),
+    ErrorKind::InvalidValue {
+        header: "From",
+        expected: "'>' at the end"
+    },
+    13
+);
+invalid!(
+    from_relative_uri,
+    bare(b"From: <piglet>\r\n"),
+    ErrorKind::InvalidValue {
+        header: "From",
+        expected: "an absolute URI"
+    },
+    7
+);
+invalid!(
+    to_name_glued_to_uri,
+    bare(b"To: MR SANDERS<im:a@b>\r\n"),
+    ErrorKind::InvalidValue {
+        header: "To",
+        expected: "a space after each word of the name"
+    },
+    14
+);
+invalid!(
+    cc_unclosed_string,
+    bare(b"cc: \"Pooh <im:a@b>\r\n"),
+    ErrorKind::InvalidValue {
+        header: "cc",
+        expected: "a closing '\"'"
+    },
+    18
+);
+invalid!(
+    datetime_date_only,
+    bare(b"DateTime: 2000-12-13\r\n"),
+    ErrorKind::InvalidValue {
+        header: "DateTime",
+        expected: "an RFC 3339 date-time"
+    },
+    10
+);
+invalid!(
+    ns_relative_uri,
+    bare(b"NS: x <rel/path>\r\n"),
+    ErrorKind::InvalidValue {
+        header: "NS",
+        expected: "an absolute URI without a fragment"
+    },
+    7
+);
+invalid!(
+    ns_fragment,
+    bare(b"NS: <http://a/#f>\r\n"),
+    ErrorKind::InvalidValue {
+        header: "NS",
+        expected: "an absolute URI without a fragment"
+    },
+    5
+);
+invalid!(
+    require_empty_item,
+    bare(b"Require: a,,b\r\n"),
+    ErrorKind::InvalidValue {
+        header: "Require",
+        expected: "a header name"
+    },
+    11
+);
+invalid!(
+    require_bad_separator,
+    bare(b"Require: a;b\r\n"),
+    ErrorKind::InvalidValue {
+        header: "Require",
+        expected: "',' or the end of the line"
+    },
+    10
+);
+invalid!(
+    undeclared_prefix,
+    bare(b"x.Foo: bar\r\n"),
+    ErrorKind::UndeclaredPrefix("x".into()),
+    0
+);
+invalid!(
+    prefix_declared_after_use,
+    bare(b"x.Foo: bar\r\nNS: x <urn:x>\r\n"),
+    ErrorKind::UndeclaredPrefix("x".into()),
+    0
+);
+invalid!(
+    no_content_type,
+    b"From: <im:a@b>\r\n\r\nContent-ID: <x>\r\n\r\nbody".to_vec(),
+    ErrorKind::MissingContentType("the encapsulated MIME object"),
+    18
+);
+invalid!(
+    content_header_without_colon,
+    b"\r\nContent-Type: text/plain\r\nBad header\r\n\r\n".to_vec(),
+    ErrorKind::InvalidNameChar(b' '),
+    31
+);
+invalid!(
+    outer_type_not_cpim,
+    b"Content-Type: text/plain\r\n\r\nhello".to_vec(),
+    ErrorKind::UnsupportedContentType {
+        found: "text/plain".into(),
+        expected: "message/cpim or multipart/signed"
+    },
+    14
+);
+invalid!(
+    signed_without_boundary,
+    b"Content-Type: multipart/signed\r\n\r\n".to_vec(),
+    ErrorKind::MissingBoundary,
+    14
+);
+invalid!(
+    bad_outer_type,
+    b"Content-Type: cpim\r\n\r\n".to_vec(),
+    ErrorKind::InvalidValue {
+        header: "Content-Type",
+        expected: "a MIME media type"
+    },
+    14
+);
+
+const SIGNED_HEAD: &[u8] = b"Content-Type: multipart/signed; boundary=b\r\n\r\n--b\r\n";
+
+invalid!(
+    signed_first_part_not_cpim,
+    [
+        SIGNED_HEAD,
+        b"Content-Type: text/plain\r\n\r\nx\r\n--b\r\n\r\nsig\r\n--b--\r\n"
+    ]
+    .concat(),
+    ErrorKind::UnsupportedContentType {
+        found: "text/plain".into(),
+        expected: "message/cpim as the first part"
+    },
+    65
+);
+invalid!(
+    signed_part_ends_in_headers,
+    [
+        SIGNED_HEAD,
+        b"Content-Type: message/cpim\r\n\r\nFrom: <im:a@b>\r\n--b\r\n\r\nsig\r\n--b--\r\n"
+    ]
+    .concat(),
+    ErrorKind::PartEnds("the message headers"),
+    95
+);
+invalid!(
+    signed_third_part,
+    [SIGNED_HEAD, b"Content-Type: message/cpim\r\n\r\n\r\nContent-Type: text/plain\r\n\r\nx\r\n--b\r\n\r\nsig\r\n--b\r\nmore\r\n--b--\r\n"].concat(),
+    ErrorKind::InvalidDelimiter,
+    129
+);
+
+#[test]
+fn lower_case_from_is_another_header() {
+    // Section 2.2: header names match exactly.
+    let input = bare(b"from: <im:a@b>\r\n");
+    let m = Message::parse(&input).unwrap();
+    assert!(m.from().is_none());
+    assert_eq!(m.headers()[0].kind(), &HeaderKind::Other);
+}
+
+#[test]
+fn incomplete_is_not_invalid() {
+    let whole = fixture("s5_1_message.cpim");
+    let body = find(&whole, b"<body>");
+    for cut in [0, 10, 40, 300, body - 1] {
+        let err = Message::parse(&whole[..cut]).unwrap_err();
+        assert!(err.is_incomplete(), "cut at {cut}: {err}");
+        assert_eq!(err.offset(), cut);
+    }
+    // Once the headers are complete, any prefix of the body is a message.
+    assert!(Message::parse(&whole[..body]).is_ok());
+
+    let signed = fixture("s5_2_signed.cpim");
+    let cut = find(&signed, b"--next--");
+    let err = Message::parse(&signed[..cut]).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.offset()),
+        (&ErrorKind::Incomplete("the multipart/signed body"), cut)
+    );
+    let err = Message::parse(b"From: <im:a@b>\r\n").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "input ends inside the message headers at byte 16"
+    );
+}
+
+#[test]
+fn limits_each_have_their_error() {
+    let bytes = fixture("s5_1_message.cpim");
+    let size = Limits {
+        max_size: 100,
+        ..Limits::default()
+    };
+    let err = Message::parse_with(&bytes, &size).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.offset()),
+        (&ErrorKind::TooLarge { limit: 100 }, 100)
+    );
+
+    let count = Limits {
+        max_headers: 3,
+        ..Limits::default()
+    };
+    let err = Message::parse_with(&bytes, &count).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.offset()),
+        (
+            &ErrorKind::TooManyHeaders { limit: 3 },
+            find(&bytes, b"DateTime")
+        )
+    );
+
+    let line = Limits {
+        max_line: 20,
+        ..Limits::default()
+    };
+    let err = Message::parse_with(&bytes, &line).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.offset()),
+        (&ErrorKind::LineTooLong { limit: 20 }, 20)
+    );
+    assert_eq!(
+        err.to_string(),
+        "header line exceeds the limit of 20 bytes at byte 20"
+    );
+
+    // A line with no end in sight is refused as too long, not awaited.
+    let err = Message::parse_with(&[b'a'; 30], &line).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.offset()),
+        (&ErrorKind::LineTooLong { limit: 20 }, 20)
+    );
+
+    assert!(Message::parse_with(&bytes, &Limits::NONE).is_ok());
+}
+
+#[test]
+fn escapes_in_names_and_values() {
+    let input = bare(
+        b"From: \"Pooh \\\"Bear\\\" \\\\ Sanders\" <im:pooh@100akerwood.com>\r\n\
+          To: \"Tab\\there\"<im:t@x>\r\n\
+          Subject: line\\nbreak \\u00e9t\\u00E9 caf\xc3\xa9\r\n\
+          Foo:;p=\"a;b c\";q=1.5 v\r\n",
+    );
+    let m = Message::parse(&input).unwrap();
+    assert_eq!(
+        m.from().unwrap().name().as_deref(),
+        Some("Pooh \"Bear\" \\ Sanders")
+    );
+    assert_eq!(
+        m.from().unwrap().formal_raw(),
+        Some("\"Pooh \\\"Bear\\\" \\\\ Sanders\"")
+    );
+    assert_eq!(m.to().next().unwrap().name().as_deref(), Some("Tab\there"));
+    assert_eq!(m.subjects().next().unwrap().text(), "line\nbreak été café");
+    let foo = &m.headers()[3];
+    assert_eq!(
+        foo.param_pairs().collect::<Vec<_>>(),
+        [("p", "\"a;b c\""), ("q", "1.5")]
+    );
+    assert_eq!(foo.value(), "v");
+    assert_eq!(m.to_vec(), input);
+}
+
+#[test]
+fn default_namespace_moves_core_names() {
+    // After `NS: <uri>`, unprefixed names belong to uri: this `From` is not
+    // the core header, and the core one is reached through a prefix.
+    let input = bare(
+        b"NS: cpim <urn:ietf:params:cpim-headers:>\r\n\
+          NS: <urn:example>\r\n\
+          From: anything goes\r\n\
+          cpim.From: <im:a@b>\r\n",
+    );
+    let m = Message::parse(&input).unwrap();
+    assert_eq!(m.headers()[2].namespace(), "urn:example");
+    assert_eq!(m.headers()[2].kind(), &HeaderKind::Other);
+    assert_eq!(m.from().unwrap().uri(), "im:a@b");
+}
+
+#[test]
+fn empty_value_and_lenient_forms() {
+    // An empty value leaves only the separator space; ", " in Require and a
+    // space after a quoted name are read, and kept as written.
+    let input = bare(
+        b"Subject: \r\n\
+          From: \"Pooh\" <im:a@b>\r\n\
+          NS: e<urn:e>\r\n\
+          Require: e.A, e.B,From\r\n",
+    );
+    let m = Message::parse(&input).unwrap();
+    assert_eq!(m.subjects().next().unwrap().text(), "");
+    assert_eq!(m.from().unwrap().name().as_deref(), Some("Pooh"));
+    let names: Vec<_> = m.required().map(|r| (r.namespace, r.local)).collect();
+    assert_eq!(
+        names,
+        [("urn:e", "A"), ("urn:e", "B"), (CORE_NAMESPACE, "From")]
+    );
+    let mut understood = Understood::new();
+    understood.insert("urn:e", "A");
+    let err = m.check_require(&understood).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::NotUnderstood {
+            name: "e.B".into(),
+            namespace: "urn:e".into()
+        }
+    );
+    understood.insert_qualified("urn:e#B").unwrap();
+    m.check_require(&understood).unwrap();
+    assert!(understood.insert_qualified("no-hash").is_err());
+    assert_eq!(m.to_vec(), input);
+}
+
+// ---- The builder ----------------------------------------------------------
+
+#[test]
+fn builder_writes_section_5_1() {
+    use cpim_formats::message::MessageBuilder;
+    let built = MessageBuilder::new()
+        .mime_entity(true)
+        .from(Some("MR SANDERS"), "im:piglet@100akerwood.com")
+        .to(Some("Depressed Donkey"), "im:eeyore@100akerwood.com")
+        .datetime("2000-12-13T13:40:00-08:00")
+        .subject(None, "the weather will be fine today")
+        .subject(Some("fr"), "beau temps prevu pour aujourd'hui")
+        .ns(Some("MyFeatures"), "mid:MessageFeatures@id.foo.com")
+        .require(&["MyFeatures.VitalMessageOption"])
+        .header("MyFeatures.VitalMessageOption", "Confirmation-requested")
+        .header("MyFeatures.WackyMessageOption", "Use-silly-font")
+        .content_header("Content-type", "text/xml; charset=utf-8")
+        .content_header("Content-ID", "<1234567890@foo.com>")
+        .body(b"<body>\r\nHere is the text of my message.\r\n</body>\r\n".to_vec())
+        .build()
+        .unwrap();
+    // The RFC writes the media type as "Content-type: Message/CPIM"; the
+    // builder writes the registered lower-case form.
+    let mut want = fixture("s5_1_message.cpim");
+    want.splice(..26, b"Content-Type: message/cpim".iter().copied());
+    assert_eq!(
+        String::from_utf8(built).unwrap(),
+        String::from_utf8(want).unwrap()
+    );
+}
+
+#[test]
+fn builder_escapes_and_quotes() {
+    use cpim_formats::message::MessageBuilder;
+    let built = MessageBuilder::new()
+        .from(Some("Pooh \"Bear\""), "im:pooh@x")
+        .to(Some("Zoë Tab\there"), "im:z@x")
+        .cc(Some("Eeyore"), "im:e@x")
+        .subject(None, "back\\slash\nand \u{1}")
+        .content_type("text/plain")
+        .build()
+        .unwrap();
+    let text = String::from_utf8(built).unwrap();
+    assert_eq!(
+        text,
+        "From: \"Pooh \\\"Bear\\\"\" <im:pooh@x>\r\n\
+         To: \"Zoë Tab\\there\" <im:z@x>\r\n\
+         cc: Eeyore <im:e@x>\r\n\
+         Subject: back\\\\slash\\nand \\u0001\r\n\
+         \r\nContent-Type: text/plain\r\n\r\n"
+    );
+}
+
+#[test]
+fn builder_errors() {
+    use cpim_formats::message::{BuildError, MessageBuilder};
+    let ok = || MessageBuilder::new().content_type("text/plain");
+    assert_eq!(
+        ok().subject(None, "trailing ").build(),
+        Err(BuildError::TrailingSpace {
+            what: "Subject".into()
+        })
+    );
+    assert_eq!(
+        ok().header("X", "a")
+            .content_header("Content-ID", "a\r\nInjected: 1")
+            .build(),
+        Err(BuildError::LineBreak {
+            what: "Content-ID".into()
+        })
+    );
+    assert_eq!(
+        ok().from(None, "im:a@b>\r\nTo: <im:c@d").build(),
+        Err(BuildError::LineBreak { what: "URI".into() })
+    );
+    let Err(BuildError::Invalid(err)) = ok().datetime("yesterday").build() else {
+        panic!("a bad date-time must be refused")
+    };
+    assert_eq!(
+        (err.kind(), err.offset()),
+        (
+            &ErrorKind::InvalidValue {
+                header: "DateTime",
+                expected: "an RFC 3339 date-time"
+            },
+            10
+        )
+    );
+    let Err(BuildError::Invalid(err)) = ok().header("x.Foo", "bar").build() else {
+        panic!("an undeclared prefix must be refused")
+    };
+    assert_eq!(err.kind(), &ErrorKind::UndeclaredPrefix("x".into()));
+    let Err(BuildError::Invalid(err)) = MessageBuilder::new().build() else {
+        panic!("the encapsulated object needs a Content-Type")
+    };
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::MissingContentType("the encapsulated MIME object")
+    );
+}
