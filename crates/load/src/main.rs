@@ -4,6 +4,7 @@
 mod fanout;
 mod memory;
 mod setup;
+mod store;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +22,8 @@ enum Command {
     Fanout(fanout::Args),
     /// Resident memory per live subscription.
     Memory(memory::Args),
+    /// Durable state on SQLite: restart and publish rate.
+    Store(store::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -28,6 +31,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Fanout(args) => fanout::run(&args),
         Command::Memory(args) => memory::run(&args),
+        Command::Store(args) => store::run(&args).map_err(LoadError::from),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -61,4 +65,7 @@ pub enum LoadError {
     /// The channel closed early.
     #[error("channel closed")]
     Channel,
+    /// A store benchmark failed.
+    #[error(transparent)]
+    Store(#[from] store::StoreBenchError),
 }
