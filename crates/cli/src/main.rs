@@ -10,10 +10,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod client;
 mod message_cmd;
 mod op_cmd;
 mod pidf_cmd;
 mod uri_cmd;
+mod user_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -22,6 +24,8 @@ mod uri_cmd;
     about = "CPIM messages and presence from the command line"
 )]
 struct Cli {
+    #[command(flatten)]
+    connection: client::Connection,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,6 +38,11 @@ enum Command {
     /// Parse a document and write it back out in its serialised form.
     #[command(subcommand)]
     Fmt(FmtCommand),
+    /// Accounts of a cpimd data directory.
+    #[command(subcommand)]
+    User(user_cmd::UserCommand),
+    #[command(flatten)]
+    Client(client::ClientCommand),
 }
 
 #[derive(Subcommand)]
@@ -97,6 +106,8 @@ pub enum Output {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::User(command) => user_cmd::run(command).map(Output::Json),
+        Command::Client(command) => return client::run(&cli.connection, command),
         Command::Parse(ParseCommand::Uri { uri }) => uri_cmd::parse(&uri).map(Output::Json),
         Command::Parse(ParseCommand::Message { understand, input }) => read_input(&input)
             .and_then(|bytes| message_cmd::parse(&bytes, &understand))

@@ -28,6 +28,7 @@ use cpim_engine::{
 };
 use rusqlite::{params, Connection, Row, Transaction, TransactionBehavior};
 
+pub mod accounts;
 mod schema;
 
 pub use schema::SCHEMA_VERSION;
