@@ -1,0 +1,122 @@
+//! `GET /v1/events`: a WebSocket (RFC 6455) carrying one JSON object per
+//! text frame. While it is open it is an open INSTANT INBOX of its user
+//! (draft section 2.3) and receives that user's notifies, deferred
+//! responses and watcher requests.
+//!
+//! The socket is written from a bounded queue; a reader that lets the queue
+//! fill is disconnected with close code 1008 and the reason, rather than
+//! buffered without bound.
+
+use std::sync::Arc;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+
+use crate::api::{user, ApiError, AppState};
+use crate::driver::SessionHandle;
+
+/// Close code for "policy violation" (RFC 6455 section 7.4.1), used for a
+/// reader that fell behind.
+const POLICY: u16 = 1008;
+/// Close code for "going away": the server stops.
+const GOING_AWAY: u16 = 1001;
+
+pub async fn events(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let me = user(&state, &headers).await?;
+    let Ok(upgrade) = upgrade else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UPGRADE_REQUIRED,
+            "GET /v1/events is a WebSocket: send Connection: Upgrade, Upgrade: websocket",
+        ));
+    };
+    let mut ready = crate::api::me_json(&me);
+    ready["op"] = "ready".into();
+    let ready = ready.to_string();
+    let session = state.driver.open(me).await?;
+    let driver = state.driver.clone();
+    let shutdown = state.shutdown.clone();
+    Ok(upgrade
+        .max_message_size(64 * 1024)
+        .on_failed_upgrade({
+            let driver = driver.clone();
+            let id = session.id;
+            move |_| driver.close(id)
+        })
+        .on_upgrade(move |socket| async move {
+            let id = session.id;
+            serve(socket, session, ready, shutdown).await;
+            driver.close(id);
+        })
+        .into_response())
+}
+
+async fn serve(
+    socket: WebSocket,
+    session: SessionHandle,
+    ready: String,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let SessionHandle {
+        mut events,
+        mut kicked,
+        ..
+    } = session;
+    let (mut tx, mut rx) = socket.split();
+    let close = |code: u16, reason: String| {
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }))
+    };
+    // The first frame tells the client its inbox is open: events for it
+    // flow from here on.
+    if tx.send(Message::Text(ready.into())).await.is_err() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => {
+                    let written = tx.send(Message::Text(event.text.as_ref().into())).await;
+                    if written.is_err() {
+                        break;
+                    }
+                    if let Some(ack) = event.ack {
+                        let _ = ack.send(());
+                    }
+                }
+                None => {
+                    let _ = tx.send(close(GOING_AWAY, "session closed".to_owned())).await;
+                    break;
+                }
+            },
+            reason = &mut kicked => {
+                let reason = reason.unwrap_or_else(|_| "session closed".to_owned());
+                let code = if reason.contains("shutting down") { GOING_AWAY } else { POLICY };
+                let _ = tx.send(close(code, reason)).await;
+                break;
+            }
+            incoming = rx.next() => match incoming {
+                // The client speaks only to close or ping; tungstenite
+                // answers pings itself.
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    let _ = tx.send(close(GOING_AWAY, "server shutting down".to_owned())).await;
+                    break;
+                }
+            }
+        }
+    }
+    let _ = tx.close().await;
+}
