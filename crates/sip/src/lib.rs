@@ -15,6 +15,8 @@ pub mod headers;
 pub mod message;
 /// Header and URI parameters (RFC 3261 s25.1).
 pub mod param;
+/// Non-INVITE client and server transactions (RFC 3261 s17.1.2, s17.2.2).
+pub mod transaction;
 /// SIP and SIPS URIs (RFC 3261 s19.1).
 pub mod uri;
 
