@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use cpim_formats::op::{MessageOp, ResponseOp, SubscribeOp, TransId, UnsubscribeOp};
+use cpim_formats::op::{MessageOp, NotifyOp, ResponseOp, SubscribeOp, TransId, UnsubscribeOp};
 use cpim_formats::pidf::Presence;
-use cpim_formats::uri::Address;
+use cpim_formats::uri::{Address, Scheme};
 
 use crate::policy::{Decision, PolicySubject};
 use crate::store::Change;
@@ -207,6 +207,25 @@ pub struct Notification {
     /// The presence information; `None` when the watcher may not see it
     /// (pending, rejected) or the subscription ended on request.
     pub presence: Option<Arc<Presence>>,
+}
+
+impl Notification {
+    /// The notify operation (draft section 3.4.2) for a binding to send.
+    /// With no presence to show, the document has no tuples, so it tells
+    /// nothing about the presentity.
+    pub fn to_op(&self) -> NotifyOp {
+        let target = self.target.to_uri(Scheme::Pres);
+        let presence = match &self.presence {
+            Some(p) => Presence::clone(p),
+            None => Presence::new(target.to_string()),
+        };
+        NotifyOp {
+            watcher: self.watcher.to_uri(Scheme::Pres),
+            target,
+            trans_id: self.trans_id,
+            presence,
+        }
+    }
 }
 
 /// The state of a subscription as told in a notify.

@@ -12,6 +12,41 @@
 //! [`Engine::poll_effect`] in order: it commits [`Effect::Persist`] changes to
 //! a [`Store`] before sending any response that follows them (see the
 //! persistence contract on [`Store`]).
+//!
+//! ```
+//! use cpim_engine::{Config, Decision, Effect, Engine, Input, Origin, Principal, Timestamp};
+//! use cpim_formats::op::{Status, SubscribeOp, TransId};
+//! use cpim_formats::uri::Uri;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::new(["example.com"]).with_default_policy("example.com", Decision::Allow);
+//! let mut engine = Engine::new(config);
+//! let now = Timestamp::from_millis(1_700_000_000_000);
+//! let bob = Uri::parse("pres:bob@example.com")?;
+//! let bob_address = bob.address().ok_or("one address")?.clone();
+//! engine.handle(Input::AddUser(bob_address), now)?;
+//!
+//! let op = SubscribeOp {
+//!     watcher: Uri::parse("pres:alice@example.com")?,
+//!     target: bob,
+//!     duration: 600,
+//!     trans_id: TransId::new(7)?,
+//! };
+//! engine.handle(Input::Subscribe { origin: Origin(1), principal: Principal::Service, op }, now)?;
+//! let mut told = Vec::new();
+//! while let Some(effect) = engine.poll_effect() {
+//!     match effect {
+//!         Effect::Persist(_change) => { /* commit before what follows */ }
+//!         Effect::Respond { response, .. } => assert_eq!(response.status, Status::Success),
+//!         Effect::Notify(n) => told.push(n.to_op()),
+//!         _ => {}
+//!     }
+//! }
+//! assert_eq!(told.len(), 1);
+//! assert_eq!(engine.poll_timeout(), Some(now.plus_secs(600)));
+//! # Ok(())
+//! # }
+//! ```
 
 /// What the operator decides: domains, routes, bounds, default policies.
 pub mod config;

@@ -281,3 +281,22 @@ fn unsubscribe_ends_a_subscription_and_fails_without_one() {
     let t = h.subscribe("alice@example.com", "bob@example.com", 600);
     assert_eq!(only_response(&h.take(), t).status, Status::Success);
 }
+
+#[test]
+fn section_3_4_2_notify_operation_for_a_binding() {
+    let mut h = ready();
+    h.subscribe("alice@example.com", "bob@example.com", 600);
+    let n = notifies(&h.take()).remove(0);
+    let op = n.to_op();
+    assert_eq!(op.watcher.to_string(), "pres:alice@example.com");
+    assert_eq!(op.target.to_string(), "pres:bob@example.com");
+    assert_eq!(op.trans_id, n.trans_id);
+    assert_eq!(op.presence.tuples.len(), 1);
+    // Without presence to show, the document shows nothing.
+    let t = h.unsubscribe("alice@example.com", "bob@example.com");
+    let out = h.take();
+    assert_eq!(only_response(&out, t).status, Status::Success);
+    let op = notifies(&out)[0].to_op();
+    assert!(op.presence.tuples.is_empty());
+    assert_eq!(op.presence.entity, "pres:bob@example.com");
+}
