@@ -5,6 +5,8 @@
 
 /// Owned requests and responses, serialised (RFC 3261 s7, s8.2.6).
 pub mod builder;
+/// Digest authentication (RFC 3261 s22.4, RFC 2617 s3): MD5, qop=auth.
+pub mod digest;
 /// Errors of message syntax (RFC 3261 s7, s25).
 pub mod error;
 /// Header field names and raw fields (RFC 3261 s7.3).
