@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -63,6 +64,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/policy/{uri}/watchers/{watcher}", put(put_policy))
         .route("/v1/events", get(crate::ws::events))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
@@ -164,6 +166,13 @@ async fn openapi() -> Response {
         crate::openapi::DOCUMENT,
     )
         .into_response()
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this route",
+    )
 }
 
 async fn not_found() -> ApiError {
@@ -293,12 +302,14 @@ struct PublishQuery {
 
 async fn put_presence(
     State(state): State<Arc<AppState>>,
-    Path(uri): Path<String>,
-    Query(query): Query<PublishQuery>,
+    uri: Result<Path<String>, PathRejection>,
+    query: Result<Query<PublishQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
     let me = user(&state, &headers).await?;
+    let Path(uri) = uri.map_err(path_error)?;
+    let Query(query) = query.map_err(query_error)?;
     let target = parse_pres(&uri, "uri")?;
     must_be_me_address(&target, &me, "uri")?;
     let bytes = read_body(&state, body).await?;
@@ -414,10 +425,11 @@ fn is_xml_id(id: &str) -> bool {
 
 async fn get_presence(
     State(state): State<Arc<AppState>>,
-    Path(uri): Path<String>,
+    uri: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> ApiResult {
     let me = user(&state, &headers).await?;
+    let Path(uri) = uri.map_err(path_error)?;
     let target = parse_pres(&uri, "uri")?;
     let accept = headers
         .get(header::ACCEPT)
@@ -573,10 +585,11 @@ struct UnsubscribeQuery {
 
 async fn delete_subscription(
     State(state): State<Arc<AppState>>,
-    Query(query): Query<UnsubscribeQuery>,
+    query: Result<Query<UnsubscribeQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> ApiResult {
     let me = user(&state, &headers).await?;
+    let Query(query) = query.map_err(query_error)?;
     let xml = wants_xml(&headers);
     let watcher = match &query.watcher {
         Some(w) => parse_pres(w, "watcher")?,
@@ -602,10 +615,11 @@ async fn delete_subscription(
 
 async fn get_watchers(
     State(state): State<Arc<AppState>>,
-    Path(uri): Path<String>,
+    uri: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> ApiResult {
     let me = user(&state, &headers).await?;
+    let Path(uri) = uri.map_err(path_error)?;
     let target = parse_pres(&uri, "uri")?;
     must_be_me_address(&target, &me, "uri")?;
     let now = crate::driver::now();
@@ -650,11 +664,12 @@ struct PolicyRequest {
 
 async fn put_policy(
     State(state): State<Arc<AppState>>,
-    Path((uri, watcher)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
     let me = user(&state, &headers).await?;
+    let Path((uri, watcher)) = path.map_err(path_error)?;
     let target = parse_pres(&uri, "uri")?;
     must_be_me_address(&target, &me, "uri")?;
     let watcher = parse_pres(&watcher, "watcher")?;
@@ -830,6 +845,14 @@ fn must_be_me_address(
 
 fn is_local(state: &AppState, address: &Address) -> bool {
     state.config.domains.iter().any(|d| d == address.domain())
+}
+
+fn path_error(error: PathRejection) -> ApiError {
+    ApiError::field(StatusCode::BAD_REQUEST, "path", error.body_text())
+}
+
+fn query_error(error: QueryRejection) -> ApiError {
+    ApiError::field(StatusCode::BAD_REQUEST, "query", error.body_text())
 }
 
 fn backend(error: AuthError) -> ApiError {

@@ -85,12 +85,24 @@ async fn serve(
         tokio::select! {
             event = events.recv() => match event {
                 Some(event) => {
-                    let written = tx.send(Message::Text(event.text.as_ref().into())).await;
-                    if written.is_err() {
-                        break;
-                    }
-                    if let Some(ack) = event.ack {
-                        let _ = ack.send(());
+                    let write = tx.send(Message::Text(event.text.as_ref().into()));
+                    tokio::select! {
+                        written = write => {
+                            if written.is_err() {
+                                break;
+                            }
+                            if let Some(ack) = event.ack {
+                                let _ = ack.send(());
+                            }
+                        }
+                        // The write is stuck because the reader reads
+                        // nothing: no close frame can get through either,
+                        // so the connection is dropped.
+                        reason = &mut kicked => {
+                            let reason = reason.unwrap_or_default();
+                            tracing::info!(%reason, "event stream dropped");
+                            return;
+                        }
                     }
                 }
                 None => {
