@@ -90,7 +90,7 @@ fn pidf_in_and_out() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let http = reqwest::Client::new();
+        let http = crate::harness::http();
         let url = format!("{}/v1/presence/{}", server.url, alice.pres());
         let put = http
             .put(&url)

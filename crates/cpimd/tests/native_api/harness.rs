@@ -274,3 +274,11 @@ impl Drop for Watch {
 pub fn data_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
+
+/// An HTTP client. `cpim-cli` builds reqwest with rustls but no crypto
+/// provider, and Cargo unifies features across the workspace, so the
+/// provider is installed here before the first client is made.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}

@@ -79,7 +79,7 @@ fn kill9_under_load_keeps_what_was_acknowledged() {
         })
     });
 
-    let http = reqwest::Client::new();
+    let http = crate::harness::http();
     let mut tasks = Vec::new();
     for s in 0..SENDERS {
         let (http, url, token, to) = (http.clone(), url.clone(), alice.token.clone(), bob.im());

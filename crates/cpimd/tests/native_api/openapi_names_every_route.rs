@@ -15,7 +15,7 @@ fn every_documented_route_is_served() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let http = reqwest::Client::new();
+        let http = crate::harness::http();
         let doc: Value = http
             .get(format!("{}/v1/openapi.json", server.url))
             .send()

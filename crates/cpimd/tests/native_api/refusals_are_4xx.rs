@@ -24,7 +24,7 @@ fn send(
         .build()
         .unwrap();
     runtime.block_on(async {
-        let http = reqwest::Client::new();
+        let http = crate::harness::http();
         let mut request = http.request(method.parse().unwrap(), format!("{}{path}", server.url));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -305,7 +305,7 @@ fn a_slow_reader_is_disconnected_not_buffered() {
         );
         // Bob opens his inbox and then reads nothing.
         let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        let http = reqwest::Client::new();
+        let http = crate::harness::http();
         let body = json!({"to": bob.im(), "body": "x".repeat(60_000)});
         let mut refused = false;
         // Enough to fill any socket buffers many times over; stops at the
