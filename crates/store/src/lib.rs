@@ -555,6 +555,13 @@ mod tests {
             .unwrap()
     }
 
+    /// A driver moves the store to a blocking thread of its runtime.
+    #[test]
+    fn store_is_send() {
+        fn send<T: Send>() {}
+        send::<SqliteStore>();
+    }
+
     #[test]
     fn sync_option_sets_the_pragma() {
         let dir = tempfile::tempdir().unwrap();
