@@ -9,15 +9,29 @@
 //!
 //! Durability: the file runs in WAL mode; each [`Store::apply`] batch is one
 //! transaction, committed before `apply` returns. With the default
-//! [`Sync::Normal`] a committed batch survives the process being killed at
+//! [`Synchronous::Normal`] a committed batch survives the process being killed at
 //! any point (`kill -9`), but the last batches may be lost if the machine
-//! itself loses power; [`Sync::Full`] also survives power loss, at the price
+//! itself loses power; [`Synchronous::Full`] also survives power loss, at the price
 //! of one `fsync` per batch.
 //!
 //! The schema is plain relational SQL with portable semantics (upserts by
 //! `ON CONFLICT`, times as integer milliseconds since the Unix epoch, no
 //! reliance on `rowid` or SQLite's loose typing), so that a PostgreSQL
 //! backend of the same trait can use the same tables.
+//!
+//! ```
+//! use cpim_engine::{Change, Store};
+//! use cpim_store::{Options, SqliteStore, Synchronous};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let options = Options::default().with_synchronous(Synchronous::Full);
+//! let mut store = SqliteStore::open_with(dir.path(), &options)?;
+//! store.apply(&[Change::PutUser("alice@example.com".into())])?;
+//! drop(store);
+//! let mut store = SqliteStore::open(dir.path())?;
+//! assert_eq!(store.load()?.users, ["alice@example.com"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::path::{Path, PathBuf};
 
@@ -39,7 +53,7 @@ pub const FILE_NAME: &str = "cpim.sqlite3";
 /// How hard a commit presses the data to the disk (SQLite's `synchronous`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Sync {
+pub enum Synchronous {
     /// `synchronous=NORMAL`: a commit is in the WAL in the operating system's
     /// cache when `apply` returns. Survives the process crashing or being
     /// killed; the last commits may be lost on power loss or a kernel crash.
@@ -50,11 +64,20 @@ pub enum Sync {
     Full,
 }
 
-/// How to open a store.
+/// How to open a store: `Options::default()`, then `with_` methods.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct Options {
-    /// Commit durability; see [`Sync`].
-    pub sync: Sync,
+    /// Commit durability; see [`Synchronous`].
+    pub synchronous: Synchronous,
+}
+
+impl Options {
+    /// These options with commit durability `synchronous`.
+    pub fn with_synchronous(mut self, synchronous: Synchronous) -> Options {
+        self.synchronous = synchronous;
+        self
+    }
 }
 
 /// What went wrong opening or using the SQLite file.
@@ -532,9 +555,9 @@ fn configure(conn: &Connection, options: &Options) -> Result<(), SqliteStoreErro
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(SqliteStoreError::NoWal(mode));
     }
-    let sync = match options.sync {
-        Sync::Normal => "NORMAL",
-        Sync::Full => "FULL",
+    let sync = match options.synchronous {
+        Synchronous::Normal => "NORMAL",
+        Synchronous::Full => "FULL",
     };
     conn.pragma_update(None, "synchronous", sync)?;
     conn.pragma_update(None, "foreign_keys", true)?;
@@ -568,7 +591,11 @@ mod tests {
         let normal = SqliteStore::open(dir.path()).unwrap();
         assert_eq!(synchronous(&normal), 1);
         drop(normal);
-        let full = SqliteStore::open_with(dir.path(), &Options { sync: Sync::Full }).unwrap();
+        let full = SqliteStore::open_with(
+            dir.path(),
+            &Options::default().with_synchronous(Synchronous::Full),
+        )
+        .unwrap();
         assert_eq!(synchronous(&full), 2);
     }
 

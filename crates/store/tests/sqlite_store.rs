@@ -8,7 +8,7 @@ use cpim_engine::{
     PublicationRecord, Snapshot, Store, StoreError, SubscriptionRecord, SubscriptionStatus,
     Timestamp, WatcherRecord,
 };
-use cpim_store::{Options, SqliteStore, SqliteStoreError, Sync, FILE_NAME, SCHEMA_VERSION};
+use cpim_store::{Options, SqliteStore, SqliteStoreError, Synchronous, FILE_NAME, SCHEMA_VERSION};
 use proptest::prelude::*;
 use rusqlite::Connection;
 
@@ -297,7 +297,11 @@ fn reopening_keeps_everything() -> Result<(), StoreError> {
     let dir = tempfile::tempdir().unwrap();
     let puts = every_put();
     {
-        let mut store = SqliteStore::open_with(dir.path(), &Options { sync: Sync::Full }).unwrap();
+        let mut store = SqliteStore::open_with(
+            dir.path(),
+            &Options::default().with_synchronous(Synchronous::Full),
+        )
+        .unwrap();
         store.apply(&puts)?;
     }
     let mut store = SqliteStore::open(dir.path()).unwrap();

@@ -13,7 +13,7 @@ use cpim_engine::{Change, Effect, Engine, Input, Origin, Principal, Store, Times
 use cpim_formats::op::TransId;
 use cpim_formats::pidf::{Basic, Presence, Tuple};
 use cpim_formats::uri::Address;
-use cpim_store::{Options, SqliteStore, Sync};
+use cpim_store::{Options, SqliteStore, Synchronous};
 
 use super::{config, median, ratio, StoreBenchError};
 
@@ -241,10 +241,8 @@ fn floor_connection(path: &Path, sync: SyncArg) -> Result<rusqlite::Connection, 
 }
 
 fn options(sync: SyncArg) -> Options {
-    Options {
-        sync: match sync {
-            SyncArg::Normal => Sync::Normal,
-            SyncArg::Full => Sync::Full,
-        },
-    }
+    Options::default().with_synchronous(match sync {
+        SyncArg::Normal => Synchronous::Normal,
+        SyncArg::Full => Synchronous::Full,
+    })
 }
