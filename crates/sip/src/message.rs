@@ -49,6 +49,9 @@ pub enum Status<T> {
     Complete(T, usize),
     /// The buffer holds the start of a message; read more.
     Partial,
+    /// The buffer starts with a CRLFCRLF keep-alive ping (RFC 5626 s4.4.1):
+    /// drop that many bytes and answer with one CRLF.
+    KeepAlive(usize),
 }
 
 /// The start line.
@@ -143,13 +146,17 @@ impl<'a> Message<'a> {
         Message::parse_stream_with(input, &Limits::default())
     }
 
-    /// Reads the next message from a stream buffer. CRLFs before the start
-    /// line are skipped (RFC 3261 s7.5); Content-Length is required
-    /// (s18.3). Returns [`Status::Partial`] until the whole message is there.
+    /// Reads the next message from a stream buffer. A CRLF before the start
+    /// line is skipped (RFC 3261 s7.5), a double one is a keep-alive;
+    /// Content-Length is required (s18.3). Returns [`Status::Partial`] until
+    /// the whole message is there.
     pub fn parse_stream_with(
         input: &'a [u8],
         limits: &Limits,
     ) -> Result<Status<Message<'a>>, SipError> {
+        if input.starts_with(b"\r\n\r\n") {
+            return Ok(Status::KeepAlive(4));
+        }
         let Some(head) = read_head(input, limits, true)? else {
             return Ok(Status::Partial);
         };

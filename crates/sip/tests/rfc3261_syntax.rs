@@ -605,11 +605,12 @@ fn limits_each_have_their_error() {
 #[test]
 fn stream_framing_by_content_length() {
     let one = format!("{HEAD}Content-Length: 5\r\n\r\nhello").into_bytes();
-    let mut stream = b"\r\n\r\n".to_vec();
+    // A CRLF before the start line is skipped (s7.5) and counted.
+    let mut stream = b"\r\n".to_vec();
     stream.extend_from_slice(&one);
     stream.extend_from_slice(&one);
     // Every strict prefix of the first message is partial.
-    for cut in 0..4 + one.len() {
+    for cut in 0..2 + one.len() {
         assert_eq!(
             Message::parse_stream(&stream[..cut]),
             Ok(Status::Partial),
@@ -619,13 +620,25 @@ fn stream_framing_by_content_length() {
     let Ok(Status::Complete(first, used)) = Message::parse_stream(&stream) else {
         panic!()
     };
-    assert_eq!(used, 4 + one.len());
+    assert_eq!(used, 2 + one.len());
     assert_eq!(first.body(), b"hello");
     let Ok(Status::Complete(second, used2)) = Message::parse_stream(&stream[used..]) else {
         panic!()
     };
     assert_eq!(used2, one.len());
     assert_eq!(second.call_id(), "c@a");
+}
+
+#[test]
+fn double_crlf_is_a_keep_alive() {
+    let mut stream = b"\r\n\r\n".to_vec();
+    stream.extend_from_slice(&with(""));
+    assert_eq!(Message::parse_stream(&stream[..2]), Ok(Status::Partial));
+    assert_eq!(Message::parse_stream(&stream), Ok(Status::KeepAlive(4)));
+    assert!(matches!(
+        Message::parse_stream(&stream[4..]),
+        Ok(Status::Complete(_, n)) if n == stream.len() - 4
+    ));
 }
 
 #[test]
