@@ -24,6 +24,10 @@ use crate::store::{
 };
 use crate::time::Timestamp;
 
+mod remote;
+
+use remote::{Phase, RemoteSub};
+
 /// The service engine. See the crate documentation for how to drive it.
 #[derive(Debug)]
 pub struct Engine {
@@ -35,6 +39,10 @@ pub struct Engine {
     pub_timers: BTreeSet<(Timestamp, Id, String)>,
     relays: HashMap<RelayId, Delegation>,
     relay_timers: BTreeSet<(Timestamp, RelayId)>,
+    /// Subscriptions relayed to other domains, by (watcher, target).
+    remote: HashMap<(Id, Id), RemoteSub>,
+    remote_relays: HashMap<RelayId, (Id, Id)>,
+    remote_timers: BTreeSet<(Timestamp, Id, Id)>,
     effects: VecDeque<Effect>,
 }
 
@@ -84,6 +92,9 @@ impl Engine {
             pub_timers: BTreeSet::new(),
             relays: HashMap::new(),
             relay_timers: BTreeSet::new(),
+            remote: HashMap::new(),
+            remote_relays: HashMap::new(),
+            remote_timers: BTreeSet::new(),
             effects: VecDeque::new(),
         }
     }
@@ -193,6 +204,27 @@ impl Engine {
                 },
             );
         }
+        for r in snapshot.remote_subscriptions {
+            let wid = e
+                .names
+                .retain(&parse_text(&r.watcher, "remote subscription")?);
+            let tid = e
+                .names
+                .retain(&parse_text(&r.target, "remote subscription")?);
+            let sub = RemoteSub {
+                binding: r.binding,
+                expires: r.expires,
+                phase: Phase::Established {
+                    pending: r.state != SubscriptionStatus::Active,
+                },
+            };
+            e.remote_timers.insert((r.expires, wid, tid));
+            if let Some(old) = e.remote.insert((wid, tid), sub) {
+                e.remote_timers.remove(&(old.expires, wid, tid));
+                e.names.release(wid);
+                e.names.release(tid);
+            }
+        }
         e.names.collect();
         Ok(e)
     }
@@ -274,7 +306,18 @@ impl Engine {
                     u.sessions.retain(|s| *s != session);
                 }
             }
-            Input::RelayAnswer { relay, answer } => return self.relay_answer(relay, answer),
+            Input::RelayAnswer { relay, answer } => {
+                if self.remote_answer(relay, answer.clone(), now) {
+                    return Ok(());
+                }
+                return self.relay_answer(relay, answer);
+            }
+            Input::Notify {
+                origin,
+                principal,
+                op,
+                state,
+            } => self.remote_notify(origin, &principal, op, state, now),
         }
         Ok(())
     }
@@ -295,6 +338,7 @@ impl Engine {
             self.sub_timers.first().map(|t| t.0),
             self.pub_timers.first().map(|t| t.0),
             self.relay_timers.first().map(|t| t.0),
+            self.remote_timers.first().map(|t| t.0),
         ]
         .into_iter()
         .flatten()
@@ -364,6 +408,7 @@ impl Engine {
                 );
             }
         }
+        self.remote_timeouts(now);
         self.names.collect();
     }
 
@@ -418,6 +463,12 @@ impl Engine {
         self.users.values().map(|u| u.watchers.len()).sum()
     }
 
+    /// How many subscriptions relayed to other domains are live (accepted
+    /// or awaiting an answer).
+    pub fn remote_subscription_count(&self) -> usize {
+        self.remote.len()
+    }
+
     /// How many distinct addresses the engine holds (users, watchers,
     /// rule subjects, blocked senders).
     pub fn interned_addresses(&self) -> usize {
@@ -464,6 +515,22 @@ impl Engine {
         let relays: BTreeSet<_> = self.relays.iter().map(|(r, d)| (d.deadline, *r)).collect();
         if relays != self.relay_timers {
             return Err("relay timers disagree with delegations".into());
+        }
+        let mut remote_timers = BTreeSet::new();
+        let mut remote_relays = HashMap::new();
+        for (&(wid, tid), sub) in &self.remote {
+            *holds.entry(wid).or_default() += 1;
+            *holds.entry(tid).or_default() += 1;
+            remote_timers.insert((sub.expires, wid, tid));
+            if let Phase::Awaiting { relay, .. } = sub.phase {
+                remote_relays.insert(relay, (wid, tid));
+            }
+        }
+        if remote_timers != self.remote_timers {
+            return Err("relayed subscription timers disagree with their records".into());
+        }
+        if remote_relays != self.remote_relays {
+            return Err("relay ids disagree with relayed subscriptions awaiting answers".into());
         }
         if holds.len() != self.names.ids.len() {
             return Err(format!(
@@ -553,14 +620,7 @@ impl Engine {
         }
         if route.answers {
             // Step 3d: the response waits for the authoritative answer.
-            // Random, so an id is never reused across restarts: a late
-            // answer to an old relay cannot complete a new one.
-            let relay = loop {
-                let candidate = RelayId(rand::random::<u64>());
-                if !self.relays.contains_key(&candidate) {
-                    break candidate;
-                }
-            };
+            let relay = self.fresh_relay();
             let deadline = now.plus_millis(self.config.relay_timeout_ms);
             self.persist(Change::PutDelegation(DelegationRecord {
                 relay: relay.0,
@@ -655,6 +715,14 @@ impl Engine {
         let Some(target) = single(&op.target, Scheme::Pres) else {
             return self.fail(req, "the target is not a single pres: address");
         };
+        if !self.config.is_local(target.domain()) {
+            // Draft section 3.4 across domains: relayed by route.
+            if !principal.may_act_for(watcher) {
+                let reason = format!("not authorised to subscribe as {watcher}");
+                return self.fail(req, &reason);
+            }
+            return self.subscribe_remote(req, watcher, target, op.duration, now);
+        }
         let Some(tid) = self.local_user(target) else {
             let reason = format!("{target} is not a presentity served here");
             return self.fail(req, &reason);
@@ -753,6 +821,9 @@ impl Engine {
         if !principal.may_act_for(watcher) {
             let reason = format!("not authorised to unsubscribe as {watcher}");
             return self.fail(req, &reason);
+        }
+        if !self.config.is_local(target.domain()) {
+            return self.unsubscribe_remote(req, watcher, target);
         }
         let found = self.local_user(target).and_then(|tid| {
             let wid = self.names.id(watcher)?;
@@ -1072,6 +1143,7 @@ impl Engine {
                 watcher: me.clone(),
             });
         }
+        self.remove_remote_watcher(id);
         self.persist(Change::RemoveUser(me));
         for wid in &told {
             self.notify(*wid, id, SubState::Terminated(Reason::Deactivated), None);
@@ -1277,7 +1349,7 @@ impl Engine {
 /// subscription record and index entry.
 type Id = u32;
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct Request {
     origin: Origin,
     trans_id: TransId,

@@ -138,13 +138,30 @@ pub enum Input {
     },
     /// An inbox closes.
     SessionClosed(SessionId),
-    /// Another server answered a relayed message (`Some`), or no answer will
-    /// come (`None`).
+    /// Another server answered a relayed message or subscribe (`Some`), or
+    /// no answer will come (`None`). For a subscribe, a `success` answer
+    /// carries the granted duration (none: the requested one stands).
     RelayAnswer {
-        /// The relay id from [`Effect::Relay`].
+        /// The relay id from [`Effect::Relay`] or [`Effect::RelaySubscribe`].
         relay: RelayId,
         /// The authoritative answer.
         answer: Option<ResponseOp>,
+    },
+    /// A notify operation (draft section 3.4.2) from another domain, for a
+    /// subscription relayed there with [`Effect::RelaySubscribe`]. The
+    /// principal must be able to act for the target (its domain). Answered
+    /// with a response to `origin`: `failure` when no such relayed
+    /// subscription exists here, so the other side can end its own.
+    Notify {
+        /// Where the response goes.
+        origin: Origin,
+        /// Who sends it: the target's domain.
+        principal: Principal,
+        /// The operation.
+        op: NotifyOp,
+        /// Where the subscription stands on the other side, expiry as an
+        /// absolute time (`Active`, `Pending`), or why it ended.
+        state: SubState,
     },
 }
 
@@ -180,6 +197,30 @@ pub enum Effect {
         message: MessageOp,
         /// Relays left after this one.
         hops: u8,
+    },
+    /// A subscribe operation (draft section 3.4.1) for a presentity of
+    /// another domain, for the route's binding to carry out. Its duration is
+    /// 0 for a fetch (section 3.4.4). Give the answer back in
+    /// [`Input::RelayAnswer`] and the other side's notifications in
+    /// [`Input::Notify`].
+    RelaySubscribe {
+        /// The id to answer with.
+        relay: RelayId,
+        /// The route's binding name.
+        binding: String,
+        /// The operation: the local watcher, the remote target, the granted
+        /// duration, the watcher's transID.
+        op: SubscribeOp,
+    },
+    /// A relayed subscription ended here (unsubscribed, expired, watcher
+    /// removed, or the subscribe was given up): the binding tells the other
+    /// side (RFC 3859 section 3.4). No answer is awaited; the subscription
+    /// is already over locally.
+    RelayUnsubscribe {
+        /// The binding the subscription went through.
+        binding: String,
+        /// The operation, with a fresh transID.
+        op: UnsubscribeOp,
     },
     /// A notify operation (draft section 3.4.2).
     Notify(Notification),

@@ -68,7 +68,8 @@ pub use io::{
 };
 pub use policy::{Decision, PolicySubject};
 pub use store::{
-    BlockRecord, Change, DelegationRecord, MemoryStore, PolicyRecord, PublicationRecord, Snapshot,
-    Store, StoreError, SubscriptionRecord, SubscriptionStatus, WatcherRecord,
+    BlockRecord, Change, DelegationRecord, MemoryStore, PolicyRecord, PublicationRecord,
+    RemoteSubscriptionRecord, Snapshot, Store, StoreError, SubscriptionRecord, SubscriptionStatus,
+    WatcherRecord,
 };
 pub use time::Timestamp;

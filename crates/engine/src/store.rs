@@ -123,6 +123,16 @@ pub enum Change {
         /// The relay id of the delegation.
         relay: u64,
     },
+    /// A subscription of a local watcher to a presentity of another domain,
+    /// accepted there (draft section 3.4 across domains).
+    PutRemoteSubscription(RemoteSubscriptionRecord),
+    /// A relayed subscription ended.
+    RemoveRemoteSubscription {
+        /// The local watcher, `local@domain`.
+        watcher: String,
+        /// The remote presentity, `local@domain`.
+        target: String,
+    },
 }
 
 /// One publisher's presence for a presentity. Key: (presentity, publisher).
@@ -206,6 +216,22 @@ pub struct DelegationRecord {
     pub deadline: Timestamp,
 }
 
+/// A subscription relayed to another domain and accepted there. Key:
+/// (watcher, target).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteSubscriptionRecord {
+    /// The local watcher, `local@domain`.
+    pub watcher: String,
+    /// The remote presentity, `local@domain`.
+    pub target: String,
+    /// The route's binding it went through.
+    pub binding: String,
+    /// When it ends (absolute, so it survives restarts).
+    pub expires: Timestamp,
+    /// Whether the other side lets presence flow yet.
+    pub state: SubscriptionStatus,
+}
+
 /// Everything `Engine::restore` needs: the committed state, in no particular
 /// order (an engine restores the same state from any order).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,6 +251,9 @@ pub struct Snapshot {
     pub blocks: Vec<BlockRecord>,
     /// Delegated message operations awaiting an answer.
     pub delegations: Vec<DelegationRecord>,
+    /// Subscriptions relayed to other domains, one per (watcher, target).
+    #[serde(default)]
+    pub remote_subscriptions: Vec<RemoteSubscriptionRecord>,
 }
 
 /// A [`Store`] in memory, for tests and for running without durability.
@@ -238,6 +267,7 @@ pub struct MemoryStore {
     watchers: BTreeMap<(String, String), WatcherRecord>,
     blocks: BTreeMap<(String, String), BlockRecord>,
     delegations: BTreeMap<u64, DelegationRecord>,
+    remote_subscriptions: BTreeMap<(String, String), RemoteSubscriptionRecord>,
     batches: usize,
 }
 
@@ -312,6 +342,14 @@ impl MemoryStore {
             Change::RemoveDelegation { relay } => {
                 self.delegations.remove(relay);
             }
+            Change::PutRemoteSubscription(r) => {
+                let key = (r.watcher.clone(), r.target.clone());
+                self.remote_subscriptions.insert(key, r.clone());
+            }
+            Change::RemoveRemoteSubscription { watcher, target } => {
+                self.remote_subscriptions
+                    .remove(&(watcher.clone(), target.clone()));
+            }
         }
     }
 }
@@ -326,6 +364,7 @@ impl Store for MemoryStore {
             watchers: self.watchers.values().cloned().collect(),
             blocks: self.blocks.values().cloned().collect(),
             delegations: self.delegations.values().cloned().collect(),
+            remote_subscriptions: self.remote_subscriptions.values().cloned().collect(),
         })
     }
 
@@ -415,6 +454,31 @@ mod tests {
         ])?;
         let snap = store.load()?;
         assert!(snap.users.is_empty() && snap.delegations.is_empty());
+        let remote = RemoteSubscriptionRecord {
+            watcher: "alice@example.com".into(),
+            target: "carol@example.net".into(),
+            binding: "sip".into(),
+            expires: Timestamp::from_millis(11),
+            state: SubscriptionStatus::Pending,
+        };
+        store.apply(&[
+            Change::PutRemoteSubscription(remote.clone()),
+            Change::PutRemoteSubscription(RemoteSubscriptionRecord {
+                state: SubscriptionStatus::Active,
+                ..remote.clone()
+            }),
+        ])?;
+        let snap = store.load()?;
+        assert_eq!(snap.remote_subscriptions.len(), 1);
+        assert_eq!(
+            snap.remote_subscriptions[0].state,
+            SubscriptionStatus::Active
+        );
+        store.apply(&[Change::RemoveRemoteSubscription {
+            watcher: remote.watcher,
+            target: remote.target,
+        }])?;
+        assert!(store.load()?.remote_subscriptions.is_empty());
         Ok(())
     }
 }
