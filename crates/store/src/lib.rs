@@ -37,8 +37,8 @@ use std::path::{Path, PathBuf};
 
 use cpim_engine::{
     BlockRecord, Change, Decision, DelegationRecord, PolicyRecord, PolicySubject,
-    PublicationRecord, Snapshot, Store, StoreError, SubscriptionRecord, SubscriptionStatus,
-    Timestamp, WatcherRecord,
+    PublicationRecord, RemoteSubscriptionRecord, Snapshot, Store, StoreError, SubscriptionRecord,
+    SubscriptionStatus, Timestamp, WatcherRecord,
 };
 use rusqlite::{params, Connection, Row, Transaction, TransactionBehavior};
 
@@ -331,6 +331,28 @@ fn write_change(tx: &Transaction<'_>, change: &Change) -> Result<(), SqliteStore
             tx.prepare_cached("DELETE FROM delegation WHERE relay = ?1")?
                 .execute(params![id_to_sql(*relay)])?;
         }
+        Change::PutRemoteSubscription(r) => {
+            tx.prepare_cached(
+                "INSERT INTO remote_subscription (watcher, target, binding, expires_at, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (watcher, target)
+                 DO UPDATE SET binding = excluded.binding, expires_at = excluded.expires_at,
+                     state = excluded.state",
+            )?
+            .execute(params![
+                r.watcher,
+                r.target,
+                r.binding,
+                time_to_sql(r.expires),
+                status_to_sql(r.state)?
+            ])?;
+        }
+        Change::RemoveRemoteSubscription { watcher, target } => {
+            tx.prepare_cached(
+                "DELETE FROM remote_subscription WHERE watcher = ?1 AND target = ?2",
+            )?
+            .execute(params![watcher, target])?;
+        }
         other => return Err(SqliteStoreError::Unsupported(format!("{other:?}"))),
     }
     Ok(())
@@ -405,6 +427,19 @@ fn read_snapshot(tx: &Transaction<'_>) -> Result<Snapshot, SqliteStoreError> {
                     detail: format!("{trans_id} is not a transID"),
                 })?,
                 deadline: time_from_sql("delegation", "deadline", r.get(3)?)?,
+            })
+        },
+    )?;
+    snapshot.remote_subscriptions = rows(
+        tx,
+        "SELECT watcher, target, binding, expires_at, state FROM remote_subscription",
+        |r| {
+            Ok(RemoteSubscriptionRecord {
+                watcher: r.get(0)?,
+                target: r.get(1)?,
+                binding: r.get(2)?,
+                expires: time_from_sql("remote_subscription", "expires_at", r.get(3)?)?,
+                state: status_from_sql(text(r, 4, "remote_subscription", "state")?)?,
             })
         },
     )?;

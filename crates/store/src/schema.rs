@@ -24,10 +24,16 @@ pub(crate) struct Migration {
 
 /// Every step, oldest first; a step is never edited once released, only
 /// followed by a new one.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("migrations/0001_initial.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("migrations/0002_remote_subscription.sql"),
+    },
+];
 
 /// The version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -199,6 +205,39 @@ mod tests {
             ),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn version_1_file_gains_remote_subscriptions_and_keeps_its_rows() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_with(&mut conn, MIGRATIONS, 1).unwrap();
+        conn.execute(
+            "INSERT INTO subscription (watcher, target, expires_at, state)
+             VALUES ('alice@example.com', 'bob@example.com', 1234, 'active')",
+            [],
+        )
+        .unwrap();
+        assert!(conn
+            .execute("SELECT 1 FROM remote_subscription", [])
+            .is_err());
+        assert_eq!(migrate(&mut conn).unwrap(), 1);
+        assert_eq!(version(&conn).unwrap(), 2);
+        let kept: i64 = conn
+            .query_row("SELECT expires_at FROM subscription", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, 1234);
+        conn.execute(
+            "INSERT INTO remote_subscription (watcher, target, binding, expires_at, state)
+             VALUES ('alice@example.com', 'carol@example.net', 'sip', 99, 'pending')",
+            [],
+        )
+        .unwrap();
+        let bad = conn.execute(
+            "INSERT INTO remote_subscription (watcher, target, binding, expires_at, state)
+             VALUES ('alice@example.com', 'dan@example.net', 'sip', 99, 'gone')",
+            [],
+        );
+        assert!(bad.is_err(), "the state is checked");
     }
 
     #[test]

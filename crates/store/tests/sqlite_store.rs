@@ -5,8 +5,8 @@
 
 use cpim_engine::{
     BlockRecord, Change, Decision, DelegationRecord, MemoryStore, PolicyRecord, PolicySubject,
-    PublicationRecord, Snapshot, Store, StoreError, SubscriptionRecord, SubscriptionStatus,
-    Timestamp, WatcherRecord,
+    PublicationRecord, RemoteSubscriptionRecord, Snapshot, Store, StoreError, SubscriptionRecord,
+    SubscriptionStatus, Timestamp, WatcherRecord,
 };
 use cpim_store::{Options, SqliteStore, SqliteStoreError, Synchronous, FILE_NAME, SCHEMA_VERSION};
 use proptest::prelude::*;
@@ -27,6 +27,8 @@ fn sorted(mut s: Snapshot) -> Snapshot {
     s.blocks
         .sort_by(|a, b| (&a.inbox, &a.blocked).cmp(&(&b.inbox, &b.blocked)));
     s.delegations.sort_by_key(|d| d.relay);
+    s.remote_subscriptions
+        .sort_by(|a, b| (&a.watcher, &a.target).cmp(&(&b.watcher, &b.target)));
     s
 }
 
@@ -83,6 +85,20 @@ fn every_put() -> Vec<Change> {
             trans_id: 2_147_483_647,
             deadline: Timestamp::from_millis(1_700_000_030_000),
         }),
+        Change::PutRemoteSubscription(RemoteSubscriptionRecord {
+            watcher: "bob@example.com".into(),
+            target: "carol@example.net".into(),
+            binding: "sip".into(),
+            expires: Timestamp::from_millis(1_700_000_600_000),
+            state: SubscriptionStatus::Pending,
+        }),
+        Change::PutRemoteSubscription(RemoteSubscriptionRecord {
+            watcher: "bob@example.com".into(),
+            target: "carol@example.net".into(),
+            binding: "sip".into(),
+            expires: Timestamp::from_millis(1_700_000_900_000),
+            state: SubscriptionStatus::Active,
+        }),
     ]
 }
 
@@ -122,6 +138,10 @@ fn every_remove() -> Vec<Change> {
             blocked: "spam@example.net".into(),
         }),
         Change::RemoveDelegation { relay: 7 },
+        Change::RemoveRemoteSubscription {
+            watcher: "bob@example.com".into(),
+            target: "carol@example.net".into(),
+        },
     ]
 }
 
@@ -162,6 +182,11 @@ fn every_change_kind_round_trips() -> Result<(), StoreError> {
     assert_eq!(snap.watchers.len(), 1);
     assert_eq!(snap.blocks.len(), 1);
     assert_eq!(snap.delegations.len(), 1);
+    assert_eq!(snap.remote_subscriptions.len(), 1);
+    assert_eq!(
+        snap.remote_subscriptions[0].state,
+        SubscriptionStatus::Active
+    );
 
     let removes = every_remove();
     store.apply(&removes)?;
