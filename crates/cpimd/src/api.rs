@@ -31,6 +31,8 @@ use crate::metrics::Metrics;
 
 /// Media type of the draft's XML notation for operations.
 pub const OP_XML: &str = "application/cpim-op+xml";
+/// Media type of a CPIM message (RFC 3862).
+pub const MESSAGE_CPIM: &str = "message/cpim";
 /// Media type of PIDF (RFC 3863).
 pub const PIDF: &str = "application/pidf+xml";
 
@@ -229,6 +231,7 @@ async fn post_message(
             MessageOp::new(from, to, request.content_type, request.body.into_bytes())
                 .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?
         }
+        Some(MESSAGE_CPIM) => message_from_cpim(&bytes, &me)?,
         Some(OP_XML) => match Operation::from_xml(&bytes) {
             Ok(Operation::Message(op)) => op,
             Ok(other) => {
@@ -242,7 +245,7 @@ async fn post_message(
         other => {
             return Err(unsupported(
                 other,
-                "application/json or application/cpim-op+xml",
+                "application/json, message/cpim or application/cpim-op+xml",
             ))
         }
     };
@@ -263,6 +266,28 @@ async fn post_message(
     })
     .await?;
     Ok(answer_response(answer, xml, StatusCode::OK))
+}
+
+/// A raw `message/cpim` body (RFC 3862): From and To give the operation's
+/// addresses; the whole message, headers, extensions and signature
+/// included, is the content passed on, so nothing in it is lost.
+fn message_from_cpim(bytes: &[u8], me: &Address) -> Result<MessageOp, ApiError> {
+    let message = cpim_formats::message::Message::parse(bytes)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("message/cpim: {e}")))?;
+    let from = match message.from() {
+        Some(from) => parse_uri(from.uri(), "From")?,
+        None => me.to_uri(Scheme::Im),
+    };
+    let to = message.to().next().ok_or_else(|| {
+        ApiError::field(
+            StatusCode::BAD_REQUEST,
+            "To",
+            "message/cpim has no To header (RFC 3862 section 3.3)",
+        )
+    })?;
+    let to = parse_uri(to.uri(), "To")?;
+    MessageOp::new(from, to, MESSAGE_CPIM, bytes.to_vec())
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
 // ---------------------------------------------------------------- presence
@@ -775,7 +800,10 @@ fn wants_xml(headers: &HeaderMap) -> bool {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    accept.contains(OP_XML) || (accept.is_empty() && media_type(headers).as_deref() == Some(OP_XML))
+    // XML when asked for, or when the request was XML and JSON was not
+    // asked for by name.
+    accept.contains(OP_XML)
+        || (media_type(headers).as_deref() == Some(OP_XML) && !accept.contains("application/json"))
 }
 
 fn unsupported(got: Option<&str>, expected: &str) -> ApiError {

@@ -1,10 +1,13 @@
 //! Starts the real `cpimd` on loopback and drives it with the real `cpim`.
 //!
 //! `cpimd` is this package's binary (`CARGO_BIN_EXE_cpimd`). `cpim` belongs
-//! to the `cpim-cli` package, so the first test that needs it runs `cargo
-//! build -p cpim-cli --bin cpim` (with the same profile, into the same
-//! target directory, found as the directory holding `cpimd`); set
-//! `CPIM_BIN=/path/to/cpim` to use a prebuilt one instead.
+//! to the `cpim-cli` package: `cargo test --workspace` builds it into the
+//! same directory as `cpimd` before any test runs, and the tests use it
+//! from there. When it is missing (`cargo test -p cpimd` on a fresh tree),
+//! the first test that needs it runs `cargo build -p cpim-cli --bin cpim`
+//! into the same target directory. `CPIM_BIN=/path/to/cpim` overrides both.
+//! (After changing the CLI, `cargo test -p cpimd` alone uses the old
+//! binary: build it, or run the workspace tests.)
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -28,6 +31,10 @@ pub fn cpim_bin() -> &'static Path {
         }
         let cpimd = PathBuf::from(env!("CARGO_BIN_EXE_cpimd"));
         let dir = cpimd.parent().expect("cpimd has a directory").to_path_buf();
+        let bin = dir.join(format!("cpim{}", std::env::consts::EXE_SUFFIX));
+        if bin.exists() {
+            return bin;
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let mut build = Command::new(cargo);
         build.args(["build", "--quiet", "-p", "cpim-cli", "--bin", "cpim"]);
@@ -40,7 +47,7 @@ pub fn cpim_bin() -> &'static Path {
         }
         let status = build.status().expect("cargo runs");
         assert!(status.success(), "cargo build -p cpim-cli failed");
-        dir.join(format!("cpim{}", std::env::consts::EXE_SUFFIX))
+        bin
     })
 }
 

@@ -12,3 +12,4 @@ mod kill9_keeps_acknowledged;
 mod openapi_names_every_route;
 mod refusals_are_4xx;
 mod restart_keeps_state;
+mod rfc3862_and_op_xml_bodies;
