@@ -5,8 +5,7 @@
 //! in-progress operations in persistent storage." [`SqliteStore`] keeps the
 //! engine's state (publications, subscriptions, access policy, watcher
 //! lists, block lists, local users, delegated operations, section 2.4.1 step
-//! 3d) in one file, `cpim.sqlite3`, under a data directory; `cpim.lock`
-//! beside it keeps a second store from opening the same directory.
+//! 3d) in one file, `cpim.sqlite3`, under a data directory.
 //!
 //! Durability: the file runs in WAL mode; each [`Store::apply`] batch is one
 //! transaction, committed before `apply` returns. With the default
@@ -50,9 +49,6 @@ pub use schema::SCHEMA_VERSION;
 
 /// File name of the store inside its data directory.
 pub const FILE_NAME: &str = "cpim.sqlite3";
-
-/// File beside it that one process holds locked while the store is open.
-pub const LOCK_FILE_NAME: &str = "cpim.lock";
 
 /// How hard a commit presses the data to the disk (SQLite's `synchronous`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -101,10 +97,6 @@ pub enum SqliteStoreError {
     /// The file is an SQLite database, but not a cpim store.
     #[error("not a cpim store: SQLite application_id is {application_id:#010x}")]
     ForeignFile { application_id: i32 },
-    /// Another open store (in this or another process) holds the data
-    /// directory; two engines writing one file would diverge.
-    #[error("store in {dir} is already open (lock file {LOCK_FILE_NAME} is held)")]
-    InUse { dir: PathBuf },
     /// SQLite refused to switch the file to WAL mode.
     #[error("cannot enable WAL mode: journal_mode is {0:?}")]
     NoWal(String),
@@ -152,9 +144,6 @@ impl From<SqliteStoreError> for StoreError {
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
-    // Declared after `conn`, so dropped after it: the lock is the last thing
-    // to go.
-    _lock: Connection,
 }
 
 impl SqliteStore {
@@ -174,16 +163,11 @@ impl SqliteStore {
             path: dir.to_path_buf(),
             source,
         })?;
-        let lock = lock(dir)?;
         let path = dir.join(FILE_NAME);
         let mut conn = Connection::open(&path)?;
         configure(&conn, options)?;
         schema::migrate(&mut conn)?;
-        Ok(SqliteStore {
-            conn,
-            path,
-            _lock: lock,
-        })
+        Ok(SqliteStore { conn, path })
     }
 
     /// Path of the database file.
@@ -595,26 +579,6 @@ fn subject_from_sql(kind: &str, subject: String) -> Result<PolicySubject, Sqlite
             column: "subject_kind",
             detail: format!("unknown subject kind {kind:?}"),
         }),
-    }
-}
-
-/// Takes the data directory's lock: an exclusive lock on a small SQLite file,
-/// held for the connection's life (`locking_mode=EXCLUSIVE`). SQLite's locks
-/// are the operating system's advisory locks, so a killed process releases
-/// it; doing it through SQLite keeps this free of platform code.
-fn lock(dir: &Path) -> Result<Connection, SqliteStoreError> {
-    let conn = Connection::open(dir.join(LOCK_FILE_NAME))?;
-    conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
-    match conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;") {
-        Ok(()) => Ok(conn),
-        Err(rusqlite::Error::SqliteFailure(e, _))
-            if e.code == rusqlite::ErrorCode::DatabaseBusy =>
-        {
-            Err(SqliteStoreError::InUse {
-                dir: dir.to_path_buf(),
-            })
-        }
-        Err(e) => Err(e.into()),
     }
 }
 

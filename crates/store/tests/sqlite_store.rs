@@ -355,25 +355,6 @@ fn negative_time_in_the_file_is_reported_as_corrupt() {
 }
 
 #[test]
-fn one_open_store_per_directory() {
-    let dir = tempfile::tempdir().unwrap();
-    let first = SqliteStore::open(dir.path()).unwrap();
-    match SqliteStore::open(dir.path()) {
-        Err(SqliteStoreError::InUse { dir: d }) => assert_eq!(d, dir.path()),
-        Err(other) => panic!("expected InUse, got {other:?}"),
-        Ok(_) => panic!("opened a directory that is in use"),
-    }
-    // The file itself stays readable by other tools meanwhile.
-    let raw = Connection::open(first.path()).unwrap();
-    let n: i64 = raw
-        .query_row("SELECT count(*) FROM subscription", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(n, 0);
-    drop(first);
-    SqliteStore::open(dir.path()).unwrap();
-}
-
-#[test]
 fn another_programs_database_is_not_opened() {
     let dir = tempfile::tempdir().unwrap();
     let raw = Connection::open(dir.path().join(FILE_NAME)).unwrap();
