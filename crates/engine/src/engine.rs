@@ -205,25 +205,7 @@ impl Engine {
             );
         }
         for r in snapshot.remote_subscriptions {
-            let wid = e
-                .names
-                .retain(&parse_text(&r.watcher, "remote subscription")?);
-            let tid = e
-                .names
-                .retain(&parse_text(&r.target, "remote subscription")?);
-            let sub = RemoteSub {
-                binding: r.binding,
-                expires: r.expires,
-                phase: Phase::Established {
-                    pending: r.state != SubscriptionStatus::Active,
-                },
-            };
-            e.remote_timers.insert((r.expires, wid, tid));
-            if let Some(old) = e.remote.insert((wid, tid), sub) {
-                e.remote_timers.remove(&(old.expires, wid, tid));
-                e.names.release(wid);
-                e.names.release(tid);
-            }
+            e.restore_remote(r)?;
         }
         e.names.collect();
         Ok(e)

@@ -69,7 +69,7 @@ pub use io::{
 pub use policy::{Decision, PolicySubject};
 pub use store::{
     BlockRecord, Change, DelegationRecord, MemoryStore, PolicyRecord, PublicationRecord,
-    RemoteSubscriptionRecord, Snapshot, Store, StoreError, SubscriptionRecord, SubscriptionStatus,
-    WatcherRecord,
+    RelayedRequest, RemoteSubscriptionRecord, Snapshot, Store, StoreError, SubscriptionRecord,
+    SubscriptionStatus, WatcherRecord,
 };
 pub use time::Timestamp;

@@ -228,8 +228,30 @@ pub struct RemoteSubscriptionRecord {
     pub binding: String,
     /// When it ends (absolute, so it survives restarts).
     pub expires: Timestamp,
-    /// Whether the other side lets presence flow yet.
+    /// Whether the other side lets presence flow yet (`Pending` while the
+    /// subscribe is in progress).
     pub state: SubscriptionStatus,
+    /// The watcher's subscribe or fetch while it is in progress (its
+    /// response not yet sent); `None` once accepted. `expires` is then the
+    /// deadline for the answer.
+    #[serde(default)]
+    pub request: Option<RelayedRequest>,
+}
+
+/// A relayed subscribe or fetch whose response to the watcher is still to
+/// be sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayedRequest {
+    /// The relay id its answer comes back with.
+    pub relay: u64,
+    /// The driver's handle for where the watcher's response goes.
+    pub origin: u64,
+    /// The transID of the watcher's operation.
+    pub trans_id: u32,
+    /// The duration asked of the other side; 0 for a fetch.
+    pub duration: u32,
+    /// A fetch the other side accepted, whose one notify is awaited.
+    pub answered: bool,
 }
 
 /// Everything `Engine::restore` needs: the committed state, in no particular
@@ -460,11 +482,19 @@ mod tests {
             binding: "sip".into(),
             expires: Timestamp::from_millis(11),
             state: SubscriptionStatus::Pending,
+            request: Some(RelayedRequest {
+                relay: 9,
+                origin: 4,
+                trans_id: 77,
+                duration: 600,
+                answered: false,
+            }),
         };
         store.apply(&[
             Change::PutRemoteSubscription(remote.clone()),
             Change::PutRemoteSubscription(RemoteSubscriptionRecord {
                 state: SubscriptionStatus::Active,
+                request: None,
                 ..remote.clone()
             }),
         ])?;
@@ -474,6 +504,7 @@ mod tests {
             snap.remote_subscriptions[0].state,
             SubscriptionStatus::Active
         );
+        assert_eq!(snap.remote_subscriptions[0].request, None);
         store.apply(&[Change::RemoveRemoteSubscription {
             watcher: remote.watcher,
             target: remote.target,

@@ -146,9 +146,15 @@ fn subscribe_to_another_domain_is_relayed_and_answered_with_the_granted_duration
     assert_eq!(op.duration, 600);
     assert_eq!(op.trans_id, t);
     assert_eq!(h.engine.remote_subscription_count(), 1);
-    assert!(
-        stored(&mut h).is_empty(),
-        "not stored before it is accepted"
+    // In progress, and stored as such: the answer's deadline, no state yet.
+    let snapshot = h.store.load().unwrap();
+    let record = &snapshot.remote_subscriptions[0];
+    assert_eq!(record.state, SubscriptionStatus::Pending);
+    assert_eq!(record.expires, h.now.plus_millis(32_000));
+    let request = record.request.clone().unwrap();
+    assert_eq!(
+        (request.relay, request.trans_id, request.duration),
+        (relay.0, t.get(), 600)
     );
 
     answer(&mut h, relay, Status::Success, Some(300));
@@ -488,6 +494,52 @@ fn restart_keeps_relayed_subscriptions_and_their_expiry() {
         notifies(&out)[0].state,
         SubState::Terminated(Reason::Expired)
     );
+}
+
+#[test]
+fn restart_keeps_a_subscribe_in_progress_and_its_answer_completes_it() {
+    let mut h = ready();
+    let t = h.subscribe(ALICE, CAROL, 600);
+    let (relay, _, _) = relayed(&h.take());
+    h.advance(1_000);
+    h.restart();
+    h.engine.check_invariants().unwrap();
+    answer(&mut h, relay, Status::Success, Some(300));
+    let out = h.take();
+    assert_eq!(only_response(&out, t).duration, Some(300));
+    assert_eq!(stored(&mut h)[0].4, h.now.plus_secs(300));
+    assert_eq!(
+        h.store.load().unwrap().remote_subscriptions[0].request,
+        None
+    );
+
+    // Unanswered, it still ends at its deadline after a restart.
+    let t = h.subscribe(ALICE, "dan@example.net", 600);
+    h.take();
+    h.restart();
+    h.advance(32_000);
+    let out = h.take();
+    assert_eq!(only_response(&out, t).status, Status::Indeterminant);
+    assert_eq!(unsubscribes(&out).len(), 1);
+    h.engine.check_invariants().unwrap();
+}
+
+#[test]
+fn restart_keeps_an_accepted_fetch_waiting_for_its_notify() {
+    let mut h = ready();
+    let t = h.subscribe(ALICE, CAROL, 0);
+    let (relay, _, _) = relayed(&h.take());
+    answer(&mut h, relay, Status::Success, Some(0));
+    h.restart();
+    h.engine.check_invariants().unwrap();
+    let state = active_in(&h, 0);
+    remote_notify(&mut h, state, Basic::Open);
+    let out = h.take();
+    assert_eq!(responses(&out)[1].trans_id, t);
+    let n = notifies(&out);
+    assert_eq!(n[0].state, SubState::Terminated(Reason::Fetched));
+    assert!(n[0].presence.is_some());
+    assert!(stored(&mut h).is_empty());
 }
 
 #[test]

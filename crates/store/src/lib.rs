@@ -37,8 +37,8 @@ use std::path::{Path, PathBuf};
 
 use cpim_engine::{
     BlockRecord, Change, Decision, DelegationRecord, PolicyRecord, PolicySubject,
-    PublicationRecord, RemoteSubscriptionRecord, Snapshot, Store, StoreError, SubscriptionRecord,
-    SubscriptionStatus, Timestamp, WatcherRecord,
+    PublicationRecord, RelayedRequest, RemoteSubscriptionRecord, Snapshot, Store, StoreError,
+    SubscriptionRecord, SubscriptionStatus, Timestamp, WatcherRecord,
 };
 use rusqlite::{params, Connection, Row, Transaction, TransactionBehavior};
 
@@ -332,19 +332,31 @@ fn write_change(tx: &Transaction<'_>, change: &Change) -> Result<(), SqliteStore
                 .execute(params![id_to_sql(*relay)])?;
         }
         Change::PutRemoteSubscription(r) => {
+            let q = r.request.as_ref();
             tx.prepare_cached(
-                "INSERT INTO remote_subscription (watcher, target, binding, expires_at, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO remote_subscription (watcher, target, binding, expires_at, state,
+                     request_phase, request_relay, request_origin, request_trans_id,
+                     request_duration)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT (watcher, target)
                  DO UPDATE SET binding = excluded.binding, expires_at = excluded.expires_at,
-                     state = excluded.state",
+                     state = excluded.state, request_phase = excluded.request_phase,
+                     request_relay = excluded.request_relay,
+                     request_origin = excluded.request_origin,
+                     request_trans_id = excluded.request_trans_id,
+                     request_duration = excluded.request_duration",
             )?
             .execute(params![
                 r.watcher,
                 r.target,
                 r.binding,
                 time_to_sql(r.expires),
-                status_to_sql(r.state)?
+                status_to_sql(r.state)?,
+                q.map(|q| if q.answered { "answered" } else { "awaiting" }),
+                q.map(|q| id_to_sql(q.relay)),
+                q.map(|q| id_to_sql(q.origin)),
+                q.map(|q| i64::from(q.trans_id)),
+                q.map(|q| i64::from(q.duration)),
             ])?;
         }
         Change::RemoveRemoteSubscription { watcher, target } => {
@@ -432,7 +444,8 @@ fn read_snapshot(tx: &Transaction<'_>) -> Result<Snapshot, SqliteStoreError> {
     )?;
     snapshot.remote_subscriptions = rows(
         tx,
-        "SELECT watcher, target, binding, expires_at, state FROM remote_subscription",
+        "SELECT watcher, target, binding, expires_at, state, request_phase, request_relay,
+             request_origin, request_trans_id, request_duration FROM remote_subscription",
         |r| {
             Ok(RemoteSubscriptionRecord {
                 watcher: r.get(0)?,
@@ -440,6 +453,7 @@ fn read_snapshot(tx: &Transaction<'_>) -> Result<Snapshot, SqliteStoreError> {
                 binding: r.get(2)?,
                 expires: time_from_sql("remote_subscription", "expires_at", r.get(3)?)?,
                 state: status_from_sql(text(r, 4, "remote_subscription", "state")?)?,
+                request: relayed_request_from_sql(r)?,
             })
         },
     )?;
@@ -504,6 +518,40 @@ fn time_from_sql(
 }
 
 // Ids are opaque 64-bit values with no order: stored bit for bit in a BIGINT.
+/// Columns 5-9 of a `remote_subscription` row: the request in progress, if
+/// any (the table's CHECK keeps them all NULL or all set).
+fn relayed_request_from_sql(r: &Row<'_>) -> Result<Option<RelayedRequest>, SqliteStoreError> {
+    let phase: Option<String> = r.get(5)?;
+    let Some(phase) = phase else {
+        return Ok(None);
+    };
+    let answered = match phase.as_str() {
+        "awaiting" => false,
+        "answered" => true,
+        _ => {
+            return Err(SqliteStoreError::BadRow {
+                table: "remote_subscription",
+                column: "request_phase",
+                detail: format!("unknown phase {phase:?}"),
+            })
+        }
+    };
+    let narrow = |column: &'static str, v: i64| {
+        u32::try_from(v).map_err(|_| SqliteStoreError::BadRow {
+            table: "remote_subscription",
+            column,
+            detail: format!("{v} is out of range"),
+        })
+    };
+    Ok(Some(RelayedRequest {
+        relay: id_from_sql(r.get(6)?),
+        origin: id_from_sql(r.get(7)?),
+        trans_id: narrow("request_trans_id", r.get(8)?)?,
+        duration: narrow("request_duration", r.get(9)?)?,
+        answered,
+    }))
+}
+
 fn id_to_sql(id: u64) -> i64 {
     i64::from_ne_bytes(id.to_ne_bytes())
 }

@@ -232,6 +232,13 @@ mod tests {
             [],
         )
         .unwrap();
+        let half = conn.execute(
+            "INSERT INTO remote_subscription (watcher, target, binding, expires_at, state,
+                 request_phase)
+             VALUES ('alice@example.com', 'erin@example.net', 'sip', 99, 'pending', 'awaiting')",
+            [],
+        );
+        assert!(half.is_err(), "a request in progress is all or nothing");
         let bad = conn.execute(
             "INSERT INTO remote_subscription (watcher, target, binding, expires_at, state)
              VALUES ('alice@example.com', 'dan@example.net', 'sip', 99, 'gone')",

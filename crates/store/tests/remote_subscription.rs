@@ -59,6 +59,14 @@ fn accepted_relayed_subscription_survives_reopen_and_its_end_is_stored() {
             _ => None,
         })
         .collect();
+    // In progress, it is in the file already, answer deadline and all.
+    let in_progress = store.load().unwrap().remote_subscriptions;
+    let q = in_progress[0].request.clone().unwrap();
+    assert_eq!(
+        (q.relay, q.origin, q.trans_id, q.duration),
+        (relay[0].0, 1, 1, 600)
+    );
+    assert_eq!(in_progress[0].expires, now.plus_millis(32_000));
     let answer = Input::RelayAnswer {
         relay: relay[0],
         answer: Some(ResponseOp {
@@ -94,6 +102,7 @@ fn accepted_relayed_subscription_survives_reopen_and_its_end_is_stored() {
         ("alice@example.com", "carol@example.net", "sip")
     );
     assert_eq!((r.state, r.expires), (SubscriptionStatus::Active, expires));
+    assert_eq!(r.request, None);
     let mut engine = Engine::restore(config, snapshot).unwrap();
     assert_eq!(engine.remote_subscription_count(), 1);
     assert_eq!(engine.poll_timeout(), Some(expires));

@@ -5,8 +5,8 @@
 
 use cpim_engine::{
     BlockRecord, Change, Decision, DelegationRecord, MemoryStore, PolicyRecord, PolicySubject,
-    PublicationRecord, RemoteSubscriptionRecord, Snapshot, Store, StoreError, SubscriptionRecord,
-    SubscriptionStatus, Timestamp, WatcherRecord,
+    PublicationRecord, RelayedRequest, RemoteSubscriptionRecord, Snapshot, Store, StoreError,
+    SubscriptionRecord, SubscriptionStatus, Timestamp, WatcherRecord,
 };
 use cpim_store::{Options, SqliteStore, SqliteStoreError, Synchronous, FILE_NAME, SCHEMA_VERSION};
 use proptest::prelude::*;
@@ -89,8 +89,29 @@ fn every_put() -> Vec<Change> {
             watcher: "bob@example.com".into(),
             target: "carol@example.net".into(),
             binding: "sip".into(),
-            expires: Timestamp::from_millis(1_700_000_600_000),
+            expires: Timestamp::from_millis(1_700_000_032_000),
             state: SubscriptionStatus::Pending,
+            request: Some(RelayedRequest {
+                relay: u64::MAX,
+                origin: 12,
+                trans_id: 2_147_483_647,
+                duration: 600,
+                answered: false,
+            }),
+        }),
+        Change::PutRemoteSubscription(RemoteSubscriptionRecord {
+            watcher: "dan@example.com".into(),
+            target: "carol@example.net".into(),
+            binding: "sip".into(),
+            expires: Timestamp::from_millis(1_700_000_032_000),
+            state: SubscriptionStatus::Pending,
+            request: Some(RelayedRequest {
+                relay: 0,
+                origin: 13,
+                trans_id: 5,
+                duration: 0,
+                answered: true,
+            }),
         }),
         Change::PutRemoteSubscription(RemoteSubscriptionRecord {
             watcher: "bob@example.com".into(),
@@ -98,6 +119,7 @@ fn every_put() -> Vec<Change> {
             binding: "sip".into(),
             expires: Timestamp::from_millis(1_700_000_900_000),
             state: SubscriptionStatus::Active,
+            request: None,
         }),
     ]
 }
@@ -142,6 +164,10 @@ fn every_remove() -> Vec<Change> {
             watcher: "bob@example.com".into(),
             target: "carol@example.net".into(),
         },
+        Change::RemoveRemoteSubscription {
+            watcher: "dan@example.com".into(),
+            target: "carol@example.net".into(),
+        },
     ]
 }
 
@@ -182,11 +208,18 @@ fn every_change_kind_round_trips() -> Result<(), StoreError> {
     assert_eq!(snap.watchers.len(), 1);
     assert_eq!(snap.blocks.len(), 1);
     assert_eq!(snap.delegations.len(), 1);
-    assert_eq!(snap.remote_subscriptions.len(), 1);
+    assert_eq!(snap.remote_subscriptions.len(), 2);
     assert_eq!(
-        snap.remote_subscriptions[0].state,
-        SubscriptionStatus::Active
+        (
+            snap.remote_subscriptions[0].state,
+            &snap.remote_subscriptions[0].request
+        ),
+        (SubscriptionStatus::Active, &None)
     );
+    assert!(snap.remote_subscriptions[1]
+        .request
+        .as_ref()
+        .is_some_and(|q| q.answered));
 
     let removes = every_remove();
     store.apply(&removes)?;

@@ -17,7 +17,7 @@ use cpim_formats::uri::{Address, Scheme};
 
 use super::{single, text, Engine, Id, Request};
 use crate::io::{Effect, Origin, Principal, Reason, RelayId, SubState};
-use crate::store::{Change, RemoteSubscriptionRecord, SubscriptionStatus};
+use crate::store::{Change, RelayedRequest, RemoteSubscriptionRecord, SubscriptionStatus};
 use crate::time::Timestamp;
 
 /// One relayed subscription or fetch, keyed by (watcher, target). The record
@@ -125,6 +125,9 @@ impl Engine {
                 );
                 self.remote_timers.insert((expires, wid, tid));
                 self.remote_relays.insert(relay, key);
+                // An operation in progress is stored too (draft section 3.4),
+                // so that after a restart the answer still completes it.
+                self.persist_remote(key);
                 self.effects.push_back(Effect::RelaySubscribe {
                     relay,
                     binding: route.binding,
@@ -181,6 +184,7 @@ impl Engine {
                 if let Some(sub) = self.remote.get_mut(&key) {
                     sub.phase = Phase::Fetching { req };
                 }
+                self.persist_remote(key);
             }
             Some(a) if a.status == Status::Success => {
                 let granted = a
@@ -405,6 +409,64 @@ impl Engine {
         list
     }
 
+    /// Rebuilds one stored relayed subscription (`Engine::restore`).
+    pub(super) fn restore_remote(
+        &mut self,
+        r: RemoteSubscriptionRecord,
+    ) -> Result<(), crate::store::StoreError> {
+        let wid = self
+            .names
+            .retain(&super::parse_text(&r.watcher, "remote subscription")?);
+        let tid = self
+            .names
+            .retain(&super::parse_text(&r.target, "remote subscription")?);
+        let phase = match &r.request {
+            None => Phase::Established {
+                pending: r.state != SubscriptionStatus::Active,
+            },
+            Some(q) => {
+                let trans_id =
+                    TransId::new(q.trans_id).map_err(|_| crate::store::StoreError::Corrupt {
+                        record: format!("remote subscription {} to {}", r.watcher, r.target),
+                        reason: format!("transID {} is out of range", q.trans_id),
+                    })?;
+                let req = Request {
+                    origin: Origin(q.origin),
+                    trans_id,
+                };
+                if q.answered {
+                    Phase::Fetching { req }
+                } else {
+                    Phase::Awaiting {
+                        relay: RelayId(q.relay),
+                        req,
+                        fetch: q.duration == 0,
+                        requested: q.duration,
+                    }
+                }
+            }
+        };
+        if self.remote.contains_key(&(wid, tid)) {
+            // One per key; a store never holds two.
+            self.names.release(wid);
+            self.names.release(tid);
+            return Ok(());
+        }
+        self.remote_timers.insert((r.expires, wid, tid));
+        if let Phase::Awaiting { relay, .. } = phase {
+            self.remote_relays.insert(relay, (wid, tid));
+        }
+        self.remote.insert(
+            (wid, tid),
+            RemoteSub {
+                binding: r.binding,
+                expires: r.expires,
+                phase,
+            },
+        );
+        Ok(())
+    }
+
     // ---- helpers ----
 
     /// Accepted: stores the subscription and answers the watcher.
@@ -475,16 +537,13 @@ impl Engine {
             return String::new();
         };
         self.remote_timers.remove(&(sub.expires, key.0, key.1));
-        match sub.phase {
-            Phase::Awaiting { relay, .. } => {
-                self.remote_relays.remove(&relay);
-            }
-            Phase::Established { .. } => self.persist(Change::RemoveRemoteSubscription {
-                watcher: text(self.names.addr(key.0)),
-                target: text(self.names.addr(key.1)),
-            }),
-            Phase::Fetching { .. } => {}
+        if let Phase::Awaiting { relay, .. } = sub.phase {
+            self.remote_relays.remove(&relay);
         }
+        self.persist(Change::RemoveRemoteSubscription {
+            watcher: text(self.names.addr(key.0)),
+            target: text(self.names.addr(key.1)),
+        });
         self.names.release(key.0);
         self.names.release(key.1);
         sub.binding
@@ -494,12 +553,29 @@ impl Engine {
         let Some(sub) = self.remote.get(&key) else {
             return;
         };
+        let request = match sub.phase {
+            Phase::Awaiting {
+                relay,
+                req,
+                requested,
+                ..
+            } => Some((relay, req, requested, false)),
+            Phase::Fetching { req } => Some((RelayId(0), req, 0, true)),
+            Phase::Established { .. } => None,
+        };
         let record = RemoteSubscriptionRecord {
             watcher: text(self.names.addr(key.0)),
             target: text(self.names.addr(key.1)),
             binding: sub.binding.clone(),
             expires: sub.expires,
             state: sub.status(),
+            request: request.map(|(relay, req, duration, answered)| RelayedRequest {
+                relay: relay.0,
+                origin: req.origin.0,
+                trans_id: req.trans_id.get(),
+                duration,
+                answered,
+            }),
         };
         self.persist(Change::PutRemoteSubscription(record));
     }
