@@ -517,9 +517,9 @@ invalid!(
     |_b| 8
 );
 
-// 3.1.2.12 Invalid Time Zone in Date Header Field: cpim does not read Date,
-// so it is accepted (RFC 4475 allows a proxy to forward it; a UAS "may"
-// reject it, and nothing in cpim depends on Date).
+// 3.1.2.12 Invalid Time Zone in Date Header Field: accepted. RFC 4475 says
+// an element should not reject it unless Date matters to its processing,
+// and cpim never reads Date.
 valid!(baddate, "baddate", |m, _bytes| {
     assert_eq!(
         m.header_values(HeaderName::Date).collect::<Vec<_>>(),
