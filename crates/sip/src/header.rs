@@ -90,8 +90,9 @@ macro_rules! header_names {
                         return Some(HeaderName::$variant);
                     }
                     $(
-                        if name.len() == 1 && name.eq_ignore_ascii_case(
-                            char::to_string(&$compact).as_str()) {
+                        if name.len() == 1
+                            && name.as_bytes()[0].eq_ignore_ascii_case(&($compact as u8))
+                        {
                             return Some(HeaderName::$variant);
                         }
                     )?

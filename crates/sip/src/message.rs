@@ -416,8 +416,8 @@ fn read_head<'a>(
     let section = input.get(at..end).unwrap_or(&[]);
     let text = std::str::from_utf8(section)
         .map_err(|e| SipError::new(SipErrorKind::InvalidUtf8, at + e.valid_up_to()))?;
-    let line_end = text.find("\r\n").unwrap_or(text.len());
     check_bare_lf(text, at)?;
+    let line_end = text.bytes().position(|b| b == b'\r').unwrap_or(text.len());
     if line_end > limits.max_line {
         return Err(SipError::new(
             SipErrorKind::LineTooLong {
@@ -464,10 +464,16 @@ fn read_head<'a>(
 /// Offset of the CRLFCRLF that ends the header section (of its first CR).
 fn find_head_end(input: &[u8], from: usize) -> Option<usize> {
     let hay = input.get(from..)?;
-    // The start line may be directly followed by the empty line.
-    hay.windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| from + p)
+    // Look for each LF and check around it: cheaper than comparing windows.
+    let mut i = 0;
+    while let Some(p) = hay.get(i..)?.iter().position(|&b| b == b'\n') {
+        let lf = i + p;
+        if lf >= 1 && hay.get(lf - 1..lf + 3) == Some(b"\r\n\r\n") {
+            return Some(from + lf - 1);
+        }
+        i = lf + 1;
+    }
+    None
 }
 
 /// Checks the complete lines of an unterminated header section against the
@@ -531,7 +537,11 @@ fn check_bare_lf(text: &str, base: usize) -> Result<(), SipError> {
 fn field_end(text: &str, pos: usize) -> usize {
     let bytes = text.as_bytes();
     let mut i = pos;
-    while let Some(p) = text.get(i..).and_then(|r| r.find("\r\n")) {
+    // The section has no bare CR (checked before), so each CR starts a CRLF.
+    while let Some(p) = bytes
+        .get(i..)
+        .and_then(|r| r.iter().position(|&b| b == b'\r'))
+    {
         let crlf = i + p;
         if matches!(bytes.get(crlf + 2), Some(b' ' | b'\t')) {
             i = crlf + 2;
