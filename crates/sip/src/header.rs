@@ -91,7 +91,7 @@ macro_rules! header_names {
                     }
                     $(
                         if name.len() == 1
-                            && name.as_bytes()[0].eq_ignore_ascii_case(&($compact as u8))
+                            && name.chars().next().is_some_and(|c| c.eq_ignore_ascii_case(&$compact))
                         {
                             return Some(HeaderName::$variant);
                         }
