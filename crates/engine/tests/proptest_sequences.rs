@@ -2,8 +2,10 @@
 //! and a restarted twin side by side. Properties: no duplicate subscription,
 //! no notify after expiry or unsubscribe, no presence to a watcher not
 //! allowed, exactly one response per request with its transID (delegated
-//! messages included), consistent internal indexes, and a restore from the
-//! store mid-sequence changes nothing a peer could see.
+//! messages and relayed subscriptions included), consistent internal
+//! indexes, and a restore from the store mid-sequence changes nothing a peer
+//! could see. Target 3 is a presentity of another domain: subscriptions to it
+//! are relayed, answered and notified at random.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -12,13 +14,24 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
 use cpim_engine::{
-    Config, Decision, Effect, Input, Origin, PolicySubject, Principal, RelayId, SessionId, SubState,
+    Config, Decision, Effect, Input, Origin, PolicySubject, Principal, Reason, RelayId, SessionId,
+    SubState,
 };
-use cpim_formats::op::{MessageOp, ResponseOp, Status, SubscribeOp, TransId, UnsubscribeOp};
+use cpim_formats::op::{
+    MessageOp, NotifyOp, ResponseOp, Status, SubscribeOp, TransId, UnsubscribeOp,
+};
 use cpim_formats::pidf::{Basic, Presence, Tuple};
 use proptest::prelude::*;
 
 const LOCAL: [&str; 3] = ["a@example.com", "b@example.com", "c@example.com"];
+/// Presentities subscribed to: the local ones, then one of another domain.
+const TARGETS: [&str; 4] = [
+    "a@example.com",
+    "b@example.com",
+    "c@example.com",
+    "r@example.net",
+];
+const REMOTE: usize = 3;
 const WATCHERS: [&str; 4] = [
     "a@example.com",
     "b@example.com",
@@ -66,6 +79,11 @@ enum Op {
         ms: u64,
     },
     Restart,
+    /// The other domain notifies watcher `w` about the remote target.
+    RemoteNotify {
+        w: usize,
+        state: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -76,9 +94,10 @@ fn op() -> impl Strategy<Value = Op> {
         Just(Some(Decision::Ask)),
     ];
     prop_oneof![
-        4 => (0..4usize, 0..3usize, prop_oneof![Just(0u32), Just(60), Just(120), Just(600)])
+        4 => (0..4usize, 0..4usize, prop_oneof![Just(0u32), Just(60), Just(120), Just(600)])
             .prop_map(|(w, t, duration)| Op::Subscribe { w, t, duration }),
-        1 => (0..4usize, 0..3usize).prop_map(|(w, t)| Op::Unsubscribe { w, t }),
+        1 => (0..4usize, 0..4usize).prop_map(|(w, t)| Op::Unsubscribe { w, t }),
+        2 => (0..4usize, 0..4usize).prop_map(|(w, state)| Op::RemoteNotify { w, state }),
         3 => (0..3usize, 0..2usize, any::<bool>(), prop_oneof![Just(0u32), Just(30), Just(300)])
             .prop_map(|(t, publisher, open, duration)| Op::Publish { t, publisher, open, duration }),
         2 => (0..3usize, 0..4usize, decision).prop_map(|(t, w, decision)| Op::Policy { t, w, decision }),
@@ -130,6 +149,16 @@ fn visible(effects: &[Effect]) -> Vec<String> {
                 message.trans_id.get(),
                 relay.is_some()
             ),
+            Effect::RelaySubscribe { binding, op, .. } => format!(
+                "relay-subscribe {binding} {} {} {} {}",
+                op.watcher,
+                op.target,
+                op.duration,
+                op.trans_id.get()
+            ),
+            Effect::RelayUnsubscribe { binding, op } => {
+                format!("relay-unsubscribe {binding} {} {}", op.watcher, op.target)
+            }
             other => format!("{other:?}"),
         })
         .collect();
@@ -171,6 +200,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         rules: BTreeMap::new(),
         open: BTreeSet::new(),
     };
+    // Watchers with a relayed subscription (or fetch) to the remote target,
+    // and the transIDs of their relayed subscribes.
+    let mut remote_live: BTreeSet<usize> = BTreeSet::new();
+    let mut remote_trans: BTreeMap<TransId, usize> = BTreeMap::new();
     let mut trans = 1u32;
     for h in [&mut plain, &mut restarted] {
         for u in LOCAL {
@@ -197,7 +230,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     principal: Principal::Service,
                     op: SubscribeOp {
                         watcher: pres(WATCHERS[*w]),
-                        target: pres(LOCAL[*t]),
+                        target: pres(TARGETS[*t]),
                         duration: *duration,
                         trans_id: id,
                     },
@@ -211,7 +244,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     principal: Principal::Service,
                     op: UnsubscribeOp {
                         watcher: pres(WATCHERS[*w]),
-                        target: pres(LOCAL[*t]),
+                        target: pres(TARGETS[*t]),
                         trans_id: id,
                     },
                 })
@@ -286,6 +319,30 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
                 Some(Input::SessionClosed(SessionId(*user as u64)))
             }
+            Op::RemoteNotify { w, state } => {
+                let id = next();
+                request = Some(id);
+                let expires = plain.now.plus_secs(300);
+                let state = match state {
+                    0 => SubState::Active { expires },
+                    1 => SubState::Pending { expires },
+                    2 => SubState::Terminated(Reason::Rejected),
+                    _ => SubState::Terminated(Reason::Fetched),
+                };
+                let mut presence = Presence::new(format!("pres:{}", TARGETS[REMOTE]));
+                presence.tuples.push(Tuple::new("far", Some(Basic::Open)));
+                Some(Input::Notify {
+                    origin: Origin(4),
+                    principal: Principal::Domain("example.net".into()),
+                    op: NotifyOp {
+                        watcher: pres(WATCHERS[*w]),
+                        target: pres(TARGETS[REMOTE]),
+                        trans_id: id,
+                        presence,
+                    },
+                    state,
+                })
+            }
             Op::Advance { .. } | Op::Restart | Op::Answer { .. } => None,
         };
         let mut seen = Vec::new();
@@ -316,8 +373,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 _ => {}
             }
             for e in &h.outbox {
-                if let Effect::Relay { relay: Some(r), .. } = e {
-                    relays[i].push(*r);
+                match e {
+                    Effect::Relay { relay: Some(r), .. }
+                    | Effect::RelaySubscribe { relay: r, .. } => relays[i].push(*r),
+                    _ => {}
                 }
             }
             seen.push(h.take_timed());
@@ -356,19 +415,52 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         prop_assert_eq!(ids.len(), answers.len(), "two responses to one request");
         if let Some(id) = request {
             if !ids.contains(&id) {
-                let delegated = matches!(op, Op::Message { to: 3, .. });
+                let delegated = matches!(
+                    op,
+                    Op::Message { to: 3, .. } | Op::Subscribe { t: REMOTE, .. }
+                );
                 prop_assert!(delegated, "no response to {:?}: {:?}", op, out);
                 awaiting.insert(id);
             }
         }
         let this = answers.iter().find(|r| Some(r.trans_id) == request);
         if let (Op::Subscribe { w, t, duration }, Some(r)) = (&op, this) {
-            let existed = model.subs.contains_key(&(*w, *t));
+            let existed = if *t == REMOTE {
+                remote_live.contains(w)
+            } else {
+                model.subs.contains_key(&(*w, *t))
+            };
             if *duration != 0 && existed {
                 prop_assert_eq!(r.status, Status::Failure, "duplicate subscription accepted");
             }
-            if *duration != 0 && r.status == Status::Success {
+            if *duration != 0 && r.status == Status::Success && *t != REMOTE {
                 model.subs.insert((*w, *t), true);
+            }
+        }
+        // Relayed subscriptions: live from the relayed subscribe until a
+        // terminated notify, a relayed unsubscribe or a refusal.
+        for e in out {
+            if let Effect::RelaySubscribe { op, .. } = e {
+                let w = index(&WATCHERS, &op.watcher.to_string()[5..]);
+                prop_assert!(
+                    remote_live.insert(w),
+                    "two relayed subscriptions: {:?}",
+                    out
+                );
+                remote_trans.insert(op.trans_id, w);
+            }
+        }
+        for r in &answers {
+            if let Some(w) = remote_trans.get(&r.trans_id) {
+                if r.status != Status::Success {
+                    remote_live.remove(w);
+                }
+            }
+        }
+        for e in out {
+            if let Effect::RelayUnsubscribe { op, .. } = e {
+                prop_assert_eq!(op.target.to_string(), format!("pres:{}", TARGETS[REMOTE]));
+                remote_live.remove(&index(&WATCHERS, &op.watcher.to_string()[5..]));
             }
         }
         for (i, n) in notifies(out).into_iter().enumerate() {
@@ -381,8 +473,31 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 .unwrap();
             let key = (
                 index(&WATCHERS, &n.watcher.to_string()),
-                index(&LOCAL, &n.target.to_string()),
+                index(&TARGETS, &n.target.to_string()),
             );
+            if let SubState::Active { expires } | SubState::Pending { expires } = n.state {
+                prop_assert!(expires > now, "notify after expiry: {:?}", n);
+            }
+            if key.1 == REMOTE {
+                match n.state {
+                    SubState::Terminated(_) => {
+                        // Ended by the relayed unsubscribe of this step, or now.
+                        let ended = out.iter().any(|e| {
+                            matches!(e,
+                            Effect::RelayUnsubscribe { op, .. }
+                                if op.watcher.to_string()[5..] == *WATCHERS[key.0])
+                        });
+                        let was = remote_live.remove(&key.0);
+                        prop_assert!(was || ended, "terminated notify for nothing: {:?}", n);
+                    }
+                    _ => prop_assert!(
+                        remote_live.contains(&key.0),
+                        "notify without a relayed subscription: {:?}",
+                        n
+                    ),
+                }
+                continue;
+            }
             if n.presence.is_some() {
                 prop_assert_eq!(
                     model.decision(key.1, key.0),
@@ -392,13 +507,12 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 );
             }
             match n.state {
-                SubState::Active { expires } | SubState::Pending { expires } => {
+                SubState::Active { .. } | SubState::Pending { .. } => {
                     prop_assert!(
                         model.subs.contains_key(&key),
                         "notify without subscription: {:?}",
                         n
                     );
-                    prop_assert!(expires > now, "notify after expiry: {:?}", n);
                 }
                 SubState::Terminated(_) => {
                     let was = model.subs.remove(&key).is_some();
@@ -412,6 +526,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
         }
         prop_assert_eq!(model.subs.len(), plain.engine.subscription_count());
+        prop_assert_eq!(remote_live.len(), plain.engine.remote_subscription_count());
     }
     // Every delegated message is answered by the end of the wait at the latest.
     plain.advance(relay_wait);
