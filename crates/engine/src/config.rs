@@ -13,9 +13,11 @@ pub struct Config {
     /// Domains whose inboxes and presentities live here (normalised,
     /// lowercase ASCII as in `Address::domain`).
     pub local_domains: Vec<String>,
-    /// Where messages for other domains go, by destination domain.
+    /// Where messages and presence operations (subscribe, fetch,
+    /// unsubscribe) for other domains go, by destination domain.
     pub routes: HashMap<String, Route>,
-    /// Where messages for any other domain go; `None`: they fail.
+    /// Where messages and presence operations for any other domain go;
+    /// `None`: they fail.
     pub default_route: Option<Route>,
     /// Shortest subscription granted, in seconds (a shorter non-zero request
     /// is raised to it).
@@ -40,8 +42,10 @@ pub struct Config {
 pub struct Route {
     /// The driver's name for the binding or server.
     pub binding: String,
-    /// Whether it gives an authoritative answer (draft section 2.4.1,
-    /// step 3d) rather than none (step 3c).
+    /// Whether it gives an authoritative answer to messages (draft section
+    /// 2.4.1, step 3d) rather than none (step 3c). Relayed subscribes always
+    /// await an answer: a subscription exists only once the other side
+    /// accepts it.
     pub answers: bool,
 }
 
