@@ -248,6 +248,18 @@ impl<'a> Message<'a> {
             .map(|h| h.value())
     }
 
+    /// The comma-separated tokens of every field named `name`, in order:
+    /// for Require, Proxy-Require, Supported, Unsupported, Allow-Events,
+    /// which cpim does not read while parsing (RFC 4475 s3.3.5 needs them
+    /// to answer 420).
+    pub fn tokens(&self, name: HeaderName) -> Result<Vec<&'a str>, SipError> {
+        let mut out = Vec::new();
+        for h in self.headers.iter().filter(|h| h.is(name)) {
+            out.extend(headers::parse_token_list(h.value(), h.value_offset())?);
+        }
+        Ok(out)
+    }
+
     /// The body: Content-Length bytes, or the rest of the datagram.
     pub fn body(&self) -> &'a [u8] {
         self.body

@@ -291,6 +291,20 @@ fn lists_split_on_commas_outside_quotes_and_brackets() {
 }
 
 #[test]
+fn token_lists_are_read_on_demand() {
+    let bytes = with("Supported: eventlist,\r\n 100rel\r\nSupported: path\r\nRequire: a b\r\n");
+    let m = Message::parse_datagram(&bytes).unwrap();
+    assert_eq!(
+        m.tokens(HeaderName::Supported).unwrap(),
+        ["eventlist", "100rel", "path"]
+    );
+    let error = m.tokens(HeaderName::Require).unwrap_err();
+    assert_eq!(error.kind(), &unexpected('b', Expected::EndOfValue));
+    let text = String::from_utf8_lossy(&bytes);
+    assert_eq!(error.offset(), text.find("a b").unwrap() + 2);
+}
+
+#[test]
 fn contact_wildcard_and_expires() {
     let bytes = with("Contact: *\r\nExpires: 0\r\n");
     let m = Message::parse_datagram(&bytes).unwrap();

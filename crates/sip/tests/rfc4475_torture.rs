@@ -574,7 +574,15 @@ valid!(bext01, "bext01", |m, _bytes| {
         m.header_values(HeaderName::Require).collect::<Vec<_>>(),
         ["nothingSupportsThis, nothingSupportsThisEither"]
     );
-    assert_eq!(m.header_values(HeaderName::ProxyRequire).count(), 1);
+    assert_eq!(
+        m.tokens(HeaderName::ProxyRequire).unwrap(),
+        ["noProxiesSupportThis", "norDoAnyProxiesSupportThis"]
+    );
+    assert_eq!(
+        m.tokens(HeaderName::Require).unwrap(),
+        ["nothingSupportsThis", "nothingSupportsThisEither"]
+    );
+    assert_eq!(m.tokens(HeaderName::Supported).unwrap(), Vec::<&str>::new());
 });
 
 // 3.3.6 Unknown Content-Type: parses (415 is the binding's decision).
