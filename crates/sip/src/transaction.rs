@@ -9,7 +9,8 @@
 //!
 //! Only RFC 3261 branches (`z9hG4bK...`) identify transactions; RFC 2543
 //! matching is not implemented. INVITE transactions are not here: the
-//! layer reports INVITE and ACK requests as [`Incoming::NotHandled`].
+//! layer reports INVITE and ACK requests as
+//! [`Incoming::NotHandled`](crate::transaction::Incoming::NotHandled).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
