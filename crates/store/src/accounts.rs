@@ -76,12 +76,15 @@ impl Accounts {
     /// Opens the accounts of the store in `dir` (creating the store if
     /// needed).
     pub fn open(dir: impl AsRef<Path>) -> Result<Accounts, AccountError> {
-        // Opening the engine store first creates and migrates the file, so
-        // that an account made before the server's first start does not
-        // leave a file the store would take for someone else's.
-        let store = crate::SqliteStore::open(dir.as_ref())?;
-        let path = store.path().to_path_buf();
-        drop(store);
+        let path = dir.as_ref().join(crate::FILE_NAME);
+        if !path.exists() {
+            // The engine store creates and migrates a new file, so that an
+            // account made before the server's first start does not leave a
+            // file the store would take for someone else's. An existing
+            // file is not opened as a store: a running server holds the
+            // store's lock, and accounts are added beside it.
+            drop(crate::SqliteStore::open(dir.as_ref())?);
+        }
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
@@ -282,6 +285,20 @@ mod tests {
         assert_eq!(accounts.user_for_token("cpim_nope").unwrap(), None);
         assert!(accounts.exists("alice@example.com").unwrap());
         assert!(!accounts.exists("bob@example.com").unwrap());
+    }
+
+    #[test]
+    fn accounts_open_beside_a_running_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::SqliteStore::open(dir.path()).unwrap();
+        let mut accounts = Accounts::open(dir.path()).unwrap();
+        let alice = accounts.add("alice@example.com", 1).unwrap();
+        let again = Accounts::open(dir.path()).unwrap();
+        assert_eq!(
+            again.user_for_token(&alice.token).unwrap().as_deref(),
+            Some("alice@example.com")
+        );
+        drop(store);
     }
 
     #[test]
