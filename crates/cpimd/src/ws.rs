@@ -106,7 +106,14 @@ async fn serve(
                     }
                 }
                 None => {
-                    let _ = tx.send(close(GOING_AWAY, "session closed".to_owned())).await;
+                    // The driver closed the queue; the reason, if it gave
+                    // one, is already in `kicked`.
+                    let (code, reason) = match kicked.try_recv() {
+                        Ok(reason) if !reason.contains("shutting down") => (POLICY, reason),
+                        Ok(reason) => (GOING_AWAY, reason),
+                        Err(_) => (GOING_AWAY, "session closed".to_owned()),
+                    };
+                    let _ = tx.send(close(code, reason)).await;
                     break;
                 }
             },
