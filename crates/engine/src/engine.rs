@@ -368,7 +368,10 @@ impl Engine {
                 }
             }
         }
-        changed.dedup();
+        // One notify per presentity for the whole pass: its publications may
+        // expire at different times, interleaved with other presentities'.
+        let mut seen = HashSet::with_capacity(changed.len());
+        changed.retain(|tid| seen.insert(*tid));
         for tid in changed {
             self.presence_changed(tid, now);
         }

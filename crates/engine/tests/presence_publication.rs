@@ -112,3 +112,53 @@ fn publishing_for_someone_else_or_a_stranger_fails() {
         assert!(notifies(&out).is_empty());
     }
 }
+
+#[test]
+fn publications_expiring_at_different_times_in_one_pass_notify_once() {
+    let mut h = ready();
+    h.add_user("carol@example.com");
+    h.add_user("dave@example.com");
+    h.subscribe("alice@example.com", "carol@example.com", 3600);
+    h.subscribe("dave@example.com", "bob@example.com", 3600);
+    // Bob's and Carol's publications expire interleaved: bob, carol, bob, bob, carol.
+    h.publish("bob@example.com", "phone", Basic::Open, 60);
+    h.publish("carol@example.com", "phone", Basic::Open, 61);
+    h.publish("bob@example.com", "laptop", Basic::Open, 62);
+    h.publish("bob@example.com", "tablet", Basic::Open, 63);
+    h.publish("carol@example.com", "laptop", Basic::Open, 64);
+    h.take();
+    // One pass after all of them expired.
+    h.now = h.now.plus_secs(100);
+    let now = h.now;
+    h.engine.handle_timeout(now);
+    h.drive();
+    let mut told: Vec<(String, String)> = notifies(&h.take())
+        .iter()
+        .map(|n| (n.watcher.to_string(), n.target.to_string()))
+        .collect();
+    told.sort();
+    assert_eq!(
+        told,
+        vec![
+            (
+                "alice@example.com".to_string(),
+                "bob@example.com".to_string()
+            ),
+            (
+                "alice@example.com".to_string(),
+                "carol@example.com".to_string()
+            ),
+            (
+                "dave@example.com".to_string(),
+                "bob@example.com".to_string()
+            ),
+        ]
+    );
+    assert!(h
+        .engine
+        .presence(&addr("bob@example.com"))
+        .unwrap()
+        .tuples
+        .is_empty());
+    h.engine.check_invariants().unwrap();
+}
