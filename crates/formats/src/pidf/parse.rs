@@ -10,6 +10,7 @@ use super::{
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::name::{PrefixDeclaration, QName, ResolveResult};
 use quick_xml::{NsReader, XmlVersion};
+use std::borrow::Cow;
 
 /// Parses a PIDF document or the draft's `<presence>`; `understood` is the set
 /// of extension namespaces the caller processes (`None`: keep everything, do
@@ -71,7 +72,8 @@ enum Ev<'i> {
     /// A start tag, or an empty-element tag (whose end follows at once).
     Start(BytesStart<'i>),
     End,
-    Text(String),
+    /// Character data; borrowed from the input unless decoding changed it.
+    Text(Cow<'i, str>),
     Eof,
 }
 
@@ -121,16 +123,18 @@ impl<'i> Parser<'i, '_> {
                     let text = text
                         .xml10_content()
                         .map_err(|_| self.error(ErrorKind::InvalidUtf8))?;
-                    return Ok(Ev::Text(text.into_owned()));
+                    return Ok(Ev::Text(text));
                 }
                 Event::CData(data) => {
                     let text = data
                         .xml10_content()
                         .map_err(|_| self.error(ErrorKind::InvalidUtf8))?;
-                    return Ok(Ev::Text(text.into_owned()));
+                    return Ok(Ev::Text(text));
                 }
                 Event::GeneralRef(reference) => {
-                    return self.reference(&reference).map(|c| Ev::Text(c.to_string()));
+                    return self
+                        .reference(&reference)
+                        .map(|c| Ev::Text(Cow::Owned(c.to_string())));
                 }
                 Event::DocType(_) => return Err(self.error(ErrorKind::DoctypeRefused)),
                 Event::Decl(decl) => {
@@ -164,7 +168,8 @@ impl<'i> Parser<'i, '_> {
                 max: self.limits.max_elements,
             }));
         }
-        if start.attributes().count() > self.limits.max_attributes {
+        // Counting only; duplicates are caught where attributes are read.
+        if start.attributes().with_checks(false).count() > self.limits.max_attributes {
             return Err(self.error(ErrorKind::LimitExceeded {
                 limit: "attributes",
                 max: self.limits.max_attributes,
@@ -743,14 +748,14 @@ enum Attr {
 
 /// Appends text, merging with a preceding text node so that the tree does
 /// not depend on where references split the character data.
-fn push_text(children: &mut Vec<Node>, text: String) {
+fn push_text(children: &mut Vec<Node>, text: Cow<'_, str>) {
     if text.is_empty() {
         return;
     }
     if let Some(Node::Text(last)) = children.last_mut() {
         last.push_str(&text);
     } else {
-        children.push(Node::Text(text));
+        children.push(Node::Text(text.into_owned()));
     }
 }
 
