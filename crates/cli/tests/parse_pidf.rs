@@ -92,7 +92,7 @@ fn fmt_writes_the_serialised_document_with_extensions() -> Result<()> {
     let text = String::from_utf8(out.stdout)?;
     assert!(text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<presence xmlns=\"urn:ietf:params:xml:ns:pidf\""));
     assert!(
-        text.contains("<rpid:relationship><rpid:self/></rpid:relationship>"),
+        text.contains(r#"<rpid:relationship xmlns:rpid="urn:ietf:params:xml:ns:pidf:rpid"><rpid:self/></rpid:relationship>"#),
         "{text}"
     );
     // Formatting is a fixed point.

@@ -31,7 +31,7 @@ pub struct Presence {
     pub notes: Vec<Note>,
     /// Child elements of `<presence>` from other namespaces (RFC 4479
     /// `<person>`/`<device>`, RPID elements...), in document order.
-    pub extensions: Vec<Element>,
+    pub extensions: Vec<Extension>,
     /// Attributes of `<presence>` from other namespaces.
     pub attributes: Vec<Attribute>,
     /// Namespace prefixes declared on `<presence>` other than the PIDF
@@ -56,7 +56,7 @@ pub struct Tuple {
     /// Child elements of `<tuple>` from other namespaces (e.g. RFC 4479
     /// `<deviceID>`, RFC 4480 `<class>`); written after `<status>`, where the
     /// schema puts them.
-    pub extensions: Vec<Element>,
+    pub extensions: Vec<Extension>,
     /// Attributes of `<tuple>` from other namespaces.
     pub attributes: Vec<Attribute>,
 }
@@ -67,7 +67,7 @@ pub struct Status {
     /// The `<basic>` element.
     pub basic: Option<Basic>,
     /// Status values from other namespaces (e.g. `<im:im>`), in order.
-    pub extensions: Vec<Element>,
+    pub extensions: Vec<Extension>,
 }
 
 /// The `<basic>` status value (RFC 3863 section 4.1.4).
@@ -96,7 +96,20 @@ pub struct Note {
     pub text: String,
 }
 
-/// An element outside the PIDF namespace, kept whole.
+/// An element outside the PIDF namespace, kept as written (RFC 3863 section
+/// 4.2.3 asks a processor to ignore it; a relay must pass it on untouched).
+///
+/// Held as its XML text, namespace-complete: every prefix it uses from the
+/// document around it is declared on its root, so it means the same
+/// wherever it is written. Kept as text rather than a tree because most
+/// extensions are passed on, not read: parsing then copies each once.
+/// [`Extension::element`] gives the tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extension {
+    xml: String,
+}
+
+/// An element tree: the parsed form of an [`Extension`], or one to build.
 ///
 /// Names are namespace-complete: `namespace` is the resolved URI, `prefix` the
 /// prefix it was written with. The serialiser declares whatever is not in
@@ -414,6 +427,63 @@ impl Basic {
 impl fmt::Display for Basic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl Extension {
+    /// Parses one element outside the PIDF namespace. Prefixes must be
+    /// declared in it.
+    pub fn parse(xml: &str) -> Result<Extension, PidfError> {
+        parse::extension(xml)
+    }
+
+    /// The extension for an element tree, with every namespace it uses
+    /// declared in it.
+    pub fn from_element(element: &Element) -> Extension {
+        write::extension(element)
+    }
+
+    /// The element's XML text, as written into a PIDF document.
+    pub fn as_xml(&self) -> &str {
+        &self.xml
+    }
+
+    /// The element as a tree.
+    pub fn element(&self) -> Result<Element, PidfError> {
+        parse::element_tree(&self.xml)
+    }
+
+    /// The root element's name as written (`prefix:local` or `local`).
+    pub fn qname(&self) -> &str {
+        let tag = self.xml.get(1..).unwrap_or("");
+        let end = tag
+            .find(|c: char| c.is_ascii_whitespace() || c == '/' || c == '>')
+            .unwrap_or(tag.len());
+        &tag[..end]
+    }
+
+    /// The root element's local name.
+    pub fn name(&self) -> &str {
+        let qname = self.qname();
+        qname.split_once(':').map_or(qname, |(_, local)| local)
+    }
+
+    /// The root element's namespace URI (`None`: no namespace, or the text
+    /// does not parse, which a parsed extension always does).
+    pub fn namespace(&self) -> Option<String> {
+        self.element().ok().and_then(|e| e.namespace)
+    }
+}
+
+impl From<Element> for Extension {
+    fn from(element: Element) -> Extension {
+        Extension::from_element(&element)
+    }
+}
+
+impl fmt::Display for Extension {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.xml)
     }
 }
 

@@ -4,12 +4,12 @@
 
 use super::draft::{DraftPresence, DraftTuple};
 use super::{
-    Attribute, Basic, Contact, Document, Element, ErrorKind, Limits, Namespace, Node, Note,
-    PidfError, Presence, Status, Tuple, PIDF_NS, XML_NS,
+    Attribute, Basic, Contact, Document, Element, ErrorKind, Extension, Limits, Namespace, Node,
+    Note, PidfError, Presence, Status, Tuple, PIDF_NS, XML_NS,
 };
 use quick_xml::events::{BytesRef, BytesStart, Event};
-use quick_xml::name::{PrefixDeclaration, QName, ResolveResult};
-use quick_xml::{NsReader, XmlVersion};
+use quick_xml::name::{PrefixDeclaration, QName};
+use quick_xml::{Reader, XmlVersion};
 use std::borrow::Cow;
 
 /// Parses a PIDF document or the draft's `<presence>`; `understood` is the set
@@ -29,20 +29,7 @@ pub(super) fn document(
             limits.max_bytes,
         ));
     }
-    let mut reader = NsReader::from_reader(xml);
-    let config = reader.config_mut();
-    config.check_end_names = true;
-    config.expand_empty_elements = false;
-    let mut p = Parser {
-        reader,
-        limits,
-        understood,
-        depth: 0,
-        elements: 0,
-        pos: 0,
-        pending_end: false,
-        seen_root: false,
-    };
+    let mut p = Parser::new(xml, limits, understood);
     let mut doc = None;
     loop {
         match p.next()? {
@@ -77,8 +64,48 @@ enum Ev<'i> {
     Eof,
 }
 
+/// Parses one standalone element outside the PIDF namespace into a kept
+/// [`Extension`] (see [`Extension::parse`]).
+pub(super) fn extension(xml: &str) -> Result<Extension, PidfError> {
+    let limits = Limits::default();
+    let mut p = Parser::new(xml.as_bytes(), &limits, None);
+    let mut found = None;
+    loop {
+        match p.next()? {
+            Ev::Start(start) => {
+                if found.is_some() {
+                    return Err(p.error(ErrorKind::ContentAfterRoot));
+                }
+                if p.element_ns(start.name())?.is_some_and(is_pidf_ns) {
+                    return Err(p.unexpected(&start, "extension"));
+                }
+                found = Some(p.fragment(&start)?);
+            }
+            Ev::Text(text) => p.whitespace(&text, "extension")?,
+            Ev::End => return Err(p.error(ErrorKind::Xml("unmatched end tag".into()))),
+            Ev::Eof => break,
+        }
+    }
+    found.ok_or_else(|| p.error(ErrorKind::NoRootElement))
+}
+
+/// The element tree of a kept extension's XML (see [`Extension::element`]).
+pub(super) fn element_tree(xml: &str) -> Result<Element, PidfError> {
+    let limits = Limits::default();
+    let mut p = Parser::new(xml.as_bytes(), &limits, None);
+    loop {
+        match p.next()? {
+            Ev::Start(start) => return p.kept(&start),
+            Ev::Text(text) => p.whitespace(&text, "extension")?,
+            Ev::End | Ev::Eof => return Err(p.error(ErrorKind::NoRootElement)),
+        }
+    }
+}
+
 struct Parser<'i, 'a> {
-    reader: NsReader<&'i [u8]>,
+    input: &'i [u8],
+    reader: Reader<&'i [u8]>,
+    scope: Scope,
     limits: &'a Limits,
     understood: Option<&'a [&'a str]>,
     depth: usize,
@@ -87,10 +114,39 @@ struct Parser<'i, 'a> {
     pos: usize,
     /// An empty-element tag was returned as `Start`; its `End` comes next.
     pending_end: bool,
-    seen_root: bool,
+    /// Inside a fragment: prefixes declared on its open elements, with the
+    /// depth of the element declaring each (`""` for the default namespace).
+    inner: Vec<(Vec<u8>, usize)>,
+    /// Inside a fragment: prefixes used but declared outside it, with the
+    /// namespace bound to each there (`None`: the default is no namespace).
+    outer: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Inside a fragment: whether each open element's children are checked
+    /// for `mustUnderstand`.
+    checks: Vec<bool>,
 }
 
-impl<'i> Parser<'i, '_> {
+impl<'i, 'a> Parser<'i, 'a> {
+    fn new(input: &'i [u8], limits: &'a Limits, understood: Option<&'a [&'a str]>) -> Self {
+        let mut reader = Reader::from_reader(input);
+        let config = reader.config_mut();
+        config.check_end_names = true;
+        config.expand_empty_elements = false;
+        Parser {
+            input,
+            reader,
+            scope: Scope::default(),
+            limits,
+            understood,
+            depth: 0,
+            elements: 0,
+            pos: 0,
+            pending_end: false,
+            inner: Vec::new(),
+            outer: Vec::new(),
+            checks: Vec::new(),
+        }
+    }
+
     fn error(&self, kind: ErrorKind) -> PidfError {
         PidfError::new(kind, self.pos)
     }
@@ -101,6 +157,7 @@ impl<'i> Parser<'i, '_> {
         if self.pending_end {
             self.pending_end = false;
             self.depth -= 1;
+            self.scope.pop(self.depth);
             return Ok(Ev::End);
         }
         loop {
@@ -117,6 +174,7 @@ impl<'i> Parser<'i, '_> {
                 Event::Empty(start) => return self.open(start, true),
                 Event::End(_) => {
                     self.depth = self.depth.saturating_sub(1);
+                    self.scope.pop(self.depth);
                     return Ok(Ev::End);
                 }
                 Event::Text(text) => {
@@ -154,7 +212,6 @@ impl<'i> Parser<'i, '_> {
     fn open(&mut self, start: BytesStart<'i>, empty: bool) -> Result<Ev<'i>, PidfError> {
         self.depth += 1;
         self.elements += 1;
-        self.seen_root = true;
         let max_depth = self.limits.max_depth.min(MAX_DEPTH);
         if self.depth > max_depth {
             return Err(self.error(ErrorKind::LimitExceeded {
@@ -169,11 +226,30 @@ impl<'i> Parser<'i, '_> {
             }));
         }
         // Counting only; duplicates are caught where attributes are read.
-        if start.attributes().with_checks(false).count() > self.limits.max_attributes {
+        // An attribute takes at least four bytes (` a=""` less a quote), so
+        // short tags need no count.
+        let raw = start.attributes_raw();
+        if raw.len() >= 4 * self.limits.max_attributes
+            && start.attributes().with_checks(false).count() > self.limits.max_attributes
+        {
             return Err(self.error(ErrorKind::LimitExceeded {
                 limit: "attributes",
                 max: self.limits.max_attributes,
             }));
+        }
+        if memchr::memmem::find(raw, b"xmlns").is_some() {
+            for attr in start.attributes().with_checks(false) {
+                let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
+                if let Some(decl) = attr.key.as_namespace_binding() {
+                    let prefix = match decl {
+                        PrefixDeclaration::Default => &[][..],
+                        PrefixDeclaration::Named(p) => p,
+                    };
+                    self.scope
+                        .push(prefix, &attr.value, self.depth)
+                        .map_err(|kind| self.error(kind))?;
+                }
+            }
         }
         self.pending_end = empty;
         Ok(Ev::Start(start))
@@ -205,10 +281,10 @@ impl<'i> Parser<'i, '_> {
     /// The namespace of an element name: `Ok(None)` for no namespace. The
     /// bytes are as written in the declaration (see [`namespace_uri`]).
     fn element_ns(&self, name: QName<'_>) -> Result<Option<&[u8]>, PidfError> {
-        match self.reader.resolver().resolve_element(name).0 {
-            ResolveResult::Bound(ns) => Ok(Some(ns.into_inner())),
-            ResolveResult::Unbound => Ok(None),
-            ResolveResult::Unknown(prefix) => Err(self.error(ErrorKind::UnboundPrefix(
+        match self.scope.resolve_element(name) {
+            Resolved::Bound(ns) => Ok(Some(ns)),
+            Resolved::Unbound => Ok(None),
+            Resolved::Unknown(prefix) => Err(self.error(ErrorKind::UnboundPrefix(
                 String::from_utf8_lossy(&prefix).into_owned(),
             ))),
         }
@@ -265,7 +341,7 @@ impl<'i> Parser<'i, '_> {
             match self.next()? {
                 Ev::Start(child) => {
                     if !self.is_pidf(child.name())? {
-                        let kept = self.kept(&child)?;
+                        let kept = self.fragment(&child)?;
                         presence.extensions.push(kept);
                         continue;
                     }
@@ -304,11 +380,24 @@ impl<'i> Parser<'i, '_> {
     fn tuple(&mut self, start: &BytesStart<'i>) -> Result<Tuple, PidfError> {
         let mut tuple = Tuple::default();
         let mut id = None;
-        for attr in self.attributes(start)? {
-            match attr {
-                Attr::Decl(_) => {}
-                Attr::Plain(a) if a.namespace.is_none() && a.name == "id" => id = Some(a.value),
-                Attr::Plain(a) => tuple.attributes.push(a),
+        let mut others = false;
+        for attr in start.attributes() {
+            let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
+            if attr.key.as_ref() == b"id" {
+                id = Some(self.attribute_string(&attr)?);
+            } else {
+                others = true;
+            }
+        }
+        // Rare: attributes from other namespaces, kept.
+        if others {
+            for attr in self.attributes(start)? {
+                match attr {
+                    Attr::Plain(a) if a.namespace.is_some() || a.name != "id" => {
+                        tuple.attributes.push(a)
+                    }
+                    _ => {}
+                }
             }
         }
         let id = id.ok_or_else(|| {
@@ -326,7 +415,7 @@ impl<'i> Parser<'i, '_> {
             match self.next()? {
                 Ev::Start(child) => {
                     if !self.is_pidf(child.name())? {
-                        let kept = self.kept(&child)?;
+                        let kept = self.fragment(&child)?;
                         tuple.extensions.push(kept);
                         continue;
                     }
@@ -385,7 +474,7 @@ impl<'i> Parser<'i, '_> {
             match self.next()? {
                 Ev::Start(child) => {
                     if !self.is_pidf(child.name())? {
-                        let kept = self.kept(&child)?;
+                        let kept = self.fragment(&child)?;
                         status.extensions.push(kept);
                         continue;
                     }
@@ -417,12 +506,12 @@ impl<'i> Parser<'i, '_> {
 
     fn contact(&mut self, start: &BytesStart<'i>) -> Result<Contact, PidfError> {
         let mut priority = None;
-        for attr in self.attributes(start)? {
-            if let Attr::Plain(a) = attr {
-                if a.namespace.is_none() && a.name == "priority" {
-                    priority = parse_priority(&a.value)
-                        .ok_or_else(|| self.error(ErrorKind::InvalidPriority(a.value.clone())))?;
-                }
+        for attr in start.attributes() {
+            let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
+            if attr.key.as_ref() == b"priority" {
+                let value = self.attribute_value(&attr)?;
+                priority = parse_priority(&value)
+                    .ok_or_else(|| self.error(ErrorKind::InvalidPriority(value.into_owned())))?;
             }
         }
         let uri = self.text_only("contact")?.trim().to_owned();
@@ -431,11 +520,11 @@ impl<'i> Parser<'i, '_> {
 
     fn note(&mut self, start: &BytesStart<'i>) -> Result<Note, PidfError> {
         let mut lang = None;
-        for attr in self.attributes(start)? {
-            if let Attr::Plain(a) = attr {
-                if a.namespace.as_deref() == Some(XML_NS) && a.name == "lang" {
-                    lang = Some(a.value);
-                }
+        for attr in start.attributes() {
+            let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
+            // The xml prefix is bound to XML_NS and no other prefix may be.
+            if attr.key.as_ref() == b"xml:lang" {
+                lang = Some(self.attribute_string(&attr)?);
             }
         }
         let text = self.text_only("note")?;
@@ -447,6 +536,7 @@ impl<'i> Parser<'i, '_> {
         let mut out = String::new();
         loop {
             match self.next()? {
+                Ev::Text(text) if out.is_empty() => out = text.into_owned(),
                 Ev::Text(text) => out.push_str(&text),
                 Ev::End => return Ok(out),
                 Ev::Start(child) => return Err(self.unexpected(&child, element)),
@@ -455,65 +545,206 @@ impl<'i> Parser<'i, '_> {
         }
     }
 
-    /// Reads a whole element outside the PIDF namespace into a kept tree,
-    /// checking `mustUnderstand` (RFC 3863 section 4.2.3) when asked to: an
+    /// Reads a whole element outside the PIDF namespace as a kept fragment:
+    /// its bytes as written, with a declaration added on its root for every
+    /// prefix it uses that was declared outside it, so that it stands alone
+    /// wherever it is written. One pass, no tree: the text is copied once.
+    ///
+    /// Checks `mustUnderstand` (RFC 3863 section 4.2.3) when asked to: an
     /// element so marked must be understood unless it sits inside an element
-    /// that is itself ignored.
+    /// that is itself not understood, and so ignored whole.
+    fn fragment(&mut self, start: &BytesStart<'i>) -> Result<Extension, PidfError> {
+        let begin = self.pos;
+        let name_len = start.name().as_ref().len();
+        let root_depth = self.depth;
+        self.inner.clear();
+        self.outer.clear();
+        self.checks.clear();
+        self.fragment_element(start, true)?;
+        loop {
+            match self.next()? {
+                Ev::Start(child) => self.fragment_element(&child, false)?,
+                Ev::Text(_) => {}
+                Ev::End => {
+                    let depth = self.depth + 1;
+                    while self.inner.last().is_some_and(|(_, d)| *d >= depth) {
+                        self.inner.pop();
+                    }
+                    self.checks.pop();
+                    if self.depth < root_depth {
+                        break;
+                    }
+                }
+                Ev::Eof => return Err(self.error(ErrorKind::Xml("unclosed element".into()))),
+            }
+        }
+        let end = usize::try_from(self.reader.buffer_position()).unwrap_or(usize::MAX);
+        let raw = self
+            .input
+            .get(begin..end)
+            .ok_or_else(|| self.error(ErrorKind::Xml("element out of bounds".into())))?;
+        let text =
+            std::str::from_utf8(raw).map_err(|_| PidfError::new(ErrorKind::InvalidUtf8, begin))?;
+        let (head, rest) = text.split_at((1 + name_len).min(text.len()));
+        let mut xml = String::with_capacity(text.len() + 48 * self.outer.len());
+        xml.push_str(head);
+        for (prefix, namespace) in &self.outer {
+            xml.push_str(" xmlns");
+            if !prefix.is_empty() {
+                xml.push(':');
+                xml.push_str(utf8(prefix).map_err(|()| self.error(ErrorKind::InvalidUtf8))?);
+            }
+            xml.push_str("=\"");
+            if let Some(ns) = namespace {
+                if needs_normalising(ns) {
+                    let ns = namespace_uri(ns).map_err(|kind| self.error(kind))?;
+                    super::write::escape_attr(&mut xml, &ns);
+                } else {
+                    let ns = utf8(ns).map_err(|()| self.error(ErrorKind::InvalidUtf8))?;
+                    super::write::escape_attr(&mut xml, ns);
+                }
+            }
+            xml.push('"');
+        }
+        xml.push_str(rest);
+        Ok(Extension { xml })
+    }
+
+    /// Notes what one element of a fragment declares and uses, and checks
+    /// `mustUnderstand` on it.
+    fn fragment_element(&mut self, start: &BytesStart<'i>, root: bool) -> Result<(), PidfError> {
+        let depth = self.depth;
+        let mut marked = false;
+        // Declarations first: a prefix declared here is not used from outside.
+        let declares = memchr::memmem::find(start.attributes_raw(), b"xmlns").is_some();
+        for attr in start.attributes().with_checks(false).filter(|_| declares) {
+            let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
+            if let Some(decl) = attr.key.as_namespace_binding() {
+                let prefix = match decl {
+                    PrefixDeclaration::Default => &[][..],
+                    PrefixDeclaration::Named(b"") => {
+                        return Err(self.error(ErrorKind::Xml("empty namespace prefix".into())))
+                    }
+                    PrefixDeclaration::Named(p) => p,
+                };
+                self.inner.push((prefix.to_vec(), depth));
+            }
+        }
+        for attr in start.attributes() {
+            let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
+            if attr.value.contains(&b'&') {
+                self.attribute_value(&attr)?;
+            }
+            if attr.key.as_namespace_binding().is_some() {
+                continue;
+            }
+            if attr.key.local_name().as_ref() == b"mustUnderstand" {
+                let pidf = match attr.key.prefix() {
+                    None => true,
+                    Some(_) => matches!(
+                        self.scope.resolve_attribute(attr.key),
+                        Resolved::Bound(ns) if is_pidf_ns(ns)
+                    ),
+                };
+                let value = attr.value.trim_ascii();
+                marked |= pidf && (value == b"true" || value == b"1");
+            }
+            if let Some(prefix) = attr.key.prefix() {
+                let prefix = prefix.into_inner();
+                if prefix.is_empty() {
+                    return Err(self.error(ErrorKind::Xml("empty namespace prefix".into())));
+                }
+                if prefix != b"xml" {
+                    let ns = self.scope.resolve_attribute(attr.key);
+                    note_use(&self.inner, &mut self.outer, prefix, ns)
+                        .map_err(|kind| PidfError::new(kind, self.pos))?;
+                }
+            }
+        }
+        let name = start.name();
+        let prefix = match name.prefix() {
+            Some(p) if p.as_ref().is_empty() => {
+                return Err(self.error(ErrorKind::Xml("empty namespace prefix".into())))
+            }
+            Some(p) => p.into_inner(),
+            None => &[][..],
+        };
+        let ns = self.scope.resolve_element(name);
+        let understood = match (&ns, self.understood) {
+            (Resolved::Bound(ns), Some(understood)) => {
+                utf8(ns).is_ok_and(|ns| understood.contains(&ns))
+            }
+            _ => false,
+        };
+        let checked = root || self.checks.last().is_some_and(|c| *c);
+        if self.understood.is_some() && checked && marked && !understood {
+            let namespace = match &ns {
+                Resolved::Bound(ns) => String::from_utf8_lossy(ns).into_owned(),
+                _ => String::new(),
+            };
+            return Err(self.error(ErrorKind::MustUnderstand {
+                namespace,
+                name: String::from_utf8_lossy(start.local_name().as_ref()).into_owned(),
+            }));
+        }
+        self.checks.push(checked && understood);
+        if prefix != b"xml" {
+            note_use(&self.inner, &mut self.outer, prefix, ns)
+                .map_err(|kind| PidfError::new(kind, self.pos))?;
+        }
+        Ok(())
+    }
+
+    /// An attribute value, normalised (only XML's predefined entities and
+    /// character references exist here).
+    fn attribute_value<'v>(
+        &self,
+        attr: &quick_xml::events::attributes::Attribute<'v>,
+    ) -> Result<Cow<'v, str>, PidfError> {
+        attr.normalized_value(XmlVersion::Implicit1_0)
+            .map_err(|e| match e {
+                quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(
+                    _,
+                    name,
+                )) => self.error(ErrorKind::UndefinedEntity(name)),
+                e => self.error(xml_error(e)),
+            })
+    }
+
+    fn attribute_string(
+        &self,
+        attr: &quick_xml::events::attributes::Attribute<'_>,
+    ) -> Result<String, PidfError> {
+        self.attribute_value(attr).map(Cow::into_owned)
+    }
+
+    /// Reads a whole element outside the PIDF namespace into a tree.
     fn kept(&mut self, start: &BytesStart<'i>) -> Result<Element, PidfError> {
         let root = self.kept_element(start)?;
-        let check_children = self.must_understand(&root)?;
-        // (element, whether its children are checked for mustUnderstand)
-        let mut stack = vec![(root, check_children)];
+        let mut stack = vec![root];
         loop {
             match self.next()? {
                 Ev::Start(child) => {
                     let element = self.kept_element(&child)?;
-                    let checked = stack.last().is_some_and(|(_, check)| *check);
-                    let check = checked && self.must_understand(&element)?;
-                    stack.push((element, check));
+                    stack.push(element);
                 }
                 Ev::Text(text) => {
-                    if let Some((parent, _)) = stack.last_mut() {
+                    if let Some(parent) = stack.last_mut() {
                         push_text(&mut parent.children, text);
                     }
                 }
                 Ev::End => {
-                    let Some((done, _)) = stack.pop() else {
+                    let Some(done) = stack.pop() else {
                         return Err(self.error(ErrorKind::Xml("unmatched end tag".into())));
                     };
                     match stack.last_mut() {
-                        Some((parent, _)) => parent.children.push(Node::Element(done)),
+                        Some(parent) => parent.children.push(Node::Element(done)),
                         None => return Ok(done),
                     }
                 }
                 Ev::Eof => return Err(self.error(ErrorKind::Xml("unclosed element".into()))),
             }
         }
-    }
-
-    /// Whether `element` is understood (so its children are checked in turn);
-    /// an error when it is marked `mustUnderstand` and is not understood.
-    /// Without an `understood` set nothing is checked.
-    fn must_understand(&self, element: &Element) -> Result<bool, PidfError> {
-        let Some(understood) = self.understood else {
-            return Ok(false);
-        };
-        let is_understood = element
-            .namespace
-            .as_deref()
-            .is_some_and(|ns| understood.contains(&ns));
-        let marked = element.attributes.iter().any(|a| {
-            a.name == "mustUnderstand"
-                && (a.namespace.is_none() || a.namespace.as_deref() == Some(PIDF_NS))
-                && matches!(a.value.trim(), "true" | "1")
-        });
-        if marked && !is_understood {
-            return Err(self.error(ErrorKind::MustUnderstand {
-                namespace: element.namespace.clone().unwrap_or_default(),
-                name: element.name.clone(),
-            }));
-        }
-        Ok(is_understood)
     }
 
     /// A namespace prefix as written; an empty one (`xmlns:=`, `<:a>`) is
@@ -596,12 +827,10 @@ impl<'i> Parser<'i, '_> {
                 Some(p) => Some(self.prefix(p.into_inner())?),
                 None => None,
             };
-            let namespace = match self.reader.resolver().resolve_attribute(attr.key).0 {
-                ResolveResult::Bound(ns) => {
-                    Some(namespace_uri(ns.into_inner()).map_err(|kind| self.error(kind))?)
-                }
-                ResolveResult::Unbound => None,
-                ResolveResult::Unknown(p) => {
+            let namespace = match self.scope.resolve_attribute(attr.key) {
+                Resolved::Bound(ns) => Some(namespace_uri(ns).map_err(|kind| self.error(kind))?),
+                Resolved::Unbound => None,
+                Resolved::Unknown(p) => {
                     return Err(self.error(ErrorKind::UnboundPrefix(
                         String::from_utf8_lossy(&p).into_owned(),
                     )))
@@ -715,10 +944,7 @@ impl<'i> Parser<'i, '_> {
 /// normalised like any attribute value, so that it equals the declaration
 /// as kept.
 fn namespace_uri(raw: &[u8]) -> Result<String, ErrorKind> {
-    if !raw
-        .iter()
-        .any(|b| matches!(b, b'&' | b'\t' | b'\r' | b'\n'))
-    {
+    if !needs_normalising(raw) {
         return utf8(raw)
             .map(str::to_owned)
             .map_err(|()| ErrorKind::InvalidUtf8);
@@ -731,13 +957,142 @@ fn namespace_uri(raw: &[u8]) -> Result<String, ErrorKind> {
 
 /// Whether a raw namespace URI is PIDF's, however it was escaped.
 fn is_pidf_ns(raw: &[u8]) -> bool {
-    raw == PIDF_NS.as_bytes() || namespace_uri(raw).is_ok_and(|ns| ns == PIDF_NS)
+    raw == PIDF_NS.as_bytes()
+        || (needs_normalising(raw) && namespace_uri(raw).is_ok_and(|ns| ns == PIDF_NS))
+}
+
+fn needs_normalising(raw: &[u8]) -> bool {
+    raw.iter()
+        .any(|b| matches!(b, b'&' | b'\t' | b'\r' | b'\n'))
 }
 
 fn xml_error(e: quick_xml::Error) -> ErrorKind {
     match e {
         quick_xml::Error::Encoding(_) => ErrorKind::InvalidUtf8,
         e => ErrorKind::Xml(e.to_string()),
+    }
+}
+
+/// Records `prefix` as used from outside the fragment unless a fragment
+/// element declares it.
+fn note_use(
+    inner: &[(Vec<u8>, usize)],
+    outer: &mut Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    prefix: &[u8],
+    ns: Resolved<'_>,
+) -> Result<(), ErrorKind> {
+    if inner.iter().any(|(p, _)| p == prefix) || outer.iter().any(|(p, _)| p == prefix) {
+        return Ok(());
+    }
+    let ns = match ns {
+        Resolved::Bound(ns) => Some(ns.to_vec()),
+        Resolved::Unbound => None,
+        Resolved::Unknown(p) => {
+            return Err(ErrorKind::UnboundPrefix(
+                String::from_utf8_lossy(&p).into_owned(),
+            ))
+        }
+    };
+    outer.push((prefix.to_vec(), ns));
+    Ok(())
+}
+
+/// The namespace bindings in scope (Namespaces in XML 1.0 section 6),
+/// innermost last. quick-xml's own resolver is not used: it costs more than
+/// the parse itself on PIDF's small, declaration-light elements, whereas here
+/// an element without `xmlns` attributes costs one substring search.
+#[derive(Default)]
+struct Scope {
+    /// Prefixes and namespaces, back to back.
+    bytes: Vec<u8>,
+    /// (prefix end, namespace end, depth of the declaring element); each
+    /// prefix starts where the previous binding's namespace ends.
+    bindings: Vec<(usize, usize, usize)>,
+}
+
+/// A resolved name.
+enum Resolved<'s> {
+    Bound(&'s [u8]),
+    /// No prefix, and no default namespace in scope.
+    Unbound,
+    /// A prefix that no declaration binds.
+    Unknown(Vec<u8>),
+}
+
+impl Scope {
+    /// Adds `xmlns[:prefix]="namespace"` declared at `depth`.
+    fn push(&mut self, prefix: &[u8], namespace: &[u8], depth: usize) -> Result<(), ErrorKind> {
+        match prefix {
+            b"" => {}
+            b"xmlns" => return Err(ErrorKind::Xml("the xmlns prefix cannot be declared".into())),
+            b"xml" if namespace != XML_NS.as_bytes() => {
+                return Err(ErrorKind::Xml("the xml prefix cannot be rebound".into()))
+            }
+            _ if namespace.is_empty() => {
+                return Err(ErrorKind::Xml(format!(
+                    "prefix {:?} declared with an empty namespace",
+                    String::from_utf8_lossy(prefix)
+                )))
+            }
+            _ => {}
+        }
+        self.bytes.extend_from_slice(prefix);
+        let prefix_end = self.bytes.len();
+        self.bytes.extend_from_slice(namespace);
+        self.bindings.push((prefix_end, self.bytes.len(), depth));
+        Ok(())
+    }
+
+    /// Drops the bindings of elements deeper than `depth`.
+    fn pop(&mut self, depth: usize) {
+        while let Some(&(prefix_end, _, d)) = self.bindings.last() {
+            if d <= depth {
+                break;
+            }
+            self.bindings.pop();
+            let start = self.bindings.last().map_or(0, |b| b.1);
+            debug_assert!(start <= prefix_end);
+            self.bytes.truncate(start);
+        }
+    }
+
+    fn lookup(&self, prefix: &[u8]) -> Option<&[u8]> {
+        let mut start = 0;
+        let mut found = None;
+        for &(prefix_end, ns_end, _) in &self.bindings {
+            if self.bytes.get(start..prefix_end) == Some(prefix) {
+                found = self.bytes.get(prefix_end..ns_end);
+            }
+            start = ns_end;
+        }
+        found
+    }
+
+    fn resolve_element(&self, name: QName<'_>) -> Resolved<'_> {
+        match name.prefix() {
+            None => match self.lookup(b"") {
+                Some(ns) if !ns.is_empty() => Resolved::Bound(ns),
+                _ => Resolved::Unbound,
+            },
+            Some(prefix) => self.resolve_prefix(prefix.into_inner()),
+        }
+    }
+
+    fn resolve_attribute(&self, name: QName<'_>) -> Resolved<'_> {
+        match name.prefix() {
+            None => Resolved::Unbound,
+            Some(prefix) => self.resolve_prefix(prefix.into_inner()),
+        }
+    }
+
+    fn resolve_prefix(&self, prefix: &[u8]) -> Resolved<'_> {
+        if prefix == b"xml" {
+            return Resolved::Bound(XML_NS.as_bytes());
+        }
+        match self.lookup(prefix) {
+            Some(ns) => Resolved::Bound(ns),
+            None => Resolved::Unknown(prefix.to_vec()),
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! Written by hand rather than with quick-xml's writer because the work is
 //! namespace bookkeeping for kept extensions, which the writer leaves to us.
 
-use super::{Attribute, Element, Node, Note, Presence, Tuple, PIDF_NS, XML_NS};
+use super::{Attribute, Element, Extension, Node, Note, Presence, Tuple, PIDF_NS, XML_NS};
 
 /// Serialises `presence`; see [`Presence::to_xml`].
 pub(super) fn presence(presence: &Presence) -> String {
@@ -38,7 +38,7 @@ pub(super) fn presence(presence: &Presence) -> String {
     }
     for ext in &presence.extensions {
         w.indent(1);
-        w.element(ext);
+        w.out.push_str(ext.as_xml());
         w.out.push('\n');
     }
     w.scope.truncate(mark);
@@ -78,7 +78,7 @@ impl Writer {
             }
             for ext in &tuple.status.extensions {
                 self.indent(3);
-                self.element(ext);
+                self.out.push_str(ext.as_xml());
                 self.out.push('\n');
             }
             self.indent(2);
@@ -86,7 +86,7 @@ impl Writer {
         }
         for ext in &tuple.extensions {
             self.indent(2);
-            self.element(ext);
+            self.out.push_str(ext.as_xml());
             self.out.push('\n');
         }
         if let Some(contact) = &tuple.contact {
@@ -240,6 +240,20 @@ impl Writer {
     }
 }
 
+/// Serialises `element` to stand alone: every namespace it uses is declared
+/// in it, the default namespace included (as `xmlns=""` for no namespace),
+/// so it keeps its meaning inside a PIDF document.
+pub(super) fn extension(element: &Element) -> Extension {
+    let mut w = Writer {
+        out: String::new(),
+        // A binding no element has, so every use of the default namespace
+        // is declared.
+        scope: vec![(None, Some("\u{0}".to_owned()))],
+    };
+    w.element(element);
+    Extension { xml: w.out }
+}
+
 /// Prefixes that are bound by XML itself and must not be declared.
 fn is_reserved(prefix: &str) -> bool {
     prefix == "xml" || prefix == "xmlns"
@@ -262,6 +276,10 @@ pub(super) fn format_priority(priority: f32) -> Option<String> {
 }
 
 fn escape_text(out: &mut String, text: &str) {
+    if !text.contains(['&', '<', '>', '\r']) {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -274,7 +292,11 @@ fn escape_text(out: &mut String, text: &str) {
     }
 }
 
-fn escape_attr(out: &mut String, text: &str) {
+pub(super) fn escape_attr(out: &mut String, text: &str) {
+    if !text.contains(['&', '<', '"', '\t', '\n', '\r']) {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -323,20 +345,26 @@ mod tests {
         let mut t = Tuple::new("t1", None);
         let mut ext = Element::new(Some("im"), "urn:ietf:params:xml:ns:pidf:im", "im");
         ext.children.push(Node::Text("busy".into()));
-        t.status.extensions.push(ext);
+        t.status.extensions.push(ext.into());
         let mut person = Element::new(None, "urn:ietf:params:xml:ns:pidf:data-model", "person");
         person.attributes.push(Attribute {
             name: "id".into(),
             value: "p1".into(),
             ..Attribute::default()
         });
-        p.extensions.push(person);
+        p.extensions.push(person.into());
         p.tuples.push(t);
         let xml = p.to_xml();
         assert!(xml.contains("<im:im xmlns:im=\"urn:ietf:params:xml:ns:pidf:im\">busy</im:im>"));
         assert!(
             xml.contains("<person xmlns=\"urn:ietf:params:xml:ns:pidf:data-model\" id=\"p1\"/>")
         );
+        // An element in no namespace says so, or PIDF's default would claim it.
+        let bare = Element {
+            name: "x".into(),
+            ..Element::default()
+        };
+        assert_eq!(Extension::from_element(&bare).as_xml(), "<x xmlns=\"\"/>");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! all within what RFC 3863's schema allows.
 
 use cpim_formats::pidf::{
-    Attribute, Basic, Contact, Element, Namespace, Node, Note, Presence, Status, Tuple,
+    Attribute, Basic, Contact, Element, Extension, Namespace, Node, Note, Presence, Status, Tuple,
 };
 use proptest::collection::vec;
 use proptest::option;
@@ -86,12 +86,16 @@ fn element(depth: u32) -> BoxedStrategy<Element> {
         .boxed()
 }
 
+fn extension(depth: u32) -> impl Strategy<Value = Extension> {
+    element(depth).prop_map(Extension::from)
+}
+
 fn tuple(index: usize) -> impl Strategy<Value = Tuple> {
     (
         "[a-z0-9]{0,4}",
         option::of(prop_oneof![Just(Basic::Open), Just(Basic::Closed)]),
-        vec(element(1), 0..2),
-        vec(element(1), 0..2),
+        vec(extension(1), 0..2),
+        vec(extension(1), 0..2),
         option::of((
             "(im|pres|mailto|tel):[a-z0-9.+]{1,8}@example\\.com",
             option::of(0u32..=1000),
@@ -124,7 +128,7 @@ pub fn presence() -> impl Strategy<Value = Presence> {
         "[a-z0-9._-]{1,10}",
         (0usize..4).prop_flat_map(|n| (0..n).map(tuple).collect::<Vec<_>>()),
         vec(note(), 0..3),
-        vec(element(2), 0..3),
+        vec(extension(2), 0..3),
         any::<bool>(),
     )
         .prop_map(|(local, tuples, notes, extensions, declare)| {
