@@ -524,3 +524,49 @@ fn kept_extension_namespaces_stay_valid_when_moved() {
         .contains(r#"<q:x xmlns:q='urn:q' xmlns:t='urn:t'>t:v</q:x>"#));
     round_trip(&p);
 }
+
+#[test]
+fn extension_api() {
+    use cpim_formats::pidf::{Element, Extension};
+    let ext = Extension::parse(
+        r#"<r:mood xmlns:r="urn:ietf:params:xml:ns:pidf:rpid"><r:happy/></r:mood>"#,
+    )
+    .unwrap();
+    assert_eq!(ext.qname(), "r:mood");
+    assert_eq!(ext.name(), "mood");
+    assert_eq!(ext.namespace().as_deref(), Some(RPID));
+    let tree = ext.element().unwrap();
+    assert!(tree.child(RPID, "happy").is_some());
+    // The tree makes the same extension again.
+    assert_eq!(Extension::from_element(&tree), ext);
+    // An element in no namespace declares so when standing alone.
+    assert_eq!(
+        Extension::parse("<x/>").unwrap().as_xml(),
+        r#"<x xmlns=""/>"#
+    );
+    // Prefixes must be declared; PIDF elements are not extensions.
+    assert_eq!(
+        Extension::parse("<r:mood/>").unwrap_err().kind(),
+        &ErrorKind::UnboundPrefix("r".into())
+    );
+    assert!(matches!(
+        Extension::parse(r#"<note xmlns="urn:ietf:params:xml:ns:pidf"/>"#)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::UnexpectedElement { .. }
+    ));
+    // Built into a presence, it is written and read back unchanged.
+    let mut p = Presence::new("pres:a@example.com");
+    let mut t = Tuple::new("t", Some(Basic::Open));
+    t.status.extensions.push(ext.clone());
+    p.tuples.push(t);
+    p.extensions
+        .push(Element::new(Some("dm"), DM, "person").into());
+    round_trip(&p);
+    assert_eq!(
+        Presence::parse(p.to_xml().as_bytes()).unwrap().tuples[0]
+            .status
+            .extensions[0],
+        ext
+    );
+}
