@@ -33,6 +33,9 @@ pub struct Args {
     /// PEM private key of the certificate.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// SIP listeners, e.g. `udp:127.0.0.1:5060,tcp:127.0.0.1:5060`.
+    #[arg(long, value_name = "TRANSPORT:ADDR:PORT,...")]
+    pub sip: Option<String>,
 }
 
 /// The settings in force, after the file and the flags are merged.
@@ -51,6 +54,8 @@ pub struct Config {
     pub limits: Limits,
     /// Service behaviour.
     pub service: Service,
+    /// The SIP binding.
+    pub sip: crate::sip::SipConfig,
 }
 
 /// Certificate and key, PEM files.
@@ -151,6 +156,7 @@ impl Default for Config {
             tls: None,
             limits: Limits::default(),
             service: Service::default(),
+            sip: crate::sip::SipConfig::default(),
         }
     }
 }
@@ -197,6 +203,9 @@ impl Config {
         }
         if let Some(http) = args.http {
             config.http = http;
+        }
+        if let Some(sip) = &args.sip {
+            config.sip.listen = Some(sip.clone());
         }
         if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
             config.tls = Some(Tls {

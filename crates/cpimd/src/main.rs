@@ -21,6 +21,7 @@ mod events;
 mod metrics;
 mod openapi;
 mod server;
+mod sip;
 mod ws;
 
 use config::{Args, Config, PolicyName};
@@ -75,6 +76,8 @@ enum RunError {
     Auth(#[from] auth::AuthError),
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error("sip: {0}")]
+    Sip(#[from] sip::StartError),
 }
 
 async fn run(config: Config) -> Result<(), RunError> {
@@ -119,6 +122,10 @@ async fn run(config: Config) -> Result<(), RunError> {
         addr: config.http,
         source,
     })?;
+    let _sip = match &config.sip.listen {
+        Some(spec) => Some(sip::start(spec, &config, driver.clone(), auth.clone()).await?),
+        None => None,
+    };
     let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
     let config = Arc::new(config);
     let state = Arc::new(api::AppState {

@@ -1,0 +1,440 @@
+//! The SIP/SIMPLE binding: cpimd's domains spoken over SIP (RFC 3261) with
+//! MESSAGE (RFC 3428), SUBSCRIBE/NOTIFY for the presence event package
+//! (RFC 3856, RFC 6665) and PUBLISH (RFC 3903), mapped onto the engine's
+//! operations (RFC 3860, RFC 3859; draft sections 2.4 and 3.4).
+//!
+//! The syntax, the non-INVITE transactions (RFC 3261 s17) and digest
+//! authentication (s22) come from the sans-IO `cpim-sip` crate; this module
+//! is the I/O around it and the mapping:
+//!
+//! - [`transport`]: UDP and TCP listeners (s18), framing by Content-Length.
+//! - [`registrar`]: REGISTER for local users (s10) with digest; a user with
+//!   a registered contact (or a SIP subscription) has one open inbox in the
+//!   engine, and what the engine sends to it goes out as SIP requests.
+//! - [`im`]: MESSAGE in both directions.
+//! - [`presence`]: SUBSCRIBE/NOTIFY dialogs and PUBLISH.
+//!
+//! Requests go back where the peer's request came from (the flow: the source
+//! address and transport of its REGISTER or SUBSCRIBE, as RFC 3581 does for
+//! responses and RFC 5626 for requests); contact URIs are not resolved.
+
+pub mod im;
+pub mod presence;
+pub mod registrar;
+pub mod transport;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use cpim_engine::SessionId;
+use cpim_formats::uri::Address;
+use cpim_sip::digest::DigestServer;
+use cpim_sip::transaction::{
+    ClientEvent, ClientKey, Incoming, LayerEvent, Reliability, ServerKey, Timers, TransactionLayer,
+    Transmit,
+};
+use cpim_sip::{Message, ResponseBuilder};
+use serde::Deserialize;
+use tokio::sync::oneshot;
+
+use crate::auth::Auth;
+use crate::driver::Driver;
+
+pub use transport::{Listen, ListenError, TransportKind};
+
+/// The `[sip]` section of the configuration file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipConfig {
+    /// Listeners, `udp:ADDR:PORT,tcp:ADDR:PORT` (the `--sip` flag). No
+    /// listener: no SIP.
+    pub listen: Option<String>,
+}
+
+/// Methods served here, for `Allow` (RFC 3261 s20.5).
+pub const ALLOW: &str = "REGISTER, MESSAGE, SUBSCRIBE, PUBLISH, OPTIONS";
+
+/// Seconds a digest nonce stays fresh.
+const NONCE_LIFETIME: u64 = 300;
+
+/// Why the binding could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The `--sip` value is not a list of listeners.
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    /// A socket could not be bound.
+    #[error("cannot listen on {transport}:{addr}: {source}")]
+    Bind {
+        transport: TransportKind,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where a message came from or goes to: a listener and a peer address.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Peer {
+    /// Index of the local listener.
+    pub local: usize,
+    /// UDP or TCP.
+    pub transport: TransportKind,
+    /// The peer's address.
+    pub addr: SocketAddr,
+}
+
+impl Peer {
+    fn reliability(&self) -> Reliability {
+        match self.transport {
+            TransportKind::Udp => Reliability::Unreliable,
+            _ => Reliability::Reliable,
+        }
+    }
+}
+
+/// Starts the listeners named by `spec`; prints `cpimd sip listening on
+/// TRANSPORT:ADDR:PORT` for each (tests read the bound ports from it).
+pub async fn start(
+    spec: &str,
+    config: &crate::config::Config,
+    driver: Driver,
+    auth: Arc<Auth>,
+) -> Result<Arc<Binding>, StartError> {
+    let listens = Listen::parse_list(spec)?;
+    let bound = transport::bind(&listens).await?;
+    let secret: Vec<u8> = (0..8)
+        .flat_map(|_| cpim_formats::op::TransId::random().get().to_be_bytes())
+        .collect();
+    let digest = config
+        .domains
+        .iter()
+        .map(|d| {
+            (
+                d.clone(),
+                DigestServer::new(d.clone(), secret.clone(), NONCE_LIFETIME),
+            )
+        })
+        .collect();
+    let binding = Arc::new(Binding {
+        driver,
+        auth,
+        data: config.data.clone(),
+        domains: config.domains.clone(),
+        default_publication: config.service.default_publication,
+        response_wait: std::time::Duration::from_millis(config.limits.response_wait_ms),
+        digest,
+        locals: bound.iter().map(|b| (b.kind, b.addr)).collect(),
+        sockets: transport::Sockets::new(&bound),
+        layer: Mutex::new(TransactionLayer::new(Timers::default())),
+        server_peers: Mutex::new(HashMap::new()),
+        waits: Mutex::new(HashMap::new()),
+        users: Mutex::new(HashMap::new()),
+        publications: Mutex::new(HashMap::new()),
+        accounts: Mutex::new(None),
+        sessions_gate: tokio::sync::Mutex::new(()),
+        timer: tokio::sync::Notify::new(),
+    });
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        for (kind, addr) in &binding.locals {
+            let _ = writeln!(out, "cpimd sip listening on {kind}:{addr}");
+        }
+        let _ = out.flush();
+    }
+    transport::spawn(&binding, bound);
+    tokio::spawn(timers(binding.clone()));
+    tokio::spawn(registrar::sweep(binding.clone()));
+    Ok(binding)
+}
+
+/// The binding's shared state.
+pub struct Binding {
+    driver: Driver,
+    auth: Arc<Auth>,
+    data: PathBuf,
+    domains: Vec<String>,
+    default_publication: u32,
+    response_wait: std::time::Duration,
+    digest: HashMap<String, DigestServer>,
+    locals: Vec<(TransportKind, SocketAddr)>,
+    sockets: transport::Sockets,
+    layer: Mutex<TransactionLayer>,
+    server_peers: Mutex<HashMap<ServerKey, Peer>>,
+    waits: Mutex<HashMap<ClientKey, Wait>>,
+    users: Mutex<HashMap<Address, registrar::SipUser>>,
+    publications: Mutex<HashMap<String, presence::Publication>>,
+    accounts: Mutex<Option<cpim_store::accounts::Accounts>>,
+    /// Serialises opening and closing users' inboxes.
+    sessions_gate: tokio::sync::Mutex<()>,
+    timer: tokio::sync::Notify,
+}
+
+/// A client transaction's waiter.
+struct Wait {
+    peer: Peer,
+    reply: oneshot::Sender<(u16, String)>,
+}
+
+/// What the receive path decided, once the parsed message is dropped.
+enum Next {
+    Serve(Option<ServerKey>),
+    Answered(ClientKey, u16, String),
+    Nothing,
+}
+
+impl Binding {
+    /// One message from the transport (a datagram, or a framed stream
+    /// message).
+    pub fn receive(self: &Arc<Binding>, bytes: Vec<u8>, peer: Peer) {
+        let next = match Message::parse_datagram_with(&bytes, &wire::limits()) {
+            Err(error) => {
+                wire::reject_malformed(self, &bytes, &peer, &error);
+                Next::Nothing
+            }
+            Ok(message) => {
+                let incoming =
+                    lock(&self.layer).receive(&message, peer.reliability(), Instant::now());
+                match incoming {
+                    Incoming::Request(key) => {
+                        lock(&self.server_peers).insert(key.clone(), peer.clone());
+                        Next::Serve(Some(key))
+                    }
+                    Incoming::Response(key) => match message.status_code() {
+                        Some(code) if code >= 200 => Next::Answered(
+                            key,
+                            code,
+                            message.reason().unwrap_or_default().to_owned(),
+                        ),
+                        _ => Next::Nothing,
+                    },
+                    // INVITE, or a request without an RFC 3261 branch: served
+                    // without a transaction; ACK is never answered.
+                    Incoming::NotHandled(_)
+                        if message.is_request() && message.method() != "ACK" =>
+                    {
+                        Next::Serve(None)
+                    }
+                    _ => Next::Nothing,
+                }
+            }
+        };
+        match next {
+            Next::Serve(key) => {
+                let binding = self.clone();
+                tokio::spawn(async move { binding.serve(bytes, peer, key).await });
+            }
+            Next::Answered(key, code, reason) => {
+                if let Some(wait) = lock(&self.waits).remove(&key) {
+                    let _ = wait.reply.send((code, reason));
+                }
+            }
+            Next::Nothing => {}
+        }
+        self.pump();
+    }
+
+    /// Answers one request.
+    async fn serve(self: Arc<Binding>, bytes: Vec<u8>, peer: Peer, key: Option<ServerKey>) {
+        let Ok(request) = Message::parse_datagram_with(&bytes, &wire::limits()) else {
+            return;
+        };
+        let response = self.answer(&request, &peer).await;
+        let code = response.code();
+        let out = match response.build() {
+            Ok(out) => out,
+            Err(error) => {
+                tracing::warn!(%error, "SIP response could not be built");
+                match wire::response(&request, &peer, 500, "Server Internal Error", None).build() {
+                    Ok(out) => out,
+                    Err(_) => return,
+                }
+            }
+        };
+        match key {
+            Some(key) => {
+                if let Err(error) = lock(&self.layer).respond(&key, code, out, Instant::now()) {
+                    tracing::debug!(%error, "SIP response not sent");
+                }
+                self.pump();
+                self.timer.notify_one();
+            }
+            None => self.sockets.send(&peer, out),
+        }
+    }
+
+    /// The response to a request, by method (RFC 3261 s8.2).
+    async fn answer(self: &Arc<Binding>, request: &Message<'_>, peer: &Peer) -> ResponseBuilder {
+        let method = request.method();
+        if let Some(scheme) = request.request_uri().map(cpim_sip::Uri::scheme) {
+            if !scheme.eq_ignore_ascii_case("sip") && !scheme.eq_ignore_ascii_case("sips") {
+                return wire::response(request, peer, 416, "Unsupported URI Scheme", None);
+            }
+        }
+        if request.max_forwards() == Some(0) && method != "OPTIONS" {
+            return wire::response(request, peer, 483, "Too Many Hops", None);
+        }
+        match method {
+            "REGISTER" => registrar::register(self, request, peer).await,
+            "MESSAGE" => im::message(self, request, peer).await,
+            "SUBSCRIBE" => presence::subscribe(self, request, peer).await,
+            "PUBLISH" => presence::publish(self, request, peer).await,
+            "OPTIONS" => wire::response(request, peer, 200, "OK", Some(&wire::token()))
+                .header("Allow", ALLOW)
+                .header("Accept", "application/pidf+xml, message/cpim, text/plain")
+                .header("Allow-Events", "presence"),
+            "INVITE" | "BYE" | "CANCEL" | "NOTIFY" | "INFO" | "UPDATE" | "PRACK" | "REFER" => {
+                wire::response(request, peer, 405, "Method Not Allowed", None)
+                    .header("Allow", ALLOW)
+            }
+            _ => wire::response(request, peer, 501, "Not Implemented", None).header("Allow", ALLOW),
+        }
+    }
+
+    /// Sends a request in a client transaction and waits for its final
+    /// response: code and reason phrase (408 on timer F, 503 on a
+    /// transport error, RFC 3261 s8.1.3.1).
+    pub async fn request(self: &Arc<Binding>, peer: &Peer, bytes: Vec<u8>) -> (u16, String) {
+        let (reply, rx) = oneshot::channel();
+        let started = lock(&self.layer).send_request(bytes, peer.reliability(), Instant::now());
+        match started {
+            Ok(key) => {
+                lock(&self.waits).insert(
+                    key,
+                    Wait {
+                        peer: peer.clone(),
+                        reply,
+                    },
+                );
+            }
+            Err(error) => {
+                tracing::warn!(%error, "SIP request not sent");
+                return (503, "Service Unavailable".to_owned());
+            }
+        }
+        self.pump();
+        self.timer.notify_one();
+        rx.await
+            .unwrap_or_else(|_| (408, "Request Timeout".to_owned()))
+    }
+
+    /// Sends what the transactions have queued and hands their events out.
+    fn pump(&self) {
+        let mut transmits = Vec::new();
+        let mut events = Vec::new();
+        {
+            let mut layer = lock(&self.layer);
+            while let Some(t) = layer.poll_transmit() {
+                transmits.push(t);
+            }
+            while let Some(e) = layer.poll_event() {
+                events.push(e);
+            }
+        }
+        for transmit in transmits {
+            let (peer, bytes) = match transmit {
+                Transmit::Request { key, bytes } => {
+                    (lock(&self.waits).get(&key).map(|w| w.peer.clone()), bytes)
+                }
+                Transmit::Response { key, bytes } => {
+                    (lock(&self.server_peers).get(&key).cloned(), bytes)
+                }
+                _ => (None, Vec::new()),
+            };
+            if let Some(peer) = peer {
+                self.sockets.send(&peer, bytes);
+            }
+        }
+        for event in events {
+            if let LayerEvent::Client { key, event } = event {
+                let answer = match event {
+                    ClientEvent::Timeout => (408, "Request Timeout".to_owned()),
+                    _ => (503, "Service Unavailable".to_owned()),
+                };
+                if let Some(wait) = lock(&self.waits).remove(&key) {
+                    let _ = wait.reply.send(answer);
+                }
+            }
+        }
+    }
+
+    /// The listener a peer talks to: its transport and address, for Via
+    /// and Contact.
+    fn local(&self, peer: &Peer) -> (TransportKind, SocketAddr) {
+        self.locals
+            .get(peer.local)
+            .copied()
+            .unwrap_or((peer.transport, peer.addr))
+    }
+
+    fn serves(&self, domain: &str) -> bool {
+        self.domains.iter().any(|d| d == domain)
+    }
+
+    /// Runs `f` on the account table on a blocking thread.
+    async fn with_accounts<T: Send + 'static>(
+        self: &Arc<Binding>,
+        f: impl FnOnce(&cpim_store::accounts::Accounts) -> Option<T> + Send + 'static,
+    ) -> Option<T> {
+        let binding = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut slot = lock(&binding.accounts);
+            if slot.is_none() {
+                match cpim_store::accounts::Accounts::open(&binding.data) {
+                    Ok(accounts) => *slot = Some(accounts),
+                    Err(error) => {
+                        tracing::error!(%error, "SIP: account table not readable");
+                        return None;
+                    }
+                }
+            }
+            slot.as_ref().and_then(f)
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+}
+
+/// Fires transaction timers and drops finished transactions' peers.
+async fn timers(binding: Arc<Binding>) {
+    loop {
+        let next = lock(&binding.layer).poll_timeout();
+        match next {
+            Some(at) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(at.into()) => {}
+                    () = binding.timer.notified() => {}
+                }
+            }
+            None => binding.timer.notified().await,
+        }
+        {
+            let mut layer = lock(&binding.layer);
+            layer.handle_timeout(Instant::now());
+        }
+        binding.pump();
+        let layer = lock(&binding.layer);
+        lock(&binding.server_peers).retain(|key, _| layer.server(key).is_some());
+    }
+}
+
+/// The open engine inbox of a SIP user.
+pub struct Inbox {
+    id: SessionId,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+/// Locks a mutex, taking it over from a thread that panicked while holding
+/// it (every update here is a single insert, remove or field change).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,362 @@
+//! SIP transports (RFC 3261 s18): a UDP socket per listener, and TCP
+//! listeners whose streams are framed by Content-Length (s18.3) with
+//! `cpim-sip`'s stream parser.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use cpim_sip::message::Status;
+use cpim_sip::Message;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+use super::{lock, Binding, Peer, StartError};
+
+/// A transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportKind {
+    Udp,
+    Tcp,
+}
+
+impl TransportKind {
+    /// The name in Via (RFC 3261 s20.42).
+    pub fn via(self) -> &'static str {
+        match self {
+            TransportKind::Udp => "UDP",
+            TransportKind::Tcp => "TCP",
+        }
+    }
+}
+
+impl fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportKind::Udp => "udp",
+            TransportKind::Tcp => "tcp",
+        })
+    }
+}
+
+/// One listener: `udp:ADDR:PORT` or `tcp:ADDR:PORT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listen {
+    pub kind: TransportKind,
+    pub addr: SocketAddr,
+}
+
+/// The `--sip` value is not a list of listeners.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ListenError {
+    #[error("--sip: item {index} ({item:?}) is not TRANSPORT:ADDR:PORT")]
+    Shape { index: usize, item: String },
+    #[error(
+        "--sip: item {index}: transport {transport:?} is not udp or tcp (tls is not served yet)"
+    )]
+    Transport { index: usize, transport: String },
+    #[error("--sip: item {index}: {addr:?} is not ADDR:PORT")]
+    Addr { index: usize, addr: String },
+    #[error("--sip: no listener given")]
+    Empty,
+}
+
+impl Listen {
+    /// Parses `udp:127.0.0.1:5060,tcp:[::1]:5060`.
+    pub fn parse_list(spec: &str) -> Result<Vec<Listen>, ListenError> {
+        let mut out = Vec::new();
+        for (index, item) in spec.split(',').map(str::trim).enumerate() {
+            if item.is_empty() {
+                continue;
+            }
+            let Some((transport, addr)) = item.split_once(':') else {
+                return Err(ListenError::Shape {
+                    index,
+                    item: item.to_owned(),
+                });
+            };
+            let kind = match transport.to_ascii_lowercase().as_str() {
+                "udp" => TransportKind::Udp,
+                "tcp" => TransportKind::Tcp,
+                _ => {
+                    return Err(ListenError::Transport {
+                        index,
+                        transport: transport.to_owned(),
+                    })
+                }
+            };
+            let addr = addr.parse().map_err(|_| ListenError::Addr {
+                index,
+                addr: addr.to_owned(),
+            })?;
+            out.push(Listen { kind, addr });
+        }
+        if out.is_empty() {
+            return Err(ListenError::Empty);
+        }
+        Ok(out)
+    }
+}
+
+/// A bound listener.
+pub struct Bound {
+    pub kind: TransportKind,
+    pub addr: SocketAddr,
+    socket: BoundSocket,
+}
+
+enum BoundSocket {
+    Udp(Arc<UdpSocket>),
+    Tcp(TcpListener),
+}
+
+/// Binds every listener.
+pub async fn bind(listens: &[Listen]) -> Result<Vec<Bound>, StartError> {
+    let mut out = Vec::new();
+    for listen in listens {
+        let error = |source| StartError::Bind {
+            transport: listen.kind,
+            addr: listen.addr,
+            source,
+        };
+        let (socket, addr) = match listen.kind {
+            TransportKind::Udp => {
+                let socket = UdpSocket::bind(listen.addr).await.map_err(error)?;
+                let addr = socket.local_addr().map_err(error)?;
+                (BoundSocket::Udp(Arc::new(socket)), addr)
+            }
+            TransportKind::Tcp => {
+                let socket = TcpListener::bind(listen.addr).await.map_err(error)?;
+                let addr = socket.local_addr().map_err(error)?;
+                (BoundSocket::Tcp(socket), addr)
+            }
+        };
+        out.push(Bound {
+            kind: listen.kind,
+            addr,
+            socket,
+        });
+    }
+    Ok(out)
+}
+
+/// Where bytes go out: the UDP sockets, and the open TCP connections by
+/// peer address.
+pub struct Sockets {
+    udp: Vec<Option<Arc<UdpSocket>>>,
+    tcp: Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>,
+}
+
+/// Messages queued for one TCP connection before it counts as stuck.
+const TCP_QUEUE: usize = 256;
+
+/// Largest datagram read (RFC 3261 s18.1.1 leaves the limit to us; a
+/// larger one is cut and then fails to parse).
+const MAX_DATAGRAM: usize = 65_535;
+
+impl Sockets {
+    pub fn new(bound: &[Bound]) -> Sockets {
+        Sockets {
+            udp: bound
+                .iter()
+                .map(|b| match &b.socket {
+                    BoundSocket::Udp(s) => Some(s.clone()),
+                    BoundSocket::Tcp(_) => None,
+                })
+                .collect(),
+            tcp: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Sends bytes to a peer; failures are logged (the transaction's
+    /// timers notice a lost message).
+    pub fn send(&self, peer: &Peer, bytes: Vec<u8>) {
+        match peer.transport {
+            TransportKind::Udp => {
+                let Some(Some(socket)) = self.udp.get(peer.local) else {
+                    return;
+                };
+                if let Err(error) = socket.try_send_to(&bytes, peer.addr) {
+                    if error.kind() == std::io::ErrorKind::WouldBlock {
+                        let socket = socket.clone();
+                        let addr = peer.addr;
+                        tokio::spawn(async move {
+                            let _ = socket.send_to(&bytes, addr).await;
+                        });
+                    } else {
+                        tracing::debug!(%error, addr = %peer.addr, "SIP UDP send failed");
+                    }
+                }
+            }
+            TransportKind::Tcp => {
+                let sender = lock(&self.tcp).get(&peer.addr).cloned();
+                match sender {
+                    Some(sender) => {
+                        if sender.try_send(bytes).is_err() {
+                            tracing::debug!(addr = %peer.addr, "SIP TCP connection stuck or closed");
+                        }
+                    }
+                    None => tracing::debug!(addr = %peer.addr, "no SIP TCP connection to peer"),
+                }
+            }
+        }
+    }
+}
+
+/// Starts the receive tasks.
+pub fn spawn(binding: &Arc<Binding>, bound: Vec<Bound>) {
+    for (local, b) in bound.into_iter().enumerate() {
+        let binding = binding.clone();
+        match b.socket {
+            BoundSocket::Udp(socket) => {
+                tokio::spawn(udp_loop(binding, socket, local));
+            }
+            BoundSocket::Tcp(listener) => {
+                tokio::spawn(tcp_accept(binding, listener, local));
+            }
+        }
+    }
+}
+
+async fn udp_loop(binding: Arc<Binding>, socket: Arc<UdpSocket>, local: usize) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        match socket.recv_from(&mut buf).await {
+            Ok((n, addr)) => {
+                let Some(bytes) = buf.get(..n) else { continue };
+                // Keep-alives (RFC 5626 s3.5.1) and stray blank datagrams.
+                if bytes.iter().all(|b| matches!(b, b'\r' | b'\n' | 0)) {
+                    continue;
+                }
+                let peer = Peer {
+                    local,
+                    transport: TransportKind::Udp,
+                    addr,
+                };
+                binding.receive(bytes.to_vec(), peer);
+            }
+            Err(error) => {
+                // ICMP errors surface here on some systems; keep serving.
+                tracing::debug!(%error, "SIP UDP receive");
+            }
+        }
+    }
+}
+
+async fn tcp_accept(binding: Arc<Binding>, listener: TcpListener, local: usize) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
+                let binding = binding.clone();
+                tokio::spawn(tcp_connection(binding, stream, addr, local));
+            }
+            Err(error) => {
+                tracing::warn!(%error, "SIP TCP accept");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn tcp_connection(binding: Arc<Binding>, stream: TcpStream, addr: SocketAddr, local: usize) {
+    let (mut read, mut write) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(TCP_QUEUE);
+    lock(&binding.sockets.tcp).insert(addr, tx);
+    let writer = tokio::spawn(async move {
+        while let Some(bytes) = rx.recv().await {
+            if write.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+    });
+    let peer = Peer {
+        local,
+        transport: TransportKind::Tcp,
+        addr,
+    };
+    let limits = super::wire::limits();
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut chunk = vec![0u8; 16 * 1024];
+    'read: loop {
+        let n = match read.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(chunk.get(..n).unwrap_or(&[]));
+        loop {
+            // Keep-alive CRLFs between messages (RFC 5626 s3.5.1).
+            let blank = buf
+                .iter()
+                .take_while(|b| matches!(b, b'\r' | b'\n'))
+                .count();
+            if blank == buf.len() {
+                buf.clear();
+                break;
+            }
+            let framed = match Message::parse_stream_with(&buf, &limits) {
+                Ok(Status::Complete(_, used)) => Ok(Some(used)),
+                Ok(_) => Ok(None),
+                Err(error) => Err(error),
+            };
+            match framed {
+                Ok(Some(used)) => {
+                    let message: Vec<u8> = buf.drain(..used).skip(blank).collect();
+                    binding.receive(message, peer.clone());
+                }
+                Ok(None) => {
+                    if buf.len() > limits.max_message {
+                        break 'read;
+                    }
+                    break;
+                }
+                Err(error) => {
+                    // A stream cannot be resynchronised after a framing
+                    // error (RFC 3261 s18.3): answer if possible, then close.
+                    super::wire::reject_malformed(&binding, &buf, &peer, &error);
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    break 'read;
+                }
+            }
+        }
+    }
+    lock(&binding.sockets.tcp).remove(&addr);
+    writer.abort();
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_list_parses_and_names_bad_items() {
+        let list = Listen::parse_list("udp:127.0.0.1:5060, tcp:[::1]:0").unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].kind, TransportKind::Udp);
+        assert_eq!(list[1].kind, TransportKind::Tcp);
+        assert_eq!(list[1].addr.port(), 0);
+        assert_eq!(
+            Listen::parse_list("sctp:127.0.0.1:1").unwrap_err(),
+            ListenError::Transport {
+                index: 0,
+                transport: "sctp".into()
+            }
+        );
+        assert_eq!(
+            Listen::parse_list("udp:127.0.0.1:1,tcp:nohost").unwrap_err(),
+            ListenError::Addr {
+                index: 1,
+                addr: "nohost".into()
+            }
+        );
+        assert_eq!(Listen::parse_list(" , ").unwrap_err(), ListenError::Empty);
+        assert!(matches!(
+            Listen::parse_list("udp").unwrap_err(),
+            ListenError::Shape { index: 0, .. }
+        ));
+    }
+}
