@@ -41,7 +41,7 @@ async fn message_from_sip_reaches_native_inbox_and_back() {
     let sender = tokio::spawn({
         let token_server = (server.http.clone(), server.token("bob@example.com"));
         async move {
-            reqwest::Client::new()
+            sip_support::client()
                 .post(format!("{}/v1/messages", token_server.0))
                 .bearer_auth(token_server.1)
                 .json(&json!({"to": "im:alice@example.com", "body": "hi Alice"}))

@@ -388,7 +388,14 @@ pub async fn next_event(
     }
 }
 
-/// An HTTP client with a user's token.
+/// An HTTP client. reqwest may be built without a TLS crypto provider when
+/// the workspace's features unify; ring is the one cpimd uses.
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+/// An HTTP request with a user's token.
 pub async fn http(
     server: &Server,
     user: &str,
@@ -396,8 +403,7 @@ pub async fn http(
     path: &str,
     body: serde_json::Value,
 ) -> (u16, serde_json::Value) {
-    let client = reqwest::Client::new();
-    let response = client
+    let response = client()
         .request(method, format!("{}{path}", server.http))
         .bearer_auth(server.token(user))
         .json(&body)
