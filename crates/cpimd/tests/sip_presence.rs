@@ -6,7 +6,7 @@
 mod sip_support;
 
 use serde_json::json;
-use sip_support::{http, start, Received, Ua};
+use sip_support::{http, start, start_with_policy, Received, Ua};
 
 const PIDF: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <presence xmlns="urn:ietf:params:xml:ns:pidf" entity="pres:alice@example.com">
@@ -242,4 +242,47 @@ async fn publish_sets_refreshes_modifies_and_removes() {
         )
         .await;
     assert_eq!(other.code(), 403);
+}
+
+#[tokio::test]
+async fn asked_presentity_shows_pending_until_it_allows_and_refresh_keeps_the_dialog() {
+    let server = start_with_policy("ask");
+    http(
+        &server,
+        "bob@example.com",
+        reqwest::Method::PUT,
+        "/v1/presence/pres:bob@example.com",
+        json!({"tuples": [{"id": "t1", "basic": "open"}]}),
+    )
+    .await;
+    let mut alice = Ua::udp(&server, "alice@example.com").await;
+    let (ok, mut pending) = subscribe(&mut alice, 600, "<sip:bob@example.com>", "a1").await;
+    assert_eq!(ok.code(), 200, "{}", ok.text());
+    let tag = ok.parse().to().tag().unwrap().to_owned();
+    let first = next_notify(&mut alice, &mut pending).await;
+    let n = first.parse();
+    assert_eq!(n.subscription_state().unwrap().state(), "pending");
+    assert!(!String::from_utf8_lossy(n.body()).contains("<tuple"));
+
+    // Bob allows alice: the dialog turns active with his presence.
+    let (status, answer) = http(
+        &server,
+        "bob@example.com",
+        reqwest::Method::PUT,
+        "/v1/policy/pres:bob@example.com/watchers/pres:alice@example.com",
+        json!({"decision": "allow"}),
+    )
+    .await;
+    assert!(status < 300, "{status} {answer}");
+    let active = next_notify(&mut alice, &mut pending).await;
+    let n = active.parse();
+    assert_eq!(n.subscription_state().unwrap().state(), "active");
+    assert!(String::from_utf8_lossy(n.body()).contains("<basic>open</basic>"));
+
+    // A refresh inside the dialog is answered in the same dialog.
+    let to = format!("<sip:bob@example.com>;tag={tag}");
+    let (ok, _) = subscribe(&mut alice, 1200, &to, "a1").await;
+    assert_eq!(ok.code(), 200, "{}", ok.text());
+    assert_eq!(ok.parse().to().tag(), Some(tag.as_str()));
+    assert_eq!(ok.header("Expires").as_deref(), Some("1200"));
 }

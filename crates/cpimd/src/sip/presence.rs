@@ -12,6 +12,13 @@
 //! Several dialogs of one watcher for one presentity share the engine's one
 //! subscription: each gets every notify, and only the last one to end
 //! unsubscribes.
+//!
+//! A refresh: the engine keeps one subscription per watcher and presentity
+//! and refuses a second (draft section 3.4.1 step 3), so a SUBSCRIBE
+//! refresh ends the engine's subscription and makes a new one with the new
+//! duration. The "unsubscribed" notify this causes is passed over; the new
+//! subscription's notify goes out as the NOTIFY RFC 6665 s4.2.1.2 asks for
+//! after a refresh.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -243,17 +250,29 @@ async fn in_dialog(
         });
         return dialog_response(binding, request, peer, local_tag, 0);
     }
-    let op = match SubscribeOp::new(
-        watcher.to_uri(Scheme::Pres),
-        target.to_uri(Scheme::Pres),
-        expires,
-    ) {
-        Ok(op) => op,
-        Err(error) => {
-            let reason = format!("Bad Request: {error}");
-            return response(request, peer, 400, &reason, None);
-        }
+    let (Ok(unsubscribe), Ok(op)) = (
+        UnsubscribeOp::new(watcher.to_uri(Scheme::Pres), target.to_uri(Scheme::Pres)),
+        SubscribeOp::new(
+            watcher.to_uri(Scheme::Pres),
+            target.to_uri(Scheme::Pres),
+            expires,
+        ),
+    ) else {
+        return response(request, peer, 400, "Bad Request: watcher or target", None);
     };
+    skip_unsubscribed(binding, &watcher, target, 1);
+    let ended = call(binding, OpKind::Unsubscribe, &watcher, None, {
+        let principal = principal.clone();
+        move |origin| Input::Unsubscribe {
+            origin,
+            principal,
+            op: unsubscribe,
+        }
+    })
+    .await;
+    if !ended.is_ok_and(|a| a.response.status == cpim_formats::op::Status::Success) {
+        skip_unsubscribed(binding, &watcher, target, -1);
+    }
     let answer = call(binding, OpKind::Subscribe, &watcher, None, move |origin| {
         Input::Subscribe {
             origin,
@@ -269,6 +288,20 @@ async fn in_dialog(
         }
         Ok(answer) => answer_to_sip(request, peer, &answer.response),
         Err(reason) => response(request, peer, 500, &reason, None),
+    }
+}
+
+/// Counts (or uncounts) an "unsubscribed" notify for `target` that a
+/// refresh causes and the reader passes over.
+fn skip_unsubscribed(binding: &Binding, watcher: &Address, target: &Address, delta: i32) {
+    let mut users = lock(&binding.users);
+    let Some(user) = users.get_mut(watcher) else {
+        return;
+    };
+    let count = user.refreshing.entry(target.clone()).or_insert(0);
+    *count = count.saturating_add_signed(delta);
+    if *count == 0 {
+        user.refreshing.remove(target);
     }
 }
 
@@ -304,6 +337,15 @@ pub async fn notify_event(binding: &Arc<Binding>, user: &Address, event: &Value)
     let dialogs: Vec<Dialog> = {
         let mut users = lock(&binding.users);
         let Some(u) = users.get_mut(user) else { return };
+        if text("reason") == "unsubscribed" {
+            if let Some(count) = u.refreshing.get_mut(&target) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    u.refreshing.remove(&target);
+                }
+                return;
+            }
+        }
         let found = u
             .dialogs
             .iter()

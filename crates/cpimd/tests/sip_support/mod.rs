@@ -34,6 +34,11 @@ impl Drop for Server {
 
 /// Starts cpimd for example.com with alice and bob, policy `allow`.
 pub fn start() -> Server {
+    start_with_policy("allow")
+}
+
+/// Starts cpimd with this default watcher policy (`allow`, `deny`, `ask`).
+pub fn start_with_policy(policy: &str) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let mut accounts = cpim_store::accounts::Accounts::open(dir.path()).unwrap();
     let users = ["alice@example.com", "bob@example.com"]
@@ -42,7 +47,11 @@ pub fn start() -> Server {
         .collect();
     drop(accounts);
     let config = dir.path().join("cpimd.toml");
-    std::fs::write(&config, "[service]\ndefault_policy = \"allow\"\n").unwrap();
+    std::fs::write(
+        &config,
+        format!("[service]\ndefault_policy = \"{policy}\"\n"),
+    )
+    .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_cpimd"))
         .arg("--config")
         .arg(&config)
