@@ -476,3 +476,96 @@ fn rfc4475_messages_without_a_transaction_id() {
         Incoming::NotHandled(KeyError::Invite)
     );
 }
+
+/// A client and a server layer on a simulated UDP network that loses the
+/// first two requests and the first response; no sockets, no sleeps.
+#[test]
+fn lossy_udp_pair_delivers_one_response() {
+    let base = Instant::now();
+    let mut client = TransactionLayer::new(Timers::default());
+    let mut server = TransactionLayer::new(Timers::default());
+    let req = request("MESSAGE", "z9hG4bKnet", "a.example.com");
+    let ok = response(&req, 200);
+    let key = client.send_request(req, UDP, base).unwrap();
+    let (mut lose_requests, mut lose_responses) = (2, 1);
+    let mut log = Vec::new();
+    let mut now = base;
+    loop {
+        let mut moved = true;
+        while moved {
+            moved = false;
+            while let Some(transmit) = client.poll_transmit() {
+                moved = true;
+                let Transmit::Request { bytes, .. } = transmit else {
+                    panic!()
+                };
+                if lose_requests > 0 {
+                    lose_requests -= 1;
+                    log.push((ms(base, now), "request lost"));
+                    continue;
+                }
+                let message = Message::parse_datagram(&bytes).unwrap();
+                match server.receive(&message, UDP, now) {
+                    Incoming::Request(k) => {
+                        log.push((ms(base, now), "server: new request"));
+                        server.respond(&k, 200, ok.clone(), now).unwrap();
+                    }
+                    Incoming::Retransmission(_) => {
+                        log.push((ms(base, now), "server: retransmission"))
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            while let Some(transmit) = server.poll_transmit() {
+                moved = true;
+                let Transmit::Response { bytes, .. } = transmit else {
+                    panic!()
+                };
+                if lose_responses > 0 {
+                    lose_responses -= 1;
+                    log.push((ms(base, now), "response lost"));
+                    continue;
+                }
+                let message = Message::parse_datagram(&bytes).unwrap();
+                match client.receive(&message, UDP, now) {
+                    Incoming::Response(k) => {
+                        assert_eq!(k, key);
+                        log.push((ms(base, now), "client: response"));
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        let next = [client.poll_timeout(), server.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(next) = next else { break };
+        now = next;
+        let client_live = client.len() != (0, 0);
+        client.handle_timeout(now);
+        server.handle_timeout(now);
+        if client_live && client.len() == (0, 0) {
+            log.push((ms(base, now), "client gone"));
+        }
+        if client.len() == (0, 0) && server.len() == (0, 0) {
+            log.push((ms(base, now), "all gone"));
+        }
+    }
+    assert_eq!(
+        log,
+        [
+            (0, "request lost"),
+            (500, "request lost"),
+            (1500, "server: new request"),
+            (1500, "response lost"),
+            (3500, "server: retransmission"),
+            (3500, "client: response"),
+            // Timer K (T4 after the response) ends the client; timer J
+            // (64*T1 after the first response) ends the server.
+            (8500, "client gone"),
+            (33_500, "all gone"),
+        ]
+    );
+    assert_eq!(client.poll_event(), None);
+}
