@@ -26,14 +26,14 @@ use crate::time::Timestamp;
 
 mod remote;
 
-use remote::{Phase, RemoteSub};
+use remote::RemoteSub;
 
 /// The service engine. See the crate documentation for how to drive it.
 #[derive(Debug)]
 pub struct Engine {
     config: Config,
     names: Names,
-    users: HashMap<Id, User>,
+    users: FastMap<Id, User>,
     sessions: HashMap<SessionId, Id>,
     sub_timers: BTreeSet<(Timestamp, Id, Id)>,
     pub_timers: BTreeSet<(Timestamp, Id, String)>,
@@ -86,7 +86,7 @@ impl Engine {
         Engine {
             config,
             names: Names::default(),
-            users: HashMap::new(),
+            users: FastMap::default(),
             sessions: HashMap::new(),
             sub_timers: BTreeSet::new(),
             pub_timers: BTreeSet::new(),
@@ -106,12 +106,25 @@ impl Engine {
     /// [`Store::load`]: crate::Store::load
     pub fn restore(config: Config, snapshot: Snapshot) -> Result<Engine, StoreError> {
         let mut e = Engine::new(config);
+        let rows = snapshot.users.len() + snapshot.subscriptions.len();
+        e.names.reserve(rows);
+        e.users.reserve(snapshot.users.len());
+        // Records name their user in the text the engine wrote for it: found
+        // by that text, without reading the address again.
+        let mut user_ids: FastMap<&str, Id> = FastMap::default();
+        user_ids.reserve(snapshot.users.len());
         for user in &snapshot.users {
             let address = parse_text(user, "user")?;
-            if e.local_user(&address).is_none() {
-                let id = e.names.retain(&address);
-                e.users.insert(id, User::new(&address));
-            }
+            let id = match e.local_user(&address) {
+                Some(id) => id,
+                None => {
+                    let user_record = User::new(&address);
+                    let id = e.names.retain_owned(address);
+                    e.users.insert(id, user_record);
+                    id
+                }
+            };
+            user_ids.insert(user.as_str(), id);
         }
         for p in snapshot.publications {
             let tid = e.stored_user(&p.presentity, "publication")?;
@@ -134,23 +147,40 @@ impl Engine {
         for user in e.users.values_mut() {
             user.rebuild();
         }
-        for s in snapshot.subscriptions {
-            let tid = e.stored_user(&s.target, "subscription")?;
-            let wid = e.names.retain(&parse_text(&s.watcher, "subscription")?);
+        for s in &snapshot.subscriptions {
+            let tid = match user_ids.get(s.target.as_str()) {
+                Some(id) => *id,
+                None => e.stored_user(&s.target, "subscription")?,
+            };
+            let wid = e
+                .names
+                .retain_owned(parse_text(&s.watcher, "subscription")?);
             let sub = Sub {
                 expires: s.expires,
                 pending: s.state != SubscriptionStatus::Active,
             };
-            e.sub_timers.insert((s.expires, tid, wid));
-            if let Some(old) = e
-                .users
+            if e.users
                 .get_mut(&tid)
                 .and_then(|user| user.watchers.insert(wid, sub))
+                .is_some()
             {
-                e.sub_timers.remove(&(old.expires, tid, wid));
                 e.names.release(wid);
             }
         }
+        drop(user_ids);
+        // Built in bulk from the sorted whole: far cheaper than one insert
+        // per subscription.
+        let mut timers = Vec::with_capacity(snapshot.subscriptions.len());
+        for (tid, user) in &e.users {
+            timers.extend(
+                user.watchers
+                    .iter()
+                    .map(|(wid, sub)| (sub.expires, *tid, *wid)),
+            );
+        }
+        timers.sort_unstable();
+        e.sub_timers = timers.into_iter().collect();
+        drop(snapshot.subscriptions);
         for p in snapshot.policies {
             let tid = e.stored_user(&p.presentity, "policy")?;
             let rule = match &p.subject {
@@ -232,6 +262,11 @@ impl Engine {
                 principal,
                 op,
             } => self.subscribe(origin, &principal, &op, now),
+            Input::Refresh {
+                origin,
+                principal,
+                op,
+            } => self.refresh(origin, &principal, &op, now),
             Input::Unsubscribe {
                 origin,
                 principal,
@@ -507,7 +542,7 @@ impl Engine {
             *holds.entry(wid).or_default() += 1;
             *holds.entry(tid).or_default() += 1;
             remote_timers.insert((sub.expires, wid, tid));
-            if let Phase::Awaiting { relay, .. } = sub.phase {
+            if let Some(relay) = sub.phase.relay() {
                 remote_relays.insert(relay, (wid, tid));
             }
         }
@@ -788,6 +823,63 @@ impl Engine {
             }
         } else {
             let doc = self.users.get(&tid).map(|u| u.document.clone());
+            self.notify(wid, tid, SubState::Active { expires }, doc);
+        }
+    }
+
+    /// The refresh extension (RFC 6665 section 4.1.2.1): a new duration for
+    /// a subscription that exists; its state stays as it is.
+    fn refresh(&mut self, origin: Origin, principal: &Principal, op: &SubscribeOp, now: Timestamp) {
+        let req = Request {
+            origin,
+            trans_id: op.trans_id,
+        };
+        let Some(watcher) = single(&op.watcher, Scheme::Pres) else {
+            return self.fail(req, "the watcher is not a single pres: address");
+        };
+        let Some(target) = single(&op.target, Scheme::Pres) else {
+            return self.fail(req, "the target is not a single pres: address");
+        };
+        if !principal.may_act_for(watcher) {
+            let reason = format!("not authorised to refresh as {watcher}");
+            return self.fail(req, &reason);
+        }
+        if !self.config.is_local(target.domain()) {
+            return self.refresh_remote(req, watcher, target, op.duration);
+        }
+        let found = self.local_user(target).and_then(|tid| {
+            let wid = self.names.id(watcher)?;
+            let sub = self.users.get(&tid)?.watchers.get(&wid).copied()?;
+            Some((tid, wid, sub))
+        });
+        let Some((tid, wid, sub)) = found else {
+            let reason = format!("{watcher} has no subscription to {target} to refresh");
+            return self.fail(req, &reason);
+        };
+        if op.duration == 0 {
+            // Ends it, as a subscribe 0 on an existing subscription does.
+            return self.subscribe_steps(req, tid, wid, 0, now);
+        }
+        let granted = self.config.clamp_subscription(op.duration);
+        let expires = now.plus_secs(granted);
+        let renewed = Sub { expires, ..sub };
+        self.sub_timers.remove(&(sub.expires, tid, wid));
+        self.sub_timers.insert((expires, tid, wid));
+        if let Some(s) = self
+            .users
+            .get_mut(&tid)
+            .and_then(|u| u.watchers.get_mut(&wid))
+        {
+            *s = renewed;
+        }
+        self.persist(Change::PutSubscription(self.sub_record(tid, wid, renewed)));
+        self.respond(req, Status::Success, Some(granted), None);
+        // RFC 6665 section 4.2.1.2: a refresh is followed by a notify of the
+        // current state.
+        if renewed.pending {
+            self.notify(wid, tid, SubState::Pending { expires }, None);
+        } else {
+            let doc = self.visible(tid, wid, renewed);
             self.notify(wid, tid, SubState::Active { expires }, doc);
         }
     }
@@ -1330,6 +1422,10 @@ impl Engine {
     }
 }
 
+/// Maps keyed by interned ids or addresses the engine itself made: a fast
+/// hash suffices (keys are not chosen to collide by anyone outside).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// An interned address id. Four bytes instead of an `Address` in every
 /// subscription record and index entry.
 type Id = u32;
@@ -1384,7 +1480,7 @@ struct User {
     blocked: HashSet<Id>,
     publications: BTreeMap<String, Publication>,
     document: Arc<Presence>,
-    watchers: HashMap<Id, Sub>,
+    watchers: FastMap<Id, Sub>,
     watcher_rules: HashMap<Id, Decision>,
     domain_rules: HashMap<String, Decision>,
     anyone: Option<Decision>,
@@ -1400,7 +1496,7 @@ impl User {
             sessions: Vec::new(),
             blocked: HashSet::new(),
             publications: BTreeMap::new(),
-            watchers: HashMap::new(),
+            watchers: FastMap::default(),
             watcher_rules: HashMap::new(),
             domain_rules: HashMap::new(),
             anyone: None,
@@ -1440,7 +1536,7 @@ impl User {
 struct Names {
     by_id: Vec<Arc<Address>>,
     holds: Vec<u32>,
-    ids: HashMap<Arc<Address>, Id>,
+    ids: FastMap<Arc<Address>, Id>,
     free: Vec<Id>,
     released: Vec<Id>,
 }
@@ -1448,10 +1544,22 @@ struct Names {
 impl Names {
     /// The id of `address`, interned if new, with one more hold.
     fn retain(&mut self, address: &Address) -> Id {
-        let id = match self.ids.get(address) {
+        match self.ids.get(address) {
+            Some(id) => {
+                let id = *id;
+                self.retain_id(id);
+                id
+            }
+            None => self.retain_owned(address.clone()),
+        }
+    }
+
+    /// Like `retain`, taking the address to keep when it is new.
+    fn retain_owned(&mut self, address: Address) -> Id {
+        let id = match self.ids.get(&address) {
             Some(id) => *id,
             None => {
-                let shared = Arc::new(address.clone());
+                let shared = Arc::new(address);
                 let id = match self.free.pop() {
                     Some(id) => {
                         self.by_id[id as usize] = shared.clone();
@@ -1470,6 +1578,12 @@ impl Names {
         };
         self.retain_id(id);
         id
+    }
+
+    fn reserve(&mut self, n: usize) {
+        self.by_id.reserve(n);
+        self.holds.reserve(n);
+        self.ids.reserve(n);
     }
 
     fn retain_id(&mut self, id: Id) {
@@ -1528,6 +1642,10 @@ fn text(address: &Address) -> String {
 }
 
 fn parse_text(s: &str, record: &str) -> Result<Address, StoreError> {
+    // What the engine wrote is nearly always the plain canonical form.
+    if let Ok(address) = Address::from_canonical(s) {
+        return Ok(address);
+    }
     let uri = Uri::parse(&format!("pres:{s}")).map_err(|err| StoreError::Corrupt {
         record: format!("{record} {s:?}"),
         reason: err.to_string(),

@@ -79,6 +79,22 @@ pub enum Input {
         /// The operation.
         op: SubscribeOp,
     },
+    /// Renews an existing subscription for `op.duration` seconds from now
+    /// (RFC 6665 section 4.1.2.1, RFC 3265 section 3.1.4.2): an extension to
+    /// the draft, whose subscribe refuses a second subscription (section
+    /// 3.4.1 step 3). Answered with a response carrying the granted
+    /// duration, then a notify of the current state; duration 0 ends the
+    /// subscription as a subscribe 0 does. A subscription relayed to another
+    /// domain has its refresh relayed there. Fails when there is no
+    /// subscription to renew.
+    Refresh {
+        /// Where the response goes.
+        origin: Origin,
+        /// Who asks.
+        principal: Principal,
+        /// The operation: watcher, target, new duration, transID.
+        op: SubscribeOp,
+    },
     /// The unsubscribe operation (RFC 3859 section 3.4): ends a subscription.
     Unsubscribe {
         /// Where the response goes.

@@ -827,3 +827,120 @@ fn remote_watchers_follow_watcher_then_domain_rules_then_domain_default() {
     assert_eq!(n[0].state, SubState::Terminated(Reason::Rejected));
     h.engine.check_invariants().unwrap();
 }
+
+#[test]
+fn refresh_is_relayed_and_its_answer_renews_the_subscription() {
+    let mut h = ready();
+    established(&mut h, 600);
+    h.advance(500_000);
+    let t = h.refresh(ALICE, CAROL, 900);
+    let out = h.take();
+    let (relay, binding, op) = relayed(&out);
+    assert_eq!((binding.as_str(), op.duration), ("sip", 900));
+    assert_eq!(op.watcher, pres(ALICE));
+    assert_eq!(op.target, pres(CAROL));
+    assert!(
+        responses(&out).is_empty(),
+        "the response waits for the answer"
+    );
+    h.engine.check_invariants().unwrap();
+    // Meanwhile the subscription goes on: notifies still reach the watcher.
+    let state = active_in(&h, 100);
+    remote_notify(&mut h, state, Basic::Open);
+    assert_eq!(notifies(&h.take()).len(), 1);
+    answer(&mut h, relay, Status::Success, Some(800));
+    let out = h.take();
+    let r = only_response(&out, t);
+    assert_eq!((r.status, r.duration), (Status::Success, Some(800)));
+    let expires = h.now.plus_secs(800);
+    assert_eq!(
+        stored(&mut h),
+        vec![(
+            ALICE.to_string(),
+            CAROL.to_string(),
+            "sip".to_string(),
+            SubscriptionStatus::Active,
+            expires
+        )]
+    );
+    h.engine.check_invariants().unwrap();
+    // The old expiry passes; the new one ends it and is relayed.
+    h.advance(799_000);
+    assert!(h.take().is_empty());
+    h.advance(1_000);
+    let out = h.take();
+    assert_eq!(unsubscribes(&out).len(), 1);
+    assert_eq!(h.engine.remote_subscription_count(), 0);
+}
+
+#[test]
+fn a_refused_or_lost_refresh_leaves_the_subscription_until_its_expiry() {
+    let mut h = ready();
+    established(&mut h, 600);
+    let t = h.refresh(ALICE, CAROL, 900);
+    let (relay, _, _) = relayed(&h.take());
+    answer(&mut h, relay, Status::Failure, None);
+    let out = h.take();
+    let r = only_response(&out, t);
+    assert_eq!(
+        (r.status, r.reason.as_deref()),
+        (Status::Failure, Some("refused over there"))
+    );
+    assert_eq!(h.engine.remote_subscription_count(), 1);
+    assert_eq!(stored(&mut h)[0].4, h.now.plus_secs(600));
+    h.engine.check_invariants().unwrap();
+
+    let t = h.refresh(ALICE, CAROL, 900);
+    let (relay, _, _) = relayed(&h.take());
+    h.handle(Input::RelayAnswer {
+        relay,
+        answer: None,
+    })
+    .unwrap();
+    let r = only_response(&h.take(), t);
+    assert_eq!(r.status, Status::Indeterminant);
+    assert_eq!(h.engine.remote_subscription_count(), 1);
+    // The known expiry still ends it.
+    h.advance(600_000);
+    assert_eq!(h.engine.remote_subscription_count(), 0);
+    h.engine.check_invariants().unwrap();
+}
+
+#[test]
+fn refresh_of_a_relayed_subscription_needs_one_and_ends_it_with_zero() {
+    let mut h = ready();
+    let t = h.refresh(ALICE, CAROL, 600);
+    let r = only_response(&h.take(), t);
+    assert_eq!(
+        (r.status, r.reason.as_deref()),
+        (
+            Status::Failure,
+            Some("alice@example.com has no subscription to carol@example.net to refresh")
+        )
+    );
+    established(&mut h, 600);
+    let t = h.refresh(ALICE, CAROL, 900);
+    h.take();
+    // A second refresh while one is under way is refused.
+    let t2 = h.refresh(ALICE, CAROL, 900);
+    let r = only_response(&h.take(), t2);
+    assert_eq!(r.status, Status::Failure);
+    // Unsubscribing withdraws the waiting refresh.
+    h.unsubscribe(ALICE, CAROL);
+    let out = h.take();
+    let r: Vec<_> = responses(&out)
+        .into_iter()
+        .map(|r| (r.trans_id, r.status))
+        .collect();
+    assert!(r.contains(&(t, Status::Failure)));
+    assert_eq!(unsubscribes(&out).len(), 1);
+    assert_eq!(h.engine.remote_subscription_count(), 0);
+
+    established(&mut h, 600);
+    let t = h.refresh(ALICE, CAROL, 0);
+    let out = h.take();
+    assert_eq!(only_response(&out, t).duration, Some(0));
+    assert_eq!(unsubscribes(&out).len(), 1);
+    assert_eq!(h.engine.remote_subscription_count(), 0);
+    h.engine.check_invariants().unwrap();
+}

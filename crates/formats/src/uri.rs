@@ -106,6 +106,69 @@ impl Address {
         })
     }
 
+    /// Reads back an address in the canonical text form this crate writes,
+    /// `local@domain` as it follows the scheme in a displayed [`Uri`], without
+    /// the work of a full parse: for stored addresses read back in bulk.
+    ///
+    /// Only the plain form is taken: a dot-atom local part of letters, digits
+    /// and `-_.!~*'` (characters a URI never escapes) and a domain that is
+    /// already normalised. A domain holding punycode (`xn--`) or a hyphen pair
+    /// at offset 2 goes through IDNA and must come back unchanged. Anything
+    /// else (escapes, quoted local parts, uppercase or Unicode domains) is an
+    /// error: give such text to [`Uri::parse`] behind its scheme.
+    pub fn from_canonical(s: &str) -> Result<Address, UriError> {
+        let Some(at) = s.rfind('@') else {
+            return Err(error_at(s, s.len(), Expected::At));
+        };
+        let (local, domain) = (&s[..at], &s[at + 1..]);
+        let mut atom_empty = true;
+        for (i, b) in local.bytes().enumerate() {
+            match b {
+                b'.' if !atom_empty => atom_empty = true,
+                b'.' => return Err(error_at(s, i, Expected::Atom)),
+                b if b.is_ascii_alphanumeric() || b"-_!~*'".contains(&b) => atom_empty = false,
+                _ => return Err(error_at(s, i, Expected::Atom)),
+            }
+        }
+        if atom_empty {
+            return Err(error_at(s, at, Expected::Atom));
+        }
+        let start = at + 1;
+        if domain.is_empty() || domain.len() > 253 {
+            return Err(UriError::new(UriErrorKind::InvalidDomain, start));
+        }
+        let mut needs_idna = false;
+        let mut offset = start;
+        for label in domain.split('.') {
+            let bytes = label.as_bytes();
+            if bytes.is_empty() || bytes.len() > 63 {
+                return Err(UriError::new(UriErrorKind::InvalidDomain, offset));
+            }
+            if let Some(i) = bytes
+                .iter()
+                .position(|b| !(b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-'))
+            {
+                return Err(error_at(s, offset + i, Expected::Domain));
+            }
+            if bytes.first() == Some(&b'-') || bytes.last() == Some(&b'-') {
+                return Err(UriError::new(UriErrorKind::InvalidDomain, offset));
+            }
+            needs_idna |= bytes.get(2..4) == Some(b"--");
+            offset += label.len() + 1;
+        }
+        if needs_idna {
+            let ascii = idna::domain_to_ascii_strict(domain)
+                .map_err(|_| UriError::new(UriErrorKind::InvalidDomain, start))?;
+            if ascii != domain {
+                return Err(UriError::new(UriErrorKind::InvalidDomain, start));
+            }
+        }
+        Ok(Address {
+            local: local.to_owned(),
+            domain: domain.to_owned(),
+        })
+    }
+
     /// The local part, decoded and unquoted, case as written.
     pub fn local(&self) -> &str {
         &self.local
@@ -894,6 +957,101 @@ mod tests {
                 found: '_',
                 expected: Expected::Domain
             }
+        );
+    }
+}
+
+#[cfg(test)]
+mod from_canonical_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn reads_back_what_display_writes() {
+        for text in [
+            "alice@example.com",
+            "a.b-c_d!e~f*g'h@sub.example-1.net",
+            "watcher7@xn--bcher-kva.example",
+            "u@a",
+        ] {
+            let fast = Address::from_canonical(text).unwrap();
+            let full = Uri::parse(&format!("pres:{text}")).unwrap();
+            assert_eq!(Some(&fast), full.address(), "{text}");
+            assert_eq!(fast.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn refuses_other_forms_with_the_exact_error() {
+        let cases: [(&str, UriErrorKind, usize); 11] = [
+            (
+                "alice",
+                UriErrorKind::UnexpectedEnd {
+                    expected: Expected::At,
+                },
+                5,
+            ),
+            (
+                "@example.com",
+                UriErrorKind::Unexpected {
+                    found: '@',
+                    expected: Expected::Atom,
+                },
+                0,
+            ),
+            (
+                "a..b@example.com",
+                UriErrorKind::Unexpected {
+                    found: '.',
+                    expected: Expected::Atom,
+                },
+                2,
+            ),
+            (
+                "a.@example.com",
+                UriErrorKind::Unexpected {
+                    found: '@',
+                    expected: Expected::Atom,
+                },
+                2,
+            ),
+            (
+                "a%20b@example.com",
+                UriErrorKind::Unexpected {
+                    found: '%',
+                    expected: Expected::Atom,
+                },
+                1,
+            ),
+            (
+                "\"a b\"@example.com",
+                UriErrorKind::Unexpected {
+                    found: '"',
+                    expected: Expected::Atom,
+                },
+                0,
+            ),
+            (
+                "a@Example.com",
+                UriErrorKind::Unexpected {
+                    found: 'E',
+                    expected: Expected::Domain,
+                },
+                2,
+            ),
+            ("a@example..com", UriErrorKind::InvalidDomain, 10),
+            ("a@-example.com", UriErrorKind::InvalidDomain, 2),
+            ("a@", UriErrorKind::InvalidDomain, 2),
+            ("a@xn--zz.example", UriErrorKind::InvalidDomain, 2),
+        ];
+        for (text, kind, position) in cases {
+            let err = Address::from_canonical(text).unwrap_err();
+            assert_eq!((err.kind(), err.position()), (&kind, position), "{text}");
+        }
+        let long = format!("a@{}.com", "x".repeat(64));
+        assert_eq!(
+            Address::from_canonical(&long).unwrap_err().kind(),
+            &UriErrorKind::InvalidDomain
         );
     }
 }

@@ -47,13 +47,42 @@ pub(super) enum Phase {
     /// Accepted and stored; `pending` until the other side says presence
     /// flows.
     Established { pending: bool },
+    /// Established, with a refresh relayed and its response waiting for the
+    /// answer. Stored as established: a refresh lost in a restart leaves the
+    /// subscription as it was.
+    Refreshing {
+        relay: RelayId,
+        req: Request,
+        requested: u32,
+        pending: bool,
+    },
 }
 
 impl RemoteSub {
     fn status(&self) -> SubscriptionStatus {
         match self.phase {
-            Phase::Established { pending: false } => SubscriptionStatus::Active,
+            Phase::Established { pending: false } | Phase::Refreshing { pending: false, .. } => {
+                SubscriptionStatus::Active
+            }
             _ => SubscriptionStatus::Pending,
+        }
+    }
+}
+
+impl Phase {
+    /// The relay id of the subscribe or refresh awaiting an answer.
+    pub(super) fn relay(self) -> Option<RelayId> {
+        match self {
+            Phase::Awaiting { relay, .. } | Phase::Refreshing { relay, .. } => Some(relay),
+            _ => None,
+        }
+    }
+
+    /// Established (or being refreshed), and whether still pending.
+    fn established(self) -> Option<bool> {
+        match self {
+            Phase::Established { pending } | Phase::Refreshing { pending, .. } => Some(pending),
+            _ => None,
         }
     }
 }
@@ -91,7 +120,7 @@ impl Engine {
                 let reason = format!("{watcher} already has a subscription to {target}");
                 self.fail(req, &reason);
             }
-            Some(Phase::Established { .. }) => {
+            Some(Phase::Established { .. } | Phase::Refreshing { .. }) => {
                 // Section 3.4.3: SUBSCRIBE 0 on an existing subscription ends it.
                 self.end_remote(key, Some(req), Some(0));
             }
@@ -144,12 +173,131 @@ impl Engine {
         self.names.release(tid);
     }
 
+    /// The refresh extension for a target of another domain: relayed the
+    /// way the subscription went; the watcher's response waits for the
+    /// answer. Meanwhile the subscription goes on as it was.
+    pub(super) fn refresh_remote(
+        &mut self,
+        req: Request,
+        watcher: &Address,
+        target: &Address,
+        duration: u32,
+    ) {
+        let key = self.names.id(watcher).zip(self.names.id(target));
+        let found = key.and_then(|k| self.remote.get(&k).map(|s| (k, s.phase, s.binding.clone())));
+        let Some((key, phase, binding)) = found else {
+            let reason = format!("{watcher} has no subscription to {target} to refresh");
+            return self.fail(req, &reason);
+        };
+        match phase {
+            Phase::Established { .. } if duration == 0 => {
+                self.end_remote(key, Some(req), Some(0));
+            }
+            Phase::Established { pending } => {
+                let relay = self.fresh_relay();
+                let requested = self.config.clamp_subscription(duration);
+                if let Some(sub) = self.remote.get_mut(&key) {
+                    sub.phase = Phase::Refreshing {
+                        relay,
+                        req,
+                        requested,
+                        pending,
+                    };
+                }
+                self.remote_relays.insert(relay, key);
+                self.effects.push_back(Effect::RelaySubscribe {
+                    relay,
+                    binding,
+                    op: SubscribeOp {
+                        watcher: watcher.to_uri(Scheme::Pres),
+                        target: target.to_uri(Scheme::Pres),
+                        duration: requested,
+                        trans_id: req.trans_id,
+                    },
+                });
+            }
+            _ => {
+                let reason =
+                    format!("a subscribe or refresh of {watcher} to {target} is still under way");
+                self.fail(req, &reason);
+            }
+        }
+    }
+
+    /// The other side's answer to a relayed refresh. A refused or lost
+    /// refresh leaves the subscription until its known expiry (RFC 6665
+    /// section 4.1.2.2).
+    fn refresh_answer(
+        &mut self,
+        key: (Id, Id),
+        req: Request,
+        requested: u32,
+        pending: bool,
+        answer: Option<ResponseOp>,
+        now: Timestamp,
+    ) {
+        match answer {
+            Some(a) if a.status == Status::Success => {
+                let granted = a
+                    .duration
+                    .unwrap_or(requested)
+                    .min(self.config.max_subscription);
+                if granted == 0 {
+                    self.drop_remote(key);
+                    self.respond(req, Status::Success, Some(0), None);
+                    self.notify(key.0, key.1, SubState::Terminated(Reason::Expired), None);
+                    return;
+                }
+                let Some(sub) = self.remote.get_mut(&key) else {
+                    return;
+                };
+                let expires = now.plus_secs(granted);
+                self.remote_timers.remove(&(sub.expires, key.0, key.1));
+                sub.expires = expires;
+                sub.phase = Phase::Established { pending };
+                self.remote_timers.insert((expires, key.0, key.1));
+                self.persist_remote(key);
+                self.respond(req, Status::Success, Some(granted), None);
+            }
+            other => {
+                if let Some(sub) = self.remote.get_mut(&key) {
+                    sub.phase = Phase::Established { pending };
+                }
+                match other {
+                    Some(a) => self.effects.push_back(Effect::Respond {
+                        to: req.origin,
+                        response: ResponseOp {
+                            status: a.status,
+                            trans_id: req.trans_id,
+                            duration: None,
+                            lang: a.lang,
+                            reason: a.reason,
+                        },
+                    }),
+                    None => self.respond(
+                        req,
+                        Status::Indeterminant,
+                        None,
+                        Some("the next hop will give no answer".into()),
+                    ),
+                }
+            }
+        }
+    }
+
     /// RFC 3859 section 3.4 for a target of another domain.
     pub(super) fn unsubscribe_remote(&mut self, req: Request, watcher: &Address, target: &Address) {
         let key = self.names.id(watcher).zip(self.names.id(target));
         let phase = key.and_then(|k| self.remote.get(&k)).map(|s| s.phase);
         match (key, phase) {
-            (Some(key), Some(Phase::Established { .. } | Phase::Awaiting { fetch: false, .. })) => {
+            (
+                Some(key),
+                Some(
+                    Phase::Established { .. }
+                    | Phase::Refreshing { .. }
+                    | Phase::Awaiting { fetch: false, .. },
+                ),
+            ) => {
                 self.end_remote(key, Some(req), None);
             }
             _ => {
@@ -170,6 +318,16 @@ impl Engine {
         let Some(key) = self.remote_relays.remove(&relay) else {
             return false;
         };
+        if let Some(Phase::Refreshing {
+            req,
+            requested,
+            pending,
+            ..
+        }) = self.remote.get(&key).map(|s| s.phase)
+        {
+            self.refresh_answer(key, req, requested, pending, answer, now);
+            return true;
+        }
         let Some(Phase::Awaiting {
             req,
             fetch,
@@ -299,11 +457,35 @@ impl Engine {
                 self.drop_remote(key);
                 self.notify(key.0, key.1, SubState::Terminated(reason), None);
             }
-            (Phase::Established { pending: was }, state) => {
+            (Phase::Refreshing { req, .. }, SubState::Terminated(reason)) => {
+                self.drop_remote(key);
+                self.fail(
+                    req,
+                    "the subscription ended before the refresh was answered",
+                );
+                self.notify(key.0, key.1, SubState::Terminated(reason), None);
+            }
+            (
+                Phase::Established { pending: was } | Phase::Refreshing { pending: was, .. },
+                state,
+            ) => {
                 let pending = matches!(state, SubState::Pending { .. });
                 if pending != was {
                     if let Some(sub) = self.remote.get_mut(&key) {
-                        sub.phase = Phase::Established { pending };
+                        sub.phase = match sub.phase {
+                            Phase::Refreshing {
+                                relay,
+                                req,
+                                requested,
+                                ..
+                            } => Phase::Refreshing {
+                                relay,
+                                req,
+                                requested,
+                                pending,
+                            },
+                            _ => Phase::Established { pending },
+                        };
                     }
                     self.persist_remote(key);
                 }
@@ -346,8 +528,16 @@ impl Engine {
                         Some("the next hop accepted the fetch but sent no presence in time".into()),
                     );
                 }
-                Phase::Established { .. } => {
+                Phase::Established { .. } | Phase::Refreshing { .. } => {
                     let binding = self.drop_remote(key);
+                    if let Phase::Refreshing { req, .. } = phase {
+                        self.respond(
+                            req,
+                            Status::Indeterminant,
+                            None,
+                            Some("the subscription expired before the refresh was answered".into()),
+                        );
+                    }
                     self.notify(wid, tid, SubState::Terminated(Reason::Expired), None);
                     self.relay_unsubscribe(key, binding);
                 }
@@ -366,7 +556,12 @@ impl Engine {
         for key in keys {
             let phase = self.remote.get(&key).map(|s| s.phase);
             let binding = self.drop_remote(key);
-            if let Some(Phase::Awaiting { req, .. } | Phase::Fetching { req }) = phase {
+            if let Some(
+                Phase::Awaiting { req, .. }
+                | Phase::Fetching { req }
+                | Phase::Refreshing { req, .. },
+            ) = phase
+            {
                 let reason = format!("{} was removed", self.names.addr(wid));
                 self.fail(req, &reason);
             }
@@ -395,7 +590,7 @@ impl Engine {
         let mut list: Vec<_> = self
             .remote
             .iter()
-            .filter(|(_, s)| matches!(s.phase, Phase::Established { .. }))
+            .filter(|(_, s)| s.phase.established().is_some())
             .map(|((w, t), s)| {
                 (
                     self.names.addr(*w).clone(),
@@ -510,7 +705,9 @@ impl Engine {
     fn end_remote(&mut self, key: (Id, Id), req: Option<Request>, duration: Option<u32>) {
         let phase = self.remote.get(&key).map(|s| s.phase);
         let binding = self.drop_remote(key);
-        if let Some(Phase::Awaiting { req: waiting, .. }) = phase {
+        if let Some(Phase::Awaiting { req: waiting, .. } | Phase::Refreshing { req: waiting, .. }) =
+            phase
+        {
             self.respond(
                 waiting,
                 Status::Failure,
@@ -537,7 +734,7 @@ impl Engine {
             return String::new();
         };
         self.remote_timers.remove(&(sub.expires, key.0, key.1));
-        if let Phase::Awaiting { relay, .. } = sub.phase {
+        if let Some(relay) = sub.phase.relay() {
             self.remote_relays.remove(&relay);
         }
         self.persist(Change::RemoveRemoteSubscription {
@@ -561,7 +758,7 @@ impl Engine {
                 ..
             } => Some((relay, req, requested, false)),
             Phase::Fetching { req } => Some((RelayId(0), req, 0, true)),
-            Phase::Established { .. } => None,
+            Phase::Established { .. } | Phase::Refreshing { .. } => None,
         };
         let record = RemoteSubscriptionRecord {
             watcher: text(self.names.addr(key.0)),

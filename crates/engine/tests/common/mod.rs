@@ -170,6 +170,23 @@ impl Harness {
         t
     }
 
+    pub fn refresh(&mut self, watcher: &str, target: &str, duration: u32) -> TransId {
+        let t = self.trans();
+        let op = SubscribeOp {
+            watcher: pres(watcher),
+            target: pres(target),
+            duration,
+            trans_id: t,
+        };
+        self.handle(Input::Refresh {
+            origin: Origin(2),
+            principal: Principal::User(addr(watcher)),
+            op,
+        })
+        .unwrap();
+        t
+    }
+
     pub fn unsubscribe(&mut self, watcher: &str, target: &str) -> TransId {
         let t = self.trans();
         let op = UnsubscribeOp {
