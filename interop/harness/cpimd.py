@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from .events import WAIT, EventLog
-from .peers import INTEROP, PeerError, log_tail
+from .peers import INTEROP, PeerError, free_port, log_tail
 
 REPO = INTEROP.parent
 
@@ -27,10 +27,11 @@ def binary(name):
 
 
 class Cpimd:
-    """A running cpimd serving `domains`; `args` are extra command-line flags
-    (the SIP binding's listening addresses, when it exists)."""
+    """A running cpimd serving `domains`; with `sip`, its SIP binding listens
+    on UDP and TCP at `sip_address` (one port for both); `args` are extra
+    command-line flags."""
 
-    def __init__(self, workdir, domains=("cpim.test",), args=()):
+    def __init__(self, workdir, domains=("cpim.test",), sip=False, args=()):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.data = self.dir / "data"
@@ -41,6 +42,10 @@ class Cpimd:
         cmd = [binary("cpimd"), "--data", str(self.data), "--http", "127.0.0.1:0"]
         for d in domains:
             cmd += ["--domain", d]
+        self.sip_address = None
+        if sip:
+            self.sip_address = "127.0.0.1:%d" % free_port()
+            cmd += ["--sip", "udp:%s,tcp:%s" % (self.sip_address, self.sip_address)]
         self._log = open(self.log, "w")
         self.proc = subprocess.Popen(cmd + list(args), stdout=subprocess.PIPE, stderr=self._log,
                                      stdin=subprocess.DEVNULL, text=True)
@@ -56,13 +61,20 @@ class Cpimd:
             lines.put(None)
 
         threading.Thread(target=read, daemon=True).start()
+        # Each listener announces itself on a line of its own; wait for all.
+        url, sip = None, set()
+        want = {"udp:" + self.sip_address, "tcp:" + self.sip_address} if self.sip_address else set()
         try:
-            while True:
+            while url is None or not want <= sip:
                 line = lines.get(timeout=WAIT * 2)
                 if line is None:
                     break
                 if line.startswith("cpimd listening on "):
-                    return line.split()[-1]
+                    url = line.split()[-1]
+                elif line.startswith("cpimd sip listening on "):
+                    sip.add(line.split()[-1])
+            else:
+                return url
         except queue.Empty:
             pass
         self.stop()

@@ -15,7 +15,8 @@ DRIVER = INTEROP / "ua" / "sipua.py"
 class UserAgent:
     """One SIP UA (one address of record) behind an outbound proxy."""
 
-    def __init__(self, workdir, aor, proxy, transport="udp", password=None, register=True):
+    def __init__(self, workdir, aor, proxy, transport="udp", password=None, auth_user=None,
+                 register=True):
         self.aor = aor
         name = aor.split(":", 1)[1].replace("@", "_at_")
         self.log = Path(workdir) / ("ua-%s-%s.log" % (name, transport))
@@ -24,6 +25,8 @@ class UserAgent:
                "--transport", transport, "--log", str(self.log)]
         if password:
             cmd += ["--password", password]
+        if auth_user:
+            cmd += ["--auth-user", auth_user]
         if not register:
             cmd.append("--no-register")
         self._stderr = open(self.stderr_path, "w")

@@ -58,8 +58,9 @@ def user_agent(tmp_path):
 
 @pytest.fixture
 def cpimd(tmp_path, request):
-    """cpimd from this workspace's build, serving cpim.test."""
-    server = Cpimd(tmp_path / "cpimd")
+    """cpimd from this workspace's build, serving cpim.test, with its SIP
+    binding on UDP and TCP at cpimd.sip_address."""
+    server = Cpimd(tmp_path / "cpimd", sip=True)
     yield server
     code = server.stop()
     if failed(request) or code != 0:

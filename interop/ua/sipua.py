@@ -67,6 +67,7 @@ def parse_args():
     p.add_argument("--transport", choices=["udp", "tcp"], default="udp")
     p.add_argument("--port", type=int, default=0, help="local port (0: any free one)")
     p.add_argument("--password", help="digest password, when the registrar asks for one")
+    p.add_argument("--auth-user", help="digest user name (default: the AOR's user part)")
     p.add_argument("--no-register", action="store_true", help="send no REGISTER")
     p.add_argument("--expires", type=int, default=300, help="registration lifetime, seconds")
     p.add_argument("--log", help="PJSIP log file (level 5: every SIP message)")
@@ -166,7 +167,7 @@ class Agent:
         acfg.natConfig.sipOutboundUse = 0
         acfg.presConfig.publishEnabled = True
         if args.password:
-            user = args.aor.split(":", 1)[1].split("@", 1)[0]
+            user = args.auth_user or args.aor.split(":", 1)[1].split("@", 1)[0]
             acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", user, 0, args.password))
         self.account = Account()
         self.account.create(acfg)
