@@ -42,9 +42,9 @@ pub(super) fn message<'a>(input: &'a [u8], limits: &Limits) -> Result<Message<'a
     let (outer, pos) = parser.mime_block(0, end, "the MIME headers")?;
     let media = media_type(&outer, 0)?;
     let ct_offset = media.at;
-    match media.essence.as_str() {
-        "message/cpim" => parser.cpim(Form::Mime, outer, pos, end),
-        "multipart/signed" => {
+    match media.essence {
+        Media::Cpim => parser.cpim(Form::Mime, outer, pos, end),
+        Media::Signed => {
             let Some(boundary) = media.boundary else {
                 return fail(ErrorKind::MissingBoundary, ct_offset);
             };
@@ -52,10 +52,10 @@ pub(super) fn message<'a>(input: &'a [u8], limits: &Limits) -> Result<Message<'a
             let first_part = "the MIME headers of the first part";
             let (inner, body_pos) = parser.mime_block(parts.first.0, parts.first.1, first_part)?;
             let inner_media = media_type(&inner, parts.first.0)?;
-            if inner_media.essence != "message/cpim" {
+            if !matches!(inner_media.essence, Media::Cpim) {
                 return fail(
                     ErrorKind::UnsupportedContentType {
-                        found: inner_media.essence,
+                        found: inner_media.essence.into_name(),
                         expected: "message/cpim as the first part",
                     },
                     inner_media.at,
@@ -72,9 +72,9 @@ pub(super) fn message<'a>(input: &'a [u8], limits: &Limits) -> Result<Message<'a
             });
             Ok(message)
         }
-        _ => fail(
+        other => fail(
             ErrorKind::UnsupportedContentType {
-                found: media.essence,
+                found: other.into_name(),
                 expected: "message/cpim or multipart/signed",
             },
             ct_offset,
@@ -161,14 +161,14 @@ fn media_type(headers: &[MimeHeader<'_>], block: usize) -> Result<MediaType> {
 }
 
 struct MediaType {
-    essence: String,
+    essence: Media,
     boundary: Option<String>,
     at: usize,
 }
 
 /// `type "/" subtype *(";" name "=" value)` (RFC 2045 section 5.1), values
 /// as tokens, quoted strings, or (leniently) anything up to the next `;`.
-fn read_media_type(value: &str) -> Option<(String, Option<String>)> {
+fn read_media_type(value: &str) -> Option<(Media, Option<String>)> {
     let is_token = |s: &str| {
         !s.is_empty()
             && s.bytes()
@@ -207,7 +207,32 @@ fn read_media_type(value: &str) -> Option<(String, Option<String>)> {
         }
         rest = more;
     }
-    Some((essence.trim().to_ascii_lowercase(), boundary))
+    let essence = essence.trim();
+    let media = if essence.eq_ignore_ascii_case("message/cpim") {
+        Media::Cpim
+    } else if essence.eq_ignore_ascii_case("multipart/signed") {
+        Media::Signed
+    } else {
+        Media::Other(essence.to_ascii_lowercase())
+    };
+    Some((media, boundary))
+}
+
+/// The media types that matter here; others are named in errors.
+enum Media {
+    Cpim,
+    Signed,
+    Other(String),
+}
+
+impl Media {
+    fn into_name(self) -> String {
+        match self {
+            Media::Cpim => "message/cpim".to_owned(),
+            Media::Signed => "multipart/signed".to_owned(),
+            Media::Other(name) => name,
+        }
+    }
 }
 
 /// The content of an RFC 2822 quoted-string: `\x` stands for `x`.
@@ -300,6 +325,79 @@ impl<'a> Parser<'a, '_> {
         Ok(())
     }
 
+    /// The message header block at `pos` when it is plainly well-formed
+    /// text: found by its blank line, checked for control characters, lone
+    /// CR or LF and UTF-8 in one pass each, then split into lines. `None`
+    /// sends it to [`Parser::slow_headers`], which finds the exact error;
+    /// any error returned here is the one the slow path would return.
+    #[allow(clippy::type_complexity)]
+    fn fast_headers(&mut self, pos: usize, end: usize) -> Option<Result<(Vec<Header<'a>>, usize)>> {
+        let input = self.input;
+        let hay = &input[pos..end];
+        let len = if hay.starts_with(b"\r\n") {
+            0
+        } else {
+            memmem::find(hay, b"\r\n\r\n")? + 2
+        };
+        let block = &hay[..len];
+        // Branch-free folds so the compiler can vectorise them.
+        let ctl = block.iter().fold(false, |bad, &b| {
+            bad | ((b < 0x20) & (b != b'\r') & (b != b'\n')) | (b == 0x7f)
+        });
+        let crs = block
+            .iter()
+            .fold(0usize, |n, &b| n + usize::from(b == b'\r'));
+        let lfs = block
+            .iter()
+            .fold(0usize, |n, &b| n + usize::from(b == b'\n'));
+        if ctl || crs != lfs {
+            return None;
+        }
+        let text = std::str::from_utf8(block).ok()?;
+        let mut scope = Scope::default();
+        let mut headers = Vec::with_capacity(16);
+        let mut at = 0;
+        while at < len {
+            let lf = at + memchr(b'\n', &block[at..])?;
+            if lf == at || block[lf - 1] != b'\r' {
+                return None;
+            }
+            let line_end = lf - 1;
+            let start = pos + at;
+            if line_end - at > self.limits.max_line {
+                let limit = self.limits.max_line;
+                return Some(fail(ErrorKind::LineTooLong { limit }, start + limit));
+            }
+            if line_end == at {
+                return None;
+            }
+            if let Err(e) = self.count(start) {
+                return Some(Err(e));
+            }
+            match self.parse_line(&text[at..line_end], start, &mut scope) {
+                Ok(header) => headers.push(header),
+                Err(e) => return Some(Err(e)),
+            }
+            at = lf + 1;
+        }
+        Some(Ok((headers, pos + len + 2)))
+    }
+
+    /// The message header block at `pos`, line by line.
+    fn slow_headers(&mut self, mut pos: usize, end: usize) -> Result<(Vec<Header<'a>>, usize)> {
+        let mut scope = Scope::default();
+        let mut headers = Vec::new();
+        loop {
+            let (line_end, next) = self.line(pos, end, "the message headers")?;
+            if line_end == pos {
+                return Ok((headers, next));
+            }
+            self.count(pos)?;
+            headers.push(self.message_header(pos, line_end, &mut scope)?);
+            pos = next;
+        }
+    }
+
     /// Message headers, blank line, encapsulated object up to `end`.
     fn cpim(
         &mut self,
@@ -308,18 +406,15 @@ impl<'a> Parser<'a, '_> {
         mut pos: usize,
         end: usize,
     ) -> Result<Message<'a>> {
-        let mut scope = Scope::default();
-        let mut headers = Vec::with_capacity(16);
-        loop {
-            let (line_end, next) = self.line(pos, end, "the message headers")?;
-            if line_end == pos {
-                pos = next;
-                break;
+        let fields = self.fields;
+        let (headers, next) = match self.fast_headers(pos, end) {
+            Some(done) => done?,
+            None => {
+                self.fields = fields;
+                self.slow_headers(pos, end)?
             }
-            self.count(pos)?;
-            headers.push(self.message_header(pos, line_end, &mut scope)?);
-            pos = next;
-        }
+        };
+        pos = next;
         let part = "the headers of the encapsulated MIME object";
         let (content_headers, body_pos) = self.mime_block(pos, end, part)?;
         if !content_headers
@@ -362,7 +457,17 @@ impl<'a> Parser<'a, '_> {
             Ok(line) => line,
             Err(e) => return fail(ErrorKind::InvalidUtf8, start + e.valid_up_to()),
         };
+        self.parse_line(line, start, scope)
+    }
+
+    /// The syntax of one message header line whose bytes are already known
+    /// to be UTF-8 without control characters.
+    fn parse_line(&self, line: &'a str, start: usize, scope: &mut Scope<'a>) -> Result<Header<'a>> {
+        let end = start + line.len();
         let b = line.as_bytes();
+        if b[0] == b' ' {
+            return fail(ErrorKind::LeadingWhitespace, start);
+        }
         let (mut i, dot) = scan_name(b, 0);
         if i == 0 {
             return match b[0] {
