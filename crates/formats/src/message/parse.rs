@@ -9,13 +9,19 @@
 
 use memchr::{memchr, memmem};
 
-use super::text::{is_absolute_uri, is_date_time, is_language_tag, is_namechar, is_tokenchar};
+use super::text::{
+    is_absolute_uri, is_date_time, is_language_tag, is_mime_tokenchar, is_namechar, is_tokenchar,
+};
 use super::{
     Content, ErrorKind, Form, Header, HeaderKind, Limits, Message, MessageError, MimeHeader,
     NameAddr, Namespace, Required, Signed, CORE_NAMESPACE,
 };
 
 type Result<T> = std::result::Result<T, MessageError>;
+
+/// The end of a header block, searched for once per message.
+static BLANK_LINE: std::sync::LazyLock<memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memmem::Finder::new(b"\r\n\r\n"));
 
 fn fail<T>(kind: ErrorKind, offset: usize) -> Result<T> {
     Err(MessageError::new(kind, offset))
@@ -169,11 +175,7 @@ struct MediaType {
 /// `type "/" subtype *(";" name "=" value)` (RFC 2045 section 5.1), values
 /// as tokens, quoted strings, or (leniently) anything up to the next `;`.
 fn read_media_type(value: &str) -> Option<(Media, Option<String>)> {
-    let is_token = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
-    };
+    let is_token = |s: &str| !s.is_empty() && s.bytes().all(is_mime_tokenchar);
     let (essence, mut rest) = value.split_once(';').unwrap_or((value, ""));
     let (kind, subtype) = essence.trim().split_once('/')?;
     if !is_token(kind) || !is_token(subtype) {
@@ -337,20 +339,14 @@ impl<'a> Parser<'a, '_> {
         let len = if hay.starts_with(b"\r\n") {
             0
         } else {
-            memmem::find(hay, b"\r\n\r\n")? + 2
+            BLANK_LINE.find(hay)? + 2
         };
         let block = &hay[..len];
         // Branch-free folds so the compiler can vectorise them.
         let ctl = block.iter().fold(false, |bad, &b| {
             bad | ((b < 0x20) & (b != b'\r') & (b != b'\n')) | (b == 0x7f)
         });
-        let crs = block
-            .iter()
-            .fold(0usize, |n, &b| n + usize::from(b == b'\r'));
-        let lfs = block
-            .iter()
-            .fold(0usize, |n, &b| n + usize::from(b == b'\n'));
-        if ctl || crs != lfs {
+        if ctl {
             return None;
         }
         let text = std::str::from_utf8(block).ok()?;
@@ -359,7 +355,7 @@ impl<'a> Parser<'a, '_> {
         let mut at = 0;
         while at < len {
             let lf = at + memchr(b'\n', &block[at..])?;
-            if lf == at || block[lf - 1] != b'\r' {
+            if lf == at || block[lf - 1] != b'\r' || memchr(b'\r', &block[at..lf - 1]).is_some() {
                 return None;
             }
             let line_end = lf - 1;

@@ -91,17 +91,66 @@ pub(crate) fn escape(text: &str, quoted: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// NAMECHAR (section 3.6): US-ASCII except `.`, CTLs and SEPARATORS.
+/// Character classes as one table lookup per byte: the header scanners
+/// are the parser's hot loop.
+const NAME: u8 = 1;
+const TOKEN: u8 = 2;
+const MIME_TOKEN: u8 = 4;
+
+static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        // NAMECHAR (section 3.6): US-ASCII except `.`, CTLs and SEPARATORS.
+        let name = matches!(c,
+            0x21 | 0x23..=0x27 | 0x2a | 0x2b | 0x2d | 0x5e..=0x60 | 0x7c | 0x7e
+            | b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9');
+        // TOKENCHAR: NAMECHAR, `.`, or any byte of a UTF-8 multi-byte
+        // sequence (validated as UTF-8 elsewhere).
+        let token = name || c == b'.' || c >= 0x80;
+        // RFC 2045 token: visible ASCII except tspecials.
+        let mime = c > 0x20
+            && c < 0x7f
+            && !matches!(
+                c,
+                b'(' | b')'
+                    | b'<'
+                    | b'>'
+                    | b'@'
+                    | b','
+                    | b';'
+                    | b':'
+                    | b'\\'
+                    | b'"'
+                    | b'/'
+                    | b'['
+                    | b']'
+                    | b'?'
+                    | b'='
+            );
+        table[b] = ((name as u8) * NAME) | ((token as u8) * TOKEN) | ((mime as u8) * MIME_TOKEN);
+        b += 1;
+    }
+    table
+};
+
+/// NAMECHAR (section 3.6).
+#[inline]
 pub(crate) fn is_namechar(b: u8) -> bool {
-    matches!(b,
-        0x21 | 0x23..=0x27 | 0x2a | 0x2b | 0x2d | 0x5e..=0x60 | 0x7c | 0x7e
-        | b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9')
+    CLASS[usize::from(b)] & NAME != 0
 }
 
-/// TOKENCHAR (section 3.6): NAMECHAR, `.`, or any byte of a UTF-8
-/// multi-byte sequence (validated as UTF-8 elsewhere).
+/// TOKENCHAR (section 3.6).
+#[inline]
 pub(crate) fn is_tokenchar(b: u8) -> bool {
-    is_namechar(b) || b == b'.' || b >= 0x80
+    CLASS[usize::from(b)] & TOKEN != 0
+}
+
+/// An RFC 2045 `token` character.
+#[inline]
+pub(crate) fn is_mime_tokenchar(b: u8) -> bool {
+    CLASS[usize::from(b)] & MIME_TOKEN != 0
 }
 
 /// Whether `tag` is an RFC 3066 Language-Tag:
