@@ -472,7 +472,8 @@ impl<S: Store> Task<S> {
                         relay: Some(relay),
                         binding,
                         ..
-                    } => {
+                    }
+                    | Effect::RelaySubscribe { relay, binding, .. } => {
                         tracing::warn!(%binding, "no binding to relay to");
                         unanswered.push(relay);
                     }
@@ -560,8 +561,8 @@ impl<S: Store> Task<S> {
                 let text: Arc<str> = events::watcher_request(&presentity, &watcher).into();
                 self.push_user(&presentity, &text);
             }
-            Effect::Relay { binding, .. } => {
-                tracing::warn!(%binding, "no binding to relay to; message dropped");
+            Effect::Relay { binding, .. } | Effect::RelayUnsubscribe { binding, .. } => {
+                tracing::warn!(%binding, "no binding to relay to; dropped");
             }
             other => tracing::warn!(?other, "effect not handled by this driver"),
         }

@@ -3,6 +3,7 @@
 
 mod fanout;
 mod memory;
+mod native;
 mod setup;
 mod store;
 
@@ -24,6 +25,9 @@ enum Command {
     Memory(memory::Args),
     /// Durable state on SQLite: restart and publish rate.
     Store(store::Args),
+    /// cpimd's native API: messages per second between two connected users,
+    /// beside a bare axum handler.
+    Native(native::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -32,6 +36,7 @@ fn main() -> std::process::ExitCode {
         Command::Fanout(args) => fanout::run(&args),
         Command::Memory(args) => memory::run(&args),
         Command::Store(args) => store::run(&args).map_err(LoadError::from),
+        Command::Native(args) => native::run(&args).map_err(LoadError::from),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -68,4 +73,7 @@ pub enum LoadError {
     /// A store benchmark failed.
     #[error(transparent)]
     Store(#[from] store::StoreBenchError),
+    /// The native API benchmark failed.
+    #[error(transparent)]
+    Native(#[from] native::NativeError),
 }
