@@ -50,6 +50,12 @@ enum Op {
         w: usize,
         t: usize,
     },
+    /// The refresh extension, for local targets.
+    Refresh {
+        w: usize,
+        t: usize,
+        duration: u32,
+    },
     Publish {
         t: usize,
         publisher: usize,
@@ -97,6 +103,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0..4usize, 0..4usize, prop_oneof![Just(0u32), Just(60), Just(120), Just(600)])
             .prop_map(|(w, t, duration)| Op::Subscribe { w, t, duration }),
         1 => (0..4usize, 0..4usize).prop_map(|(w, t)| Op::Unsubscribe { w, t }),
+        2 => (0..4usize, 0..3usize, prop_oneof![Just(0u32), Just(60), Just(600)])
+            .prop_map(|(w, t, duration)| Op::Refresh { w, t, duration }),
         2 => (0..4usize, 0..4usize).prop_map(|(w, state)| Op::RemoteNotify { w, state }),
         3 => (0..3usize, 0..2usize, any::<bool>(), prop_oneof![Just(0u32), Just(30), Just(300)])
             .prop_map(|(t, publisher, open, duration)| Op::Publish { t, publisher, open, duration }),
@@ -226,6 +234,20 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     fetch = Some((*w, *t));
                 }
                 Some(Input::Subscribe {
+                    origin: Origin(1),
+                    principal: Principal::Service,
+                    op: SubscribeOp {
+                        watcher: pres(WATCHERS[*w]),
+                        target: pres(TARGETS[*t]),
+                        duration: *duration,
+                        trans_id: id,
+                    },
+                })
+            }
+            Op::Refresh { w, t, duration } => {
+                let id = next();
+                request = Some(id);
+                Some(Input::Refresh {
                     origin: Origin(1),
                     principal: Principal::Service,
                     op: SubscribeOp {
@@ -435,6 +457,11 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
             if *duration != 0 && r.status == Status::Success && *t != REMOTE {
                 model.subs.insert((*w, *t), true);
+            }
+        }
+        if let (Op::Refresh { w, t, .. }, Some(r)) = (&op, this) {
+            if !model.subs.contains_key(&(*w, *t)) {
+                prop_assert_eq!(r.status, Status::Failure, "refresh of nothing accepted");
             }
         }
         // Relayed subscriptions: live from the relayed subscribe until a
