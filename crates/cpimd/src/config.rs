@@ -36,6 +36,10 @@ pub struct Args {
     /// SIP listeners, e.g. `udp:127.0.0.1:5060,tcp:127.0.0.1:5060`.
     #[arg(long, value_name = "TRANSPORT:ADDR:PORT,...")]
     pub sip: Option<String>,
+    /// A SIP next hop for another domain, `DOMAIN=udp:HOST:PORT`; repeat for
+    /// several. Requests from that address are trusted as that domain's.
+    #[arg(long = "sip-route", value_name = "DOMAIN=TRANSPORT:ADDR:PORT")]
+    pub sip_routes: Vec<String>,
 }
 
 /// The settings in force, after the file and the flags are merged.
@@ -206,6 +210,13 @@ impl Config {
         }
         if let Some(sip) = &args.sip {
             config.sip.listen = Some(sip.clone());
+        }
+        for route in &args.sip_routes {
+            let (domain, next_hop) = route.split_once('=').unwrap_or((route, ""));
+            config.sip.route.push(crate::sip::SipRoute {
+                domain: domain.trim().to_owned(),
+                next_hop: next_hop.trim().to_owned(),
+            });
         }
         if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
             config.tls = Some(Tls {

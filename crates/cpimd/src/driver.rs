@@ -139,6 +139,7 @@ enum Call {
         reply: oneshot::Sender<Option<Arc<cpim_formats::pidf::Presence>>>,
     },
     Shutdown(oneshot::Sender<()>),
+    SetRelay(mpsc::UnboundedSender<Effect>),
 }
 
 /// How the driver is tuned.
@@ -171,6 +172,7 @@ impl Driver {
             by_user: HashMap::new(),
             admin_done: Vec::new(),
             deliveries: HashMap::new(),
+            relay: None,
         };
         let join = tokio::spawn(task.run(rx));
         (Driver { tx }, join)
@@ -250,6 +252,13 @@ impl Driver {
         rx.await.map_err(|_| DriverError::Stopped)
     }
 
+    /// Hands relay effects (`Relay`, `RelaySubscribe`, `RelayUnsubscribe`)
+    /// and notifies for watchers with no open inbox here (watchers of other
+    /// domains) to a binding from now on.
+    pub async fn set_relay(&self, sink: mpsc::UnboundedSender<Effect>) -> Result<(), DriverError> {
+        self.send(Call::SetRelay(sink)).await
+    }
+
     /// Asks the driver to finish what is queued, commit, and stop.
     pub async fn shutdown(&self) {
         let (reply, rx) = oneshot::channel();
@@ -301,6 +310,8 @@ struct Task<S> {
     /// Write acknowledgements of messages delivered in the current round,
     /// by the message's transID, handed to the response that follows.
     deliveries: HashMap<TransId, Vec<oneshot::Receiver<()>>>,
+    /// The binding to other domains, once one is running.
+    relay: Option<mpsc::UnboundedSender<Effect>>,
 }
 
 /// Inputs taken into one group commit at most.
@@ -456,6 +467,7 @@ impl<S: Store> Task<S> {
                 });
             }
             Call::Shutdown(done) => *stopping = Some(done),
+            Call::SetRelay(sink) => self.relay = Some(sink),
         }
     }
 
@@ -473,7 +485,9 @@ impl<S: Store> Task<S> {
                         binding,
                         ..
                     }
-                    | Effect::RelaySubscribe { relay, binding, .. } => {
+                    | Effect::RelaySubscribe { relay, binding, .. }
+                        if self.relay.is_none() =>
+                    {
                         tracing::warn!(%binding, "no binding to relay to");
                         unanswered.push(relay);
                     }
@@ -561,8 +575,10 @@ impl<S: Store> Task<S> {
                 let text: Arc<str> = events::watcher_request(&presentity, &watcher).into();
                 self.push_user(&presentity, &text);
             }
-            Effect::Relay { binding, .. } | Effect::RelayUnsubscribe { binding, .. } => {
-                tracing::warn!(%binding, "no binding to relay to; dropped");
+            Effect::Relay { .. }
+            | Effect::RelaySubscribe { .. }
+            | Effect::RelayUnsubscribe { .. } => {
+                self.relay_out(effect);
             }
             other => tracing::warn!(?other, "effect not handled by this driver"),
         }
@@ -628,7 +644,41 @@ impl<S: Store> Task<S> {
         Some(notification)
     }
 
+    /// Hands a relay effect to the binding; with none, a relay awaiting an
+    /// answer gets none.
+    fn relay_out(&mut self, effect: Effect) {
+        let effect = match &self.relay {
+            Some(sink) => match sink.send(effect) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(effect)) => effect,
+            },
+            None => effect,
+        };
+        tracing::warn!(?effect, "no binding to relay to");
+        let relay = match effect {
+            Effect::Relay { relay, .. } => relay,
+            Effect::RelaySubscribe { relay, .. } => Some(relay),
+            _ => None,
+        };
+        if let Some(relay) = relay {
+            let input = Input::RelayAnswer {
+                relay,
+                answer: None,
+            };
+            if let Err(error) = self.engine.handle(input, now()) {
+                tracing::warn!(%error, "relay answer refused");
+            }
+        }
+    }
+
     fn notify(&mut self, notification: Notification) {
+        if !self.by_user.contains_key(&*notification.watcher) {
+            if let Some(sink) = &self.relay {
+                self.metrics.notifies.inc();
+                let _ = sink.send(Effect::Notify(notification));
+                return;
+            }
+        }
         self.metrics.notifies.inc();
         let text: Arc<str> = events::notify(&notification, now()).into();
         self.push_user(&notification.watcher, &text);

@@ -168,6 +168,9 @@ fn engine_config(config: &Config) -> cpim_engine::Config {
         PolicyName::Deny => cpim_engine::Decision::Deny,
         _ => cpim_engine::Decision::Ask,
     };
+    for route in &config.sip.route {
+        engine = engine.with_route(&route.domain, sip::BINDING, true);
+    }
     engine
 }
 

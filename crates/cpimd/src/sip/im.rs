@@ -8,14 +8,14 @@
 
 use std::sync::Arc;
 
-use cpim_engine::{Input, Principal};
+use cpim_engine::Input;
 use cpim_formats::op::{MessageOp, ResponseOp, Status};
 use cpim_formats::uri::{Address, Scheme, Uri};
 use cpim_sip::{HeaderName, Message, RequestBuilder, ResponseBuilder};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::registrar::authenticate;
+use super::registrar::sender;
 use super::wire::{self, response};
 use super::{lock, Binding, Peer};
 use crate::driver::{Answer, OpKind, Outbound};
@@ -29,8 +29,8 @@ pub async fn message(
     request: &Message<'_>,
     peer: &Peer,
 ) -> ResponseBuilder {
-    let user = match authenticate(binding, request, peer).await {
-        Ok(user) => user,
+    let (user, principal) = match sender(binding, request, peer).await {
+        Ok(sender) => sender,
         Err(refusal) => return refusal,
     };
     let target = request
@@ -68,7 +68,6 @@ pub async fn message(
         }
     }
     let hops = request.max_forwards().unwrap_or(DEFAULT_HOPS);
-    let principal = Principal::User(user.clone());
     let answer = call(binding, OpKind::Message, &user, None, move |origin| {
         Input::Message {
             origin,

@@ -13,6 +13,7 @@
 //!   engine, and what the engine sends to it goes out as SIP requests.
 //! - [`im`]: MESSAGE in both directions.
 //! - [`presence`]: SUBSCRIBE/NOTIFY dialogs and PUBLISH.
+//! - [`relay`]: other SIP domains through a configured next hop each.
 //!
 //! Requests go back where the peer's request came from (the flow: the source
 //! address and transport of its REGISTER or SUBSCRIBE, as RFC 3581 does for
@@ -21,6 +22,7 @@
 pub mod im;
 pub mod presence;
 pub mod registrar;
+pub mod relay;
 pub mod transport;
 pub mod wire;
 
@@ -53,10 +55,26 @@ pub struct SipConfig {
     /// Listeners, `udp:ADDR:PORT,tcp:ADDR:PORT` (the `--sip` flag). No
     /// listener: no SIP.
     pub listen: Option<String>,
+    /// Next hops for other domains (`[[sip.route]]`).
+    pub route: Vec<SipRoute>,
 }
 
+/// One `[[sip.route]]`: where requests for `domain` go, and the peer whose
+/// requests are taken as that domain's.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipRoute {
+    /// The other domain.
+    pub domain: String,
+    /// `udp:HOST:PORT` or `tcp:HOST:PORT`.
+    pub next_hop: String,
+}
+
+/// The engine's binding name for routes through this binding.
+pub const BINDING: &str = "sip";
+
 /// Methods served here, for `Allow` (RFC 3261 s20.5).
-pub const ALLOW: &str = "REGISTER, MESSAGE, SUBSCRIBE, PUBLISH, OPTIONS";
+pub const ALLOW: &str = "REGISTER, MESSAGE, SUBSCRIBE, NOTIFY, PUBLISH, OPTIONS";
 
 /// Seconds a digest nonce stays fresh.
 const NONCE_LIFETIME: u64 = 300;
@@ -68,6 +86,10 @@ pub enum StartError {
     /// The `--sip` value is not a list of listeners.
     #[error(transparent)]
     Listen(#[from] ListenError),
+    /// A `[[sip.route]]` next hop is not `TRANSPORT:ADDR:PORT`, or no
+    /// listener of its transport runs.
+    #[error("sip route for {domain}: {reason}")]
+    Route { domain: String, reason: String },
     /// A socket could not be bound.
     #[error("cannot listen on {transport}:{addr}: {source}")]
     Bind {
@@ -121,7 +143,35 @@ pub async fn start(
             )
         })
         .collect();
+    let mut routes = HashMap::new();
+    for route in &config.sip.route {
+        let domain = route.domain.to_ascii_lowercase();
+        let hop = Listen::parse_list(&route.next_hop)
+            .ok()
+            .and_then(|l| l.into_iter().next())
+            .ok_or_else(|| StartError::Route {
+                domain: domain.clone(),
+                reason: format!("next hop {:?} is not TRANSPORT:ADDR:PORT", route.next_hop),
+            })?;
+        let local = bound
+            .iter()
+            .position(|b| b.kind == hop.kind)
+            .ok_or_else(|| StartError::Route {
+                domain: domain.clone(),
+                reason: format!("no {} listener to reach it from", hop.kind),
+            })?;
+        routes.insert(
+            domain,
+            Peer {
+                local,
+                transport: hop.kind,
+                addr: hop.addr,
+            },
+        );
+    }
     let binding = Arc::new(Binding {
+        routes,
+        relayed: Mutex::new(HashMap::new()),
         driver,
         auth,
         data: config.data.clone(),
@@ -151,11 +201,21 @@ pub async fn start(
     transport::spawn(&binding, bound);
     tokio::spawn(timers(binding.clone()));
     tokio::spawn(registrar::sweep(binding.clone()));
+    if !binding.routes.is_empty() {
+        let (sink, effects) = tokio::sync::mpsc::unbounded_channel();
+        if binding.driver.set_relay(sink).await.is_ok() {
+            tokio::spawn(relay::run(binding.clone(), effects));
+        }
+    }
     Ok(binding)
 }
 
 /// The binding's shared state.
 pub struct Binding {
+    /// Next hop by other domain.
+    routes: HashMap<String, Peer>,
+    /// SUBSCRIBE dialogs this binding opened towards other domains.
+    relayed: Mutex<HashMap<String, relay::OutSub>>,
     driver: Driver,
     auth: Arc<Auth>,
     data: PathBuf,
@@ -179,13 +239,16 @@ pub struct Binding {
 /// A client transaction's waiter.
 struct Wait {
     peer: Peer,
-    reply: oneshot::Sender<(u16, String)>,
+    reply: oneshot::Sender<Reply>,
 }
+
+/// A final response: code, reason phrase and, when one came, its bytes.
+type Reply = (u16, String, Option<Vec<u8>>);
 
 /// What the receive path decided, once the parsed message is dropped.
 enum Next {
     Serve(Option<ServerKey>),
-    Answered(ClientKey, u16, String),
+    Answered(ClientKey, u16, String, Vec<u8>),
     Nothing,
 }
 
@@ -211,6 +274,7 @@ impl Binding {
                             key,
                             code,
                             message.reason().unwrap_or_default().to_owned(),
+                            bytes.clone(),
                         ),
                         _ => Next::Nothing,
                     },
@@ -230,9 +294,9 @@ impl Binding {
                 let binding = self.clone();
                 tokio::spawn(async move { binding.serve(bytes, peer, key).await });
             }
-            Next::Answered(key, code, reason) => {
+            Next::Answered(key, code, reason, bytes) => {
                 if let Some(wait) = lock(&self.waits).remove(&key) {
-                    let _ = wait.reply.send((code, reason));
+                    let _ = wait.reply.send((code, reason, Some(bytes)));
                 }
             }
             Next::Nothing => {}
@@ -289,7 +353,8 @@ impl Binding {
                 .header("Allow", ALLOW)
                 .header("Accept", "application/pidf+xml, message/cpim, text/plain")
                 .header("Allow-Events", "presence"),
-            "INVITE" | "BYE" | "CANCEL" | "NOTIFY" | "INFO" | "UPDATE" | "PRACK" | "REFER" => {
+            "NOTIFY" => relay::notify(self, request, peer).await,
+            "INVITE" | "BYE" | "CANCEL" | "INFO" | "UPDATE" | "PRACK" | "REFER" => {
                 wire::response(request, peer, 405, "Method Not Allowed", None)
                     .header("Allow", ALLOW)
             }
@@ -301,6 +366,12 @@ impl Binding {
     /// response: code and reason phrase (408 on timer F, 503 on a
     /// transport error, RFC 3261 s8.1.3.1).
     pub async fn request(self: &Arc<Binding>, peer: &Peer, bytes: Vec<u8>) -> (u16, String) {
+        let (code, reason, _) = self.request_full(peer, bytes).await;
+        (code, reason)
+    }
+
+    /// As [`Binding::request`], with the final response's bytes.
+    pub async fn request_full(self: &Arc<Binding>, peer: &Peer, bytes: Vec<u8>) -> Reply {
         let (reply, rx) = oneshot::channel();
         let started = lock(&self.layer).send_request(bytes, peer.reliability(), Instant::now());
         match started {
@@ -315,13 +386,13 @@ impl Binding {
             }
             Err(error) => {
                 tracing::warn!(%error, "SIP request not sent");
-                return (503, "Service Unavailable".to_owned());
+                return (503, "Service Unavailable".to_owned(), None);
             }
         }
         self.pump();
         self.timer.notify_one();
         rx.await
-            .unwrap_or_else(|_| (408, "Request Timeout".to_owned()))
+            .unwrap_or_else(|_| (408, "Request Timeout".to_owned(), None))
     }
 
     /// Sends what the transactions have queued and hands their events out.
@@ -354,8 +425,8 @@ impl Binding {
         for event in events {
             if let LayerEvent::Client { key, event } = event {
                 let answer = match event {
-                    ClientEvent::Timeout => (408, "Request Timeout".to_owned()),
-                    _ => (503, "Service Unavailable".to_owned()),
+                    ClientEvent::Timeout => (408, "Request Timeout".to_owned(), None),
+                    _ => (503, "Service Unavailable".to_owned(), None),
                 };
                 if let Some(wait) = lock(&self.waits).remove(&key) {
                     let _ = wait.reply.send(answer);
@@ -371,6 +442,15 @@ impl Binding {
             .get(peer.local)
             .copied()
             .unwrap_or((peer.transport, peer.addr))
+    }
+
+    /// The other domain whose configured next hop `peer` is: its requests
+    /// are taken as that domain's (address-based peer trust).
+    fn peer_domain(&self, peer: &Peer) -> Option<&str> {
+        self.routes
+            .iter()
+            .find(|(_, hop)| hop.addr == peer.addr && hop.transport == peer.transport)
+            .map(|(domain, _)| domain.as_str())
     }
 
     fn serves(&self, domain: &str) -> bool {

@@ -31,7 +31,7 @@ use cpim_sip::{Message, RequestBuilder, ResponseBuilder};
 use serde_json::Value;
 
 use super::im::{answer_to_sip, call};
-use super::registrar::{authenticate, sync_inbox};
+use super::registrar::{authenticate, sender, sync_inbox};
 use super::wire::{self, response};
 use super::{lock, Binding, Peer, TransportKind};
 use crate::driver::OpKind;
@@ -97,8 +97,8 @@ pub async fn subscribe(
     if let Some(local_tag) = request.to().tag() {
         return in_dialog(binding, request, peer, local_tag, &target, expires).await;
     }
-    let watcher = match authenticate(binding, request, peer).await {
-        Ok(user) => user,
+    let (watcher, principal) = match sender(binding, request, peer).await {
+        Ok(sender) => sender,
         Err(refusal) => return refusal,
     };
     if binding.serves(target.domain()) {
@@ -108,7 +108,6 @@ pub async fn subscribe(
     }
     let local_tag = wire::token();
     let dialog = new_dialog(request, peer, &local_tag, &target);
-    let principal = Principal::User(watcher.clone());
     let op = match SubscribeOp::new(
         watcher.to_uri(Scheme::Pres),
         target.to_uri(Scheme::Pres),
@@ -211,7 +210,10 @@ async fn in_dialog(
     let Some(mut dialog) = found else {
         return response(request, peer, 481, "Subscription Does Not Exist", None);
     };
-    let principal = Principal::User(watcher.clone());
+    let principal = match binding.peer_domain(peer) {
+        Some(domain) if watcher.domain() == domain => Principal::Domain(domain.to_owned()),
+        _ => Principal::User(watcher.clone()),
+    };
     if expires == 0 {
         remove_dialog(binding, &watcher, matches);
         let others = lock(&binding.users)

@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cpim_engine::Principal;
 use cpim_formats::uri::Address;
 use cpim_sip::digest::DigestError;
 use cpim_sip::headers::Contacts;
@@ -185,6 +186,34 @@ pub async fn authenticate(
     Ok(user)
 }
 
+/// Who sends a request and as what principal: a request from the
+/// configured next hop of another domain, with a From of that domain, comes
+/// from that domain without digest (address-based peer trust, see
+/// docs/decisions.md); any other from an authenticated local user.
+pub async fn sender(
+    binding: &Arc<Binding>,
+    request: &Message<'_>,
+    peer: &Peer,
+) -> Result<(Address, Principal), ResponseBuilder> {
+    if let Some(domain) = binding.peer_domain(peer) {
+        return match wire::address(request.from().uri().as_str()) {
+            Some(user) if user.domain() == domain => {
+                let principal = Principal::Domain(domain.to_owned());
+                Ok((user, principal))
+            }
+            _ => Err(response(
+                request,
+                peer,
+                403,
+                "Forbidden: From is not of the peer's domain",
+                None,
+            )),
+        };
+    }
+    let user = authenticate(binding, request, peer).await?;
+    Ok((user.clone(), Principal::User(user)))
+}
+
 /// Checks the request's digest credentials for `user`; the refusal is a
 /// 401 challenge or a 403.
 async fn challenge_or_verify(
@@ -288,7 +317,7 @@ async fn sync_inbox_now(binding: &Arc<Binding>, user: &Address) {
             None => (false, false),
         }
     };
-    if wanted && !open {
+    if wanted && !open && binding.serves(user.domain()) {
         match binding.driver.open(user.clone()).await {
             Ok(handle) => {
                 let id = handle.id;

@@ -39,33 +39,45 @@ pub fn start() -> Server {
 
 /// Starts cpimd with this default watcher policy (`allow`, `deny`, `ask`).
 pub fn start_with_policy(policy: &str) -> Server {
+    start_custom(
+        "example.com",
+        &["alice@example.com", "bob@example.com"],
+        &format!("[service]\ndefault_policy = \"{policy}\"\n"),
+        "udp:127.0.0.1:0,tcp:127.0.0.1:0",
+        &[],
+    )
+}
+
+/// Starts cpimd serving `domain` with these users, this configuration
+/// file, these SIP listeners and extra flags.
+pub fn start_custom(
+    domain: &str,
+    users: &[&str],
+    config_text: &str,
+    sip: &str,
+    extra: &[String],
+) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let mut accounts = cpim_store::accounts::Accounts::open(dir.path()).unwrap();
-    let users = ["alice@example.com", "bob@example.com"]
-        .iter()
-        .map(|u| accounts.add(u, 0).unwrap())
-        .collect();
+    let users = users.iter().map(|u| accounts.add(u, 0).unwrap()).collect();
     drop(accounts);
     let config = dir.path().join("cpimd.toml");
-    std::fs::write(
-        &config,
-        format!("[service]\ndefault_policy = \"{policy}\"\n"),
-    )
-    .unwrap();
+    std::fs::write(&config, config_text).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_cpimd"))
         .arg("--config")
         .arg(&config)
         .arg("--data")
         .arg(dir.path())
-        .args(["--domain", "example.com", "--http", "127.0.0.1:0"])
-        .args(["--sip", "udp:127.0.0.1:0,tcp:127.0.0.1:0"])
+        .args(["--domain", domain, "--http", "127.0.0.1:0"])
+        .args(["--sip", sip])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let (mut udp, mut tcp, mut http) = (None, None, None);
+    let (mut udp, mut tcp, mut http) = (None, None, None::<String>);
     while http.is_none() {
         let line = lines
             .next()
@@ -84,8 +96,8 @@ pub fn start_with_policy(policy: &str) -> Server {
     Server {
         child,
         http: http.unwrap(),
-        udp: udp.unwrap(),
-        tcp: tcp.unwrap(),
+        udp: udp.unwrap_or_else(|| ([127, 0, 0, 1], 0).into()),
+        tcp: tcp.unwrap_or_else(|| ([127, 0, 0, 1], 0).into()),
         users,
         _dir: dir,
     }
