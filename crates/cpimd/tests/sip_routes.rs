@@ -181,3 +181,82 @@ async fn subscription_to_a_user_of_another_domain_gets_its_notifies() {
         "{watchers}"
     );
 }
+
+/// One request from `socket` to `to`; the final response's code.
+async fn ask(socket: &tokio::net::UdpSocket, to: std::net::SocketAddr, request: Vec<u8>) -> u16 {
+    socket.send_to(&request, to).await.unwrap();
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let (n, _) = tokio::time::timeout(sip_support::PATIENCE, socket.recv_from(&mut buf))
+            .await
+            .expect("no response")
+            .unwrap();
+        let message = cpim_sip::Message::parse_datagram(&buf[..n]).unwrap();
+        if let Some(code) = message.status_code() {
+            if code >= 200 {
+                return code;
+            }
+        }
+    }
+}
+
+fn request(
+    method: &str,
+    local: std::net::SocketAddr,
+    from: &str,
+    to: &str,
+    call_id: &str,
+) -> cpim_sip::RequestBuilder {
+    cpim_sip::RequestBuilder::new(method, to.to_owned())
+        .header(
+            "Via",
+            format!("SIP/2.0/UDP {local};branch=z9hG4bK{call_id};rport"),
+        )
+        .header("Max-Forwards", "70")
+        .header("From", format!("<{from}>;tag=t{call_id}"))
+        .header("To", format!("<{to}>"))
+        .header("Call-ID", call_id.to_owned())
+        .header("CSeq", format!("1 {method}"))
+}
+
+#[tokio::test]
+async fn the_peer_address_speaks_only_for_its_own_domain() {
+    // The peer for a.test is this socket: what it sends is a.test's.
+    let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let local = peer.local_addr().unwrap();
+    let b = start_custom(
+        "b.test",
+        &["bob@b.test"],
+        "[service]\ndefault_policy = \"allow\"\n",
+        "udp:127.0.0.1:0",
+        &["--sip-route".to_owned(), format!("a.test=udp:{local}")],
+    );
+    let mut bob_events = events(&b, "bob@b.test").await;
+
+    let from_a = request("MESSAGE", local, "sip:carol@a.test", "sip:bob@b.test", "m1")
+        .body("text/plain", b"from the peer".to_vec())
+        .build()
+        .unwrap();
+    assert_eq!(ask(&peer, b.udp, from_a).await, 200);
+    let got = next_event(&mut bob_events).await;
+    assert_eq!(got["from"], "im:carol@a.test");
+    assert_eq!(got["body"], "from the peer");
+
+    // Another domain's From from the same address, or a user of b.test
+    // itself: refused.
+    for (from, call_id) in [("sip:mallory@c.test", "m2"), ("sip:bob@b.test", "m3")] {
+        let forged = request("MESSAGE", local, from, "sip:bob@b.test", call_id)
+            .body("text/plain", b"x".to_vec())
+            .build()
+            .unwrap();
+        assert_eq!(ask(&peer, b.udp, forged).await, 403, "{from}");
+    }
+
+    // A NOTIFY in no dialog of B's.
+    let notify = request("NOTIFY", local, "sip:carol@a.test", "sip:bob@b.test", "n1")
+        .header("Event", "presence")
+        .header("Subscription-State", "active;expires=600")
+        .build()
+        .unwrap();
+    assert_eq!(ask(&peer, b.udp, notify).await, 481);
+}
