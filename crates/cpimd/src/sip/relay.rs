@@ -122,23 +122,12 @@ pub async fn notify(binding: &Arc<Binding>, request: &Message<'_>, peer: &Peer) 
             s.to_tag = request.from().tag().map(str::to_owned);
         }
     }
-    let at = now();
-    let state = match request.subscription_state() {
-        Some(s) if s.state().eq_ignore_ascii_case("active") => SubState::Active {
-            expires: at.plus_secs(s.expires().unwrap_or(0)),
-        },
-        Some(s) if s.state().eq_ignore_ascii_case("pending") => SubState::Pending {
-            expires: at.plus_secs(s.expires().unwrap_or(0)),
-        },
-        Some(s) if s.state().eq_ignore_ascii_case("terminated") => {
-            SubState::Terminated(match s.reason() {
-                Some("rejected") => Reason::Rejected,
-                Some("noresource" | "deactivated" | "giveup") => Reason::Deactivated,
-                Some("timeout") => Reason::Expired,
-                _ => Reason::Unsubscribed,
-            })
-        }
-        _ => {
+    let state = request
+        .subscription_state()
+        .and_then(|s| sub_state(s.state(), s.expires(), s.reason(), now()));
+    let state = match state {
+        Some(state) => state,
+        None => {
             return response(
                 request,
                 peer,
@@ -186,6 +175,31 @@ pub async fn notify(binding: &Arc<Binding>, request: &Message<'_>, peer: &Peer) 
         Ok(a) if a.response.status == Status::Success => response(request, peer, 200, "OK", None),
         Ok(_) => response(request, peer, 481, "Subscription Does Not Exist", None),
         Err(reason) => response(request, peer, 500, &reason, None),
+    }
+}
+
+/// The engine's state for a Subscription-State (RFC 6665 s8.4, reasons
+/// s4.1.3); `None` for a state it does not know.
+fn sub_state(
+    state: &str,
+    expires: Option<u32>,
+    reason: Option<&str>,
+    at: cpim_engine::Timestamp,
+) -> Option<SubState> {
+    let expires = at.plus_secs(expires.unwrap_or(0));
+    if state.eq_ignore_ascii_case("active") {
+        Some(SubState::Active { expires })
+    } else if state.eq_ignore_ascii_case("pending") {
+        Some(SubState::Pending { expires })
+    } else if state.eq_ignore_ascii_case("terminated") {
+        Some(SubState::Terminated(match reason {
+            Some("rejected") => Reason::Rejected,
+            Some("noresource" | "deactivated" | "giveup") => Reason::Deactivated,
+            Some("timeout") => Reason::Expired,
+            _ => Reason::Unsubscribed,
+        }))
+    } else {
+        None
     }
 }
 
@@ -398,5 +412,63 @@ async fn give_answer(binding: &Binding, relay: RelayId, answer: Option<ResponseO
         .await
     {
         tracing::warn!(%error, "relay answer not taken");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cpim_engine::Timestamp;
+
+    #[test]
+    fn message_final_responses_map_to_relay_answers() {
+        let id = TransId::new(7).unwrap_or_else(|_| TransId::random());
+        let status = |code| message_answer(code, "Phrase", id).map(|a| a.status);
+        assert_eq!(status(200), Some(Status::Success));
+        assert_eq!(status(299), Some(Status::Success));
+        assert_eq!(status(202), Some(Status::Indeterminant));
+        assert_eq!(status(408), None);
+        let failed = message_answer(480, "Temporarily Unavailable", id);
+        assert_eq!(failed.as_ref().map(|a| a.status), Some(Status::Failure));
+        assert_eq!(
+            failed.and_then(|a| a.reason).as_deref(),
+            Some("480 Temporarily Unavailable")
+        );
+        assert_eq!(status(603), Some(Status::Failure));
+    }
+
+    #[test]
+    fn subscription_states_map_to_engine_states() {
+        let at = Timestamp::from_millis(1_000_000);
+        assert_eq!(
+            sub_state("Active", Some(60), None, at),
+            Some(SubState::Active {
+                expires: Timestamp::from_millis(1_060_000)
+            })
+        );
+        assert_eq!(
+            sub_state("pending", Some(5), None, at),
+            Some(SubState::Pending {
+                expires: Timestamp::from_millis(1_005_000)
+            })
+        );
+        let ended = |reason| sub_state("terminated", None, reason, at);
+        assert_eq!(
+            ended(Some("rejected")),
+            Some(SubState::Terminated(Reason::Rejected))
+        );
+        assert_eq!(
+            ended(Some("noresource")),
+            Some(SubState::Terminated(Reason::Deactivated))
+        );
+        assert_eq!(
+            ended(Some("timeout")),
+            Some(SubState::Terminated(Reason::Expired))
+        );
+        assert_eq!(
+            ended(None),
+            Some(SubState::Terminated(Reason::Unsubscribed))
+        );
+        assert_eq!(sub_state("waiting", Some(5), None, at), None);
     }
 }
