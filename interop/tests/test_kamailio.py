@@ -94,6 +94,9 @@ def test_subscription_after_publish_gets_current_state(kamailio, user_agent):
     # pjsua2 does not report the PUBLISH's answer; alice watching herself
     # shows when Kamailio holds the state, so carol surely comes after it.
     alice.subscribe("sip:alice@sip.test")
+    # Publishing before the subscription is active races Kamailio's first
+    # NOTIFY; wait for it so the publication's NOTIFY is the one that follows.
+    alice.expect("buddy", uri="sip:alice@sip.test", sub_state="ACTIVE")
     alice.publish("open", note="Here before you looked", activity="away")
     alice.expect("buddy", basic="open", note="Here before you looked")
 
