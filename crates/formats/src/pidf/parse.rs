@@ -11,6 +11,7 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::name::{PrefixDeclaration, QName};
 use quick_xml::{Reader, XmlVersion};
 use std::borrow::Cow;
+use std::ops::Range;
 
 /// Parses a PIDF document or the draft's `<presence>`; `understood` is the set
 /// of extension namespaces the caller processes (`None`: keep everything, do
@@ -115,11 +116,16 @@ struct Parser<'i, 'a> {
     /// An empty-element tag was returned as `Start`; its `End` comes next.
     pending_end: bool,
     /// Inside a fragment: prefixes declared on its open elements, with the
-    /// depth of the element declaring each (`""` for the default namespace).
-    inner: Vec<(Vec<u8>, usize)>,
+    /// depth of the element declaring each (`""` for the default namespace),
+    /// as ranges of `names`.
+    inner: Vec<(Range<usize>, usize)>,
     /// Inside a fragment: prefixes used but declared outside it, with the
-    /// namespace bound to each there (`None`: the default is no namespace).
-    outer: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// namespace bound to each there (`None`: the default is no namespace),
+    /// as ranges of `names`.
+    outer: Vec<(Range<usize>, Option<Range<usize>>)>,
+    /// The bytes `inner` and `outer` point into; one buffer reused by every
+    /// fragment, so that noting a name does not allocate.
+    names: Vec<u8>,
     /// Inside a fragment: whether each open element's children are checked
     /// for `mustUnderstand`.
     checks: Vec<bool>,
@@ -143,6 +149,7 @@ impl<'i, 'a> Parser<'i, 'a> {
             pending_end: false,
             inner: Vec::new(),
             outer: Vec::new(),
+            names: Vec::new(),
             checks: Vec::new(),
         }
     }
@@ -441,15 +448,11 @@ impl<'i, 'a> Parser<'i, 'a> {
                                 return Err(self.duplicate("timestamp"));
                             }
                             let at = self.pos;
-                            let text = self.text_only("timestamp")?;
-                            let text = text.trim();
-                            if !is_date_time(text) {
-                                return Err(PidfError::new(
-                                    ErrorKind::InvalidTimestamp(text.to_owned()),
-                                    at,
-                                ));
+                            let text = trimmed(self.text_only("timestamp")?);
+                            if !is_date_time(&text) {
+                                return Err(PidfError::new(ErrorKind::InvalidTimestamp(text), at));
                             }
-                            tuple.timestamp = Some(text.to_owned());
+                            tuple.timestamp = Some(text);
                         }
                         _ => return Err(self.unexpected(&child, "tuple")),
                     }
@@ -514,7 +517,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                     .ok_or_else(|| self.error(ErrorKind::InvalidPriority(value.into_owned())))?;
             }
         }
-        let uri = self.text_only("contact")?.trim().to_owned();
+        let uri = trimmed(self.text_only("contact")?);
         Ok(Contact { uri, priority })
     }
 
@@ -559,6 +562,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         let root_depth = self.depth;
         self.inner.clear();
         self.outer.clear();
+        self.names.clear();
         self.checks.clear();
         self.fragment_element(start, true)?;
         loop {
@@ -589,6 +593,10 @@ impl<'i, 'a> Parser<'i, 'a> {
         let mut xml = String::with_capacity(text.len() + 48 * self.outer.len());
         xml.push_str(head);
         for (prefix, namespace) in &self.outer {
+            let prefix = self.names.get(prefix.clone()).unwrap_or_default();
+            let namespace = namespace
+                .clone()
+                .map(|ns| self.names.get(ns).unwrap_or_default());
             xml.push_str(" xmlns");
             if !prefix.is_empty() {
                 xml.push(':');
@@ -627,7 +635,9 @@ impl<'i, 'a> Parser<'i, 'a> {
                     }
                     PrefixDeclaration::Named(p) => p,
                 };
-                self.inner.push((prefix.to_vec(), depth));
+                let at = self.names.len();
+                self.names.extend_from_slice(prefix);
+                self.inner.push((at..self.names.len(), depth));
             }
         }
         for attr in start.attributes() {
@@ -656,7 +666,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                 }
                 if prefix != b"xml" {
                     let ns = self.scope.resolve_attribute(attr.key);
-                    note_use(&self.inner, &mut self.outer, prefix, ns)
+                    note_use(&mut self.names, &self.inner, &mut self.outer, prefix, ns)
                         .map_err(|kind| PidfError::new(kind, self.pos))?;
                 }
             }
@@ -689,7 +699,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         }
         self.checks.push(checked && understood);
         if prefix != b"xml" {
-            note_use(&self.inner, &mut self.outer, prefix, ns)
+            note_use(&mut self.names, &self.inner, &mut self.outer, prefix, ns)
                 .map_err(|kind| PidfError::new(kind, self.pos))?;
         }
         Ok(())
@@ -976,16 +986,23 @@ fn xml_error(e: quick_xml::Error) -> ErrorKind {
 /// Records `prefix` as used from outside the fragment unless a fragment
 /// element declares it.
 fn note_use(
-    inner: &[(Vec<u8>, usize)],
-    outer: &mut Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    names: &mut Vec<u8>,
+    inner: &[(Range<usize>, usize)],
+    outer: &mut Vec<(Range<usize>, Option<Range<usize>>)>,
     prefix: &[u8],
     ns: Resolved<'_>,
 ) -> Result<(), ErrorKind> {
-    if inner.iter().any(|(p, _)| p == prefix) || outer.iter().any(|(p, _)| p == prefix) {
+    let is = |p: &Range<usize>| names.get(p.clone()) == Some(prefix);
+    if inner.iter().any(|(p, _)| is(p)) || outer.iter().any(|(p, _)| is(p)) {
         return Ok(());
     }
+    let mut push = |bytes: &[u8]| {
+        let at = names.len();
+        names.extend_from_slice(bytes);
+        at..names.len()
+    };
     let ns = match ns {
-        Resolved::Bound(ns) => Some(ns.to_vec()),
+        Resolved::Bound(ns) => Some(push(ns)),
         Resolved::Unbound => None,
         Resolved::Unknown(p) => {
             return Err(ErrorKind::UnboundPrefix(
@@ -993,7 +1010,8 @@ fn note_use(
             ))
         }
     };
-    outer.push((prefix.to_vec(), ns));
+    let prefix = push(prefix);
+    outer.push((prefix, ns));
     Ok(())
 }
 
@@ -1056,16 +1074,21 @@ impl Scope {
         }
     }
 
+    /// The innermost binding of `prefix`: searched from the inside out, so
+    /// the usual hit (a declaration on the root) costs one pass at most.
     fn lookup(&self, prefix: &[u8]) -> Option<&[u8]> {
-        let mut start = 0;
-        let mut found = None;
-        for &(prefix_end, ns_end, _) in &self.bindings {
-            if self.bytes.get(start..prefix_end) == Some(prefix) {
-                found = self.bytes.get(prefix_end..ns_end);
+        let mut i = self.bindings.len();
+        while i > 0 {
+            i -= 1;
+            let (prefix_end, ns_end, _) = self.bindings[i];
+            let start = if i == 0 { 0 } else { self.bindings[i - 1].1 };
+            if prefix_end - start == prefix.len()
+                && self.bytes.get(start..prefix_end) == Some(prefix)
+            {
+                return self.bytes.get(prefix_end..ns_end);
             }
-            start = ns_end;
         }
-        found
+        None
     }
 
     fn resolve_element(&self, name: QName<'_>) -> Resolved<'_> {
@@ -1111,6 +1134,17 @@ fn push_text(children: &mut Vec<Node>, text: Cow<'_, str>) {
         last.push_str(&text);
     } else {
         children.push(Node::Text(text.into_owned()));
+    }
+}
+
+/// `text` without surrounding whitespace, reusing its allocation when there
+/// is none (the usual case).
+fn trimmed(text: String) -> String {
+    let trim = text.trim();
+    if trim.len() == text.len() {
+        text
+    } else {
+        trim.to_owned()
     }
 }
 

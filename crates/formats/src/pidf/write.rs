@@ -293,7 +293,11 @@ fn escape_text(out: &mut String, text: &str) {
 }
 
 pub(super) fn escape_attr(out: &mut String, text: &str) {
-    if !text.contains(['&', '<', '"', '\t', '\n', '\r']) {
+    // A byte scan: most values (namespace URIs) need no escaping at all.
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'<' | b'"' | b'\t' | b'\n' | b'\r'))
+    {
         out.push_str(text);
         return;
     }
