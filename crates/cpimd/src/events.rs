@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 pub fn response_json(response: &ResponseOp) -> Value {
     let mut value = json!({
         "status": response.status.as_str(),
-        "transID": response.trans_id.get(),
+        "transID": response.trans_id.get().to_string(),
         "reason": response.reason,
     });
     if let (Some(duration), Some(map)) = (response.duration, value.as_object_mut()) {
@@ -61,7 +61,7 @@ pub fn message(message: &MessageOp) -> String {
         "op": "message",
         "from": message.source.to_string(),
         "to": message.destination.to_string(),
-        "transID": message.trans_id.get(),
+        "transID": message.trans_id.get().to_string(),
         "content_type": message.content_type,
     });
     if let Some(map) = value.as_object_mut() {
@@ -91,7 +91,7 @@ pub fn notify_json(notification: &Notification, now: Timestamp) -> Value {
         "op": "notify",
         "watcher": pres(&notification.watcher),
         "target": pres(&notification.target),
-        "transID": notification.trans_id.get(),
+        "transID": notification.trans_id.get().to_string(),
         "state": state,
         "expires": expires,
         "reason": reason,
@@ -189,13 +189,13 @@ mod tests {
         let mut r = ResponseOp::new(Status::Success, TransId::new(7).unwrap());
         assert_eq!(
             response_json(&r),
-            json!({"status":"success","transID":7,"reason":null})
+            json!({"status":"success","transID":"7","reason":null})
         );
         r.duration = Some(60);
         r.reason = Some("ok".into());
         assert_eq!(
             response_json(&r),
-            json!({"status":"success","transID":7,"reason":"ok","duration":60})
+            json!({"status":"success","transID":"7","reason":"ok","duration":60})
         );
         let event: Value = serde_json::from_str(&response(&r)).unwrap();
         assert_eq!(event["op"], "response");
@@ -211,7 +211,7 @@ mod tests {
         assert_eq!(event["from"], "im:alice@example.com");
         assert_eq!(event["to"], "im:bob@example.com");
         assert_eq!(event["body"], "hi");
-        assert_eq!(event["transID"], op.trans_id.get());
+        assert_eq!(event["transID"], op.trans_id.get().to_string());
         let op = MessageOp::new(from, to, "application/octet-stream", vec![0xff, 0]).unwrap();
         let event: Value = serde_json::from_str(&message(&op)).unwrap();
         assert_eq!(event["body_base64"], "/wA=");

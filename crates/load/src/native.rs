@@ -192,7 +192,7 @@ async fn start_floor() -> Result<String, NativeError> {
         axum::routing::post(|_body: axum::body::Bytes| async {
             (
                 [(axum::http::header::CONTENT_TYPE, "application/json")],
-                r#"{"status":"success","transID":1,"reason":null}"#,
+                r#"{"status":"success","transID":"1","reason":null}"#,
             )
         }),
     );

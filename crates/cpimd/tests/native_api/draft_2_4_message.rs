@@ -15,13 +15,14 @@ fn two_users_message_each_other() {
     let (code, answer) = server.cpim(&alice, &["send", "--to", &bob.im(), "hello bob"]);
     assert_eq!(code, 0, "{answer}");
     assert_eq!(answer["status"], "success");
-    let id = answer["transID"].as_u64().unwrap();
+    let id = answer["transID"].as_str().unwrap().to_owned();
+    assert!(id.parse::<u32>().is_ok_and(|n| n >= 1), "transID {id}");
     let got = bob_inbox.next(|e| e["op"] == "message");
     assert_eq!(got["from"], alice.im().as_str());
     assert_eq!(got["to"], bob.im().as_str());
     assert_eq!(got["body"], "hello bob");
     assert_eq!(got["content_type"], "text/plain");
-    assert_eq!(got["transID"].as_u64(), Some(id));
+    assert_eq!(got["transID"].as_str(), Some(id.as_str()));
 
     let (code, answer) = server.cpim(
         &bob,

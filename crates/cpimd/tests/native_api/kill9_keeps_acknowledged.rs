@@ -72,7 +72,7 @@ fn kill9_under_load_keeps_what_was_acknowledged() {
                         received
                             .lock()
                             .unwrap()
-                            .insert(event["transID"].as_u64().unwrap());
+                            .insert(event["transID"].as_str().unwrap().parse::<u64>().unwrap());
                     }
                 }
             }
@@ -103,7 +103,7 @@ fn kill9_under_load_keeps_what_was_acknowledged() {
                     sent_ok
                         .lock()
                         .unwrap()
-                        .push(answer["transID"].as_u64().unwrap());
+                        .push(answer["transID"].as_str().unwrap().parse::<u64>().unwrap());
                     progress.fetch_add(1, Ordering::Relaxed);
                 }
             }
