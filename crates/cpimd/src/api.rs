@@ -232,16 +232,10 @@ async fn post_message(
                 .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?
         }
         Some(MESSAGE_CPIM) => message_from_cpim(&bytes, &me)?,
-        Some(OP_XML) => match Operation::from_xml(&bytes) {
-            Ok(Operation::Message(op)) => op,
-            Ok(other) => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("expected a message operation, got {}", other.name()),
-                ))
-            }
-            Err(e) => return Err(ApiError::new(StatusCode::BAD_REQUEST, e.to_string())),
-        },
+        Some(OP_XML) => xml_operation(&bytes, "message", |op| match op {
+            Operation::Message(op) => Ok(op),
+            other => Err(other.name()),
+        })?,
         other => {
             return Err(unsupported(
                 other,
@@ -566,16 +560,10 @@ async fn post_subscription(
             )
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?
         }
-        Some(OP_XML) => match Operation::from_xml(&bytes) {
-            Ok(Operation::Subscribe(op)) => op,
-            Ok(other) => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("expected a subscribe operation, got {}", other.name()),
-                ))
-            }
-            Err(e) => return Err(ApiError::new(StatusCode::BAD_REQUEST, e.to_string())),
-        },
+        Some(OP_XML) => xml_operation(&bytes, "subscribe", |op| match op {
+            Operation::Subscribe(op) => Ok(op),
+            other => Err(other.name()),
+        })?,
         other => {
             return Err(unsupported(
                 other,
@@ -885,6 +873,23 @@ fn query_error(error: QueryRejection) -> ApiError {
 
 fn backend(error: AuthError) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+}
+
+/// Reads a request body in the draft's XML notation that must hold one kind
+/// of operation; `pick` names any other kind for the error.
+fn xml_operation<T>(
+    bytes: &[u8],
+    expected: &str,
+    pick: impl FnOnce(Operation) -> Result<T, &'static str>,
+) -> Result<T, ApiError> {
+    let op = Operation::from_xml(bytes)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    pick(op).map_err(|other| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("expected a {expected} operation, got {other}"),
+        )
+    })
 }
 
 #[cfg(test)]
