@@ -28,10 +28,10 @@ def binary(name):
 
 class Cpimd:
     """A running cpimd serving `domains`; with `sip`, its SIP binding listens
-    on UDP and TCP at `sip_address` (one port for both); `args` are extra
-    command-line flags."""
+    on UDP and TCP at `sip_address` (one port for both; `sip_port` when
+    given, else a free one); `args` are extra command-line flags."""
 
-    def __init__(self, workdir, domains=("cpim.test",), sip=False, args=()):
+    def __init__(self, workdir, domains=("cpim.test",), sip=False, args=(), sip_port=None):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.data = self.dir / "data"
@@ -44,7 +44,7 @@ class Cpimd:
             cmd += ["--domain", d]
         self.sip_address = None
         if sip:
-            self.sip_address = "127.0.0.1:%d" % free_port()
+            self.sip_address = "127.0.0.1:%d" % (sip_port or free_port())
             cmd += ["--sip", "udp:%s,tcp:%s" % (self.sip_address, self.sip_address)]
         self._log = open(self.log, "w")
         self.proc = subprocess.Popen(cmd + list(args), stdout=subprocess.PIPE, stderr=self._log,

@@ -4,7 +4,7 @@ they are stopped by pid when the test ends, whether it passed or not."""
 import pytest
 
 from harness.cpimd import Cpimd
-from harness.peers import Baresip, Kamailio, log_tail
+from harness.peers import Baresip, Kamailio, free_port, log_tail
 from harness.ua import UserAgent
 
 
@@ -84,3 +84,27 @@ def baresip(tmp_path, request):
         ua.stop()
         if failed(request):
             print("--- baresip.log (%s) ---\n%s" % (ua.log, log_tail(ua.log, 60)))
+
+
+@pytest.fixture
+def kamailio_and_cpimd(tmp_path, request):
+    """Kamailio (sip.test) and cpimd (cpim.test) as each other's next hop:
+    Kamailio relays cpim.test to cpimd's SIP port, cpimd routes sip.test to
+    Kamailio over UDP. Yields (kamailio, cpimd)."""
+    sip_port = free_port()
+    proxy = Kamailio(tmp_path / "kamailio", next_hop="127.0.0.1:%d" % sip_port)
+    try:
+        server = Cpimd(tmp_path / "cpimd", sip=True, sip_port=sip_port,
+                       args=["--sip-route", "sip.test=udp:" + proxy.address])
+    except BaseException:
+        proxy.stop()
+        raise
+    yield proxy, server
+    code = server.stop()
+    alive = proxy.alive()
+    proxy.stop()
+    if failed(request) or code != 0 or not alive:
+        print("--- cpimd.log (%s) ---\n%s" % (server.log, log_tail(server.log, 60)))
+        print("--- kamailio.log (%s) ---\n%s" % (proxy.log, log_tail(proxy.log, 60)))
+    assert code == 0, "cpimd exited with %s on TERM" % code
+    assert alive, "Kamailio died during the test"

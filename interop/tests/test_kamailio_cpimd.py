@@ -1,0 +1,83 @@
+"""Two domains, two implementations: Kamailio serves sip.test, cpimd serves
+cpim.test, each the other's next hop. Messages (RFC 3428 <-> draft section
+2.4) and presence (RFC 3856/3903 with PIDF <-> draft section 3.4) cross the
+boundary in both directions."""
+
+import re
+
+
+def basics(raw):
+    return re.findall(r"<(?:\w+:)?basic>\s*(\w+)\s*</(?:\w+:)?basic>", raw)
+
+
+def notify_with(basic, note=None):
+    """A predicate for a native notify event carrying a tuple `basic` (and `note`)."""
+    def match(e):
+        tuples = ((e.get("presence") or {}).get("tuples")) or []
+        return e.get("op") == "notify" and any(
+            t.get("basic") == basic and (note is None or t.get("note") == note) for t in tuples)
+    return match
+
+
+def test_native_user_and_kamailio_ua_exchange_messages(kamailio_and_cpimd, user_agent):
+    kamailio, cpimd = kamailio_and_cpimd
+    bob = cpimd.add_user("bob@cpim.test")
+    bob.watch()
+    alice = user_agent("sip:alice@sip.test", kamailio.address)
+
+    answer = bob.send("im:alice@sip.test", "Hello Alice, from cpim.test")
+    got = alice.expect("message")
+    assert got["body"] == "Hello Alice, from cpim.test"
+    assert "bob@cpim.test" in got["from"]
+    # Kamailio relayed it to the registered contact, adding its own Via.
+    assert "SIP/2.0/UDP %s;branch=" % kamailio.address in got["raw"]
+    assert answer["status"] == "success"
+
+    alice.message("sip:bob@cpim.test", "Hello Bob, from sip.test \u00e0 bient\u00f4t")
+    back = bob.expect("message")
+    assert back["body"] == "Hello Bob, from sip.test \u00e0 bient\u00f4t"
+    assert back["from"] == "im:alice@sip.test"
+    status = alice.expect("message_status")
+    assert (status["code"], status["to"]) == (200, "sip:bob@cpim.test")
+
+
+def test_native_user_watches_kamailio_ua(kamailio_and_cpimd, user_agent):
+    kamailio, cpimd = kamailio_and_cpimd
+    watcher = cpimd.add_user("watcher@cpim.test")
+    watcher.watch()
+    alice = user_agent("sip:alice@sip.test", kamailio.address)
+
+    assert watcher.subscribe("pres:alice@sip.test")["status"] == "success"
+
+    alice.publish("open", note="At the desk")
+    notify = watcher.expect(notify_with("open", "At the desk"))
+    assert notify["target"] == "pres:alice@sip.test"
+
+    alice.publish("closed", note="Gone home")
+    notify = watcher.expect(notify_with("closed", "Gone home"))
+    assert notify["target"] == "pres:alice@sip.test"
+
+
+def test_kamailio_ua_watches_native_user(kamailio_and_cpimd, user_agent):
+    kamailio, cpimd = kamailio_and_cpimd
+    carol = cpimd.add_user("carol@cpim.test")
+    carol.cli("allow", "pres:alice@sip.test")
+    alice = user_agent("sip:alice@sip.test", kamailio.address)
+
+    alice.subscribe("sip:carol@cpim.test")
+    alice.expect("buddy", uri="sip:carol@cpim.test", sub_state="ACTIVE")
+
+    carol.publish("open", note="In the lab")
+    notify = alice.expect(lambda e: e["ev"] == "notify" and "In the lab" in e["raw"])
+    head, _, body = notify["raw"].partition("\r\n\r\n")
+    assert re.search(r"(?im)^(content-type|c)\s*:\s*application/pidf\+xml", head), head
+    assert re.search(r"(?im)^subscription-state\s*:\s*active", head), head
+    # The NOTIFY came back along the record-routed path, through Kamailio.
+    assert "SIP/2.0/UDP %s;branch=" % kamailio.address in head
+    assert basics(body) == ["open"]
+    alice.expect("buddy", basic="open", note="In the lab")
+
+    carol.publish("closed", note="Out")
+    notify = alice.expect(lambda e: e["ev"] == "notify" and "Out" in e["raw"]
+                          and basics(e["raw"]) == ["closed"])
+    alice.expect("buddy", basic="closed")
