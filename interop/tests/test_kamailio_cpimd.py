@@ -57,6 +57,9 @@ def test_native_user_watches_kamailio_ua(kamailio_and_cpimd, user_agent):
     notify = watcher.expect(notify_with("closed", "Gone home"))
     assert notify["target"] == "pres:alice@sip.test"
 
+    watcher.unsubscribe("pres:alice@sip.test")
+    watcher.expect("notify", target="pres:alice@sip.test", state="terminated")
+
 
 def test_kamailio_ua_watches_native_user(kamailio_and_cpimd, user_agent):
     kamailio, cpimd = kamailio_and_cpimd
