@@ -729,11 +729,9 @@ impl Engine {
             trans_id: op.trans_id,
         };
         // Step 1: watcher and target must be PRESENTITIES; the target one of ours.
-        let Some(watcher) = single(&op.watcher, Scheme::Pres) else {
-            return self.fail(req, "the watcher is not a single pres: address");
-        };
-        let Some(target) = single(&op.target, Scheme::Pres) else {
-            return self.fail(req, "the target is not a single pres: address");
+        let (watcher, target) = match presence_pair(&op.watcher, &op.target) {
+            Ok(pair) => pair,
+            Err(reason) => return self.fail(req, reason),
         };
         if !self.config.is_local(target.domain()) {
             // Draft section 3.4 across domains: relayed by route.
@@ -834,11 +832,9 @@ impl Engine {
             origin,
             trans_id: op.trans_id,
         };
-        let Some(watcher) = single(&op.watcher, Scheme::Pres) else {
-            return self.fail(req, "the watcher is not a single pres: address");
-        };
-        let Some(target) = single(&op.target, Scheme::Pres) else {
-            return self.fail(req, "the target is not a single pres: address");
+        let (watcher, target) = match presence_pair(&op.watcher, &op.target) {
+            Ok(pair) => pair,
+            Err(reason) => return self.fail(req, reason),
         };
         if !principal.may_act_for(watcher) {
             let reason = format!("not authorised to refresh as {watcher}");
@@ -889,11 +885,9 @@ impl Engine {
             origin,
             trans_id: op.trans_id,
         };
-        let Some(watcher) = single(&op.watcher, Scheme::Pres) else {
-            return self.fail(req, "the watcher is not a single pres: address");
-        };
-        let Some(target) = single(&op.target, Scheme::Pres) else {
-            return self.fail(req, "the target is not a single pres: address");
+        let (watcher, target) = match presence_pair(&op.watcher, &op.target) {
+            Ok(pair) => pair,
+            Err(reason) => return self.fail(req, reason),
         };
         if !principal.may_act_for(watcher) {
             let reason = format!("not authorised to unsubscribe as {watcher}");
@@ -1622,6 +1616,18 @@ impl Names {
     fn live(&self) -> usize {
         self.ids.len()
     }
+}
+
+/// Draft 3.4.1 step 1 for presence operations: the watcher and the target
+/// must each be a single `pres:` address.
+fn presence_pair<'a>(
+    watcher: &'a Uri,
+    target: &'a Uri,
+) -> Result<(&'a Address, &'a Address), &'static str> {
+    let watcher =
+        single(watcher, Scheme::Pres).ok_or("the watcher is not a single pres: address")?;
+    let target = single(target, Scheme::Pres).ok_or("the target is not a single pres: address")?;
+    Ok((watcher, target))
 }
 
 /// The one address of `uri` when it has the wanted scheme.

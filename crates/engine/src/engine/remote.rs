@@ -15,7 +15,7 @@ use cpim_formats::op::{NotifyOp, ResponseOp, Status, SubscribeOp, TransId, Unsub
 use cpim_formats::pidf::Presence;
 use cpim_formats::uri::{Address, Scheme};
 
-use super::{single, text, Engine, Id, Request};
+use super::{presence_pair, text, Engine, Id, Request};
 use crate::io::{Effect, Origin, Principal, Reason, RelayId, SubState};
 use crate::store::{Change, RelayedRequest, RemoteSubscriptionRecord, SubscriptionStatus};
 use crate::time::Timestamp;
@@ -397,11 +397,9 @@ impl Engine {
             origin,
             trans_id: op.trans_id,
         };
-        let Some(watcher) = single(&op.watcher, Scheme::Pres) else {
-            return self.fail(req, "the watcher is not a single pres: address");
-        };
-        let Some(target) = single(&op.target, Scheme::Pres) else {
-            return self.fail(req, "the target is not a single pres: address");
+        let (watcher, target) = match presence_pair(&op.watcher, &op.target) {
+            Ok(pair) => pair,
+            Err(reason) => return self.fail(req, reason),
         };
         if !principal.may_act_for(target) {
             let reason = format!("not authorised to notify for {target}");
