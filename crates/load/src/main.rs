@@ -5,6 +5,7 @@ mod fanout;
 mod memory;
 mod native;
 mod setup;
+mod sip;
 mod store;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +29,10 @@ enum Command {
     /// cpimd's native API: messages per second between two connected users,
     /// beside a bare axum handler.
     Native(native::Args),
+    /// SIP MESSAGE requests per second over UDP to a native user through
+    /// cpimd, beside Kamailio relaying the same load between two UDP
+    /// endpoints.
+    Sip(sip::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,6 +42,7 @@ fn main() -> std::process::ExitCode {
         Command::Memory(args) => memory::run(&args),
         Command::Store(args) => store::run(&args).map_err(LoadError::from),
         Command::Native(args) => native::run(&args).map_err(LoadError::from),
+        Command::Sip(args) => sip::run(&args).map_err(LoadError::from),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -76,4 +82,7 @@ pub enum LoadError {
     /// The native API benchmark failed.
     #[error(transparent)]
     Native(#[from] native::NativeError),
+    /// The SIP benchmark failed.
+    #[error(transparent)]
+    Sip(#[from] sip::SipLoadError),
 }

@@ -70,7 +70,7 @@ async fn bench(args: &Args) -> Result<(), NativeError> {
             .map_err(|e| NativeError::Setup(e.to_string()))?;
         (a.token, b.token)
     };
-    let (mut child, url) = start_cpimd(args, dir.path())?;
+    let (mut child, url, _) = start_cpimd(args.cpimd.as_deref(), dir.path(), &[])?;
     let result = async {
         let floor_url = start_floor().await?;
         let received = Arc::new(AtomicUsize::new(0));
@@ -138,13 +138,18 @@ async fn bench(args: &Args) -> Result<(), NativeError> {
     result
 }
 
-fn start_cpimd(
-    args: &Args,
+/// Starts cpimd (`bin`, default: beside this binary) for `example.com` on
+/// `data` with every rate limit lifted and `extra` flags; returns the child,
+/// its HTTP URL and the lines it printed before that URL (the SIP binding
+/// prints its `cpimd sip listening on` lines first).
+pub(crate) fn start_cpimd(
+    bin: Option<&std::path::Path>,
     data: &std::path::Path,
-) -> Result<(std::process::Child, String), NativeError> {
+    extra: &[&str],
+) -> Result<(std::process::Child, String, Vec<String>), NativeError> {
     use std::io::BufRead;
-    let bin = match &args.cpimd {
-        Some(bin) => bin.clone(),
+    let bin = match bin {
+        Some(bin) => bin.to_owned(),
         None => std::env::current_exe()
             .map_err(|e| NativeError::Setup(e.to_string()))?
             .with_file_name(format!("cpimd{}", std::env::consts::EXE_SUFFIX)),
@@ -161,6 +166,7 @@ fn start_cpimd(
         .arg("--data")
         .arg(data)
         .args(["--domain", "example.com", "--http", "127.0.0.1:0"])
+        .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
@@ -171,18 +177,24 @@ fn start_cpimd(
         .take()
         .ok_or_else(|| NativeError::Setup("no stdout".into()))?;
     let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut before = Vec::new();
     let url = loop {
         match lines.next() {
             Some(Ok(line)) => {
                 if let Some(url) = line.strip_prefix("cpimd listening on ") {
                     break url.trim().to_owned();
                 }
+                before.push(line);
             }
-            _ => return Err(NativeError::Setup("cpimd exited before listening".into())),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(NativeError::Setup("cpimd exited before listening".into()));
+            }
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    Ok((child, url))
+    Ok((child, url, before))
 }
 
 /// The floor: an axum handler that returns a constant response operation.
@@ -208,7 +220,7 @@ async fn start_floor() -> Result<String, NativeError> {
     Ok(format!("http://{addr}"))
 }
 
-async fn open_inbox(
+pub(crate) async fn open_inbox(
     url: &str,
     token: &str,
     received: Arc<AtomicUsize>,
