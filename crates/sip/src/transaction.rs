@@ -12,7 +12,8 @@
 //! layer reports INVITE and ACK requests as
 //! [`Incoming::NotHandled`](crate::transaction::Incoming::NotHandled).
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::headers::MAGIC_COOKIE;
@@ -69,7 +70,7 @@ pub enum KeyError {
 
 /// A client transaction's identity for matching responses (s17.1.3):
 /// the top Via branch and the CSeq method.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClientKey {
     branch: String,
     method: String,
@@ -96,7 +97,7 @@ impl ClientKey {
 
 /// A server transaction's identity for matching requests (s17.2.3): the
 /// top Via branch and sent-by, and the method (ACK matches INVITE).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ServerKey {
     branch: String,
     host: String,
@@ -594,17 +595,52 @@ pub enum Transmit {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LayerEvent {
-    Client { key: ClientKey, event: ClientEvent },
+    Client {
+        key: ClientKey,
+        event: ClientEvent,
+    },
+    /// A server transaction ended and left the table: whatever the user
+    /// keeps for it (where its responses go) can go too.
+    ServerEnded {
+        key: ServerKey,
+    },
 }
 
 /// The live non-INVITE transactions, keyed as s17.1.3 and s17.2.3 say.
 /// Terminated transactions are removed.
+///
+/// Every operation costs in proportion to the transactions it touches, not
+/// to all live ones: a server on UDP keeps each answered transaction for
+/// timer J (32 s), so at thousands of requests a second the table holds
+/// hundreds of thousands. Transactions with bytes to send wait in a queue,
+/// and deadlines in a min-heap that may hold stale entries (a deadline that
+/// moved, a transaction that ended); a stale entry costs one look-up when
+/// it comes due, and [`TransactionLayer::poll_timeout`] may name a time
+/// when nothing is due, which only wakes the caller early.
 #[derive(Clone, Debug, Default)]
 pub struct TransactionLayer {
     timers: Timers,
-    clients: HashMap<ClientKey, ClientTransaction>,
-    servers: HashMap<ServerKey, ServerTransaction>,
+    clients: HashMap<ClientKey, Entry<ClientTransaction>>,
+    servers: HashMap<ServerKey, Entry<ServerTransaction>>,
+    /// Transactions that may have bytes to send, in order.
+    ready: VecDeque<TxKey>,
+    /// Deadlines, earliest first.
+    deadlines: BinaryHeap<Reverse<(Instant, TxKey)>>,
     events: VecDeque<LayerEvent>,
+}
+
+/// A transaction and the deadline the heap has for it.
+#[derive(Clone, Debug)]
+struct Entry<T> {
+    tx: T,
+    scheduled: Option<Instant>,
+}
+
+/// Either kind of key, for the queue and the heap.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum TxKey {
+    Client(ClientKey),
+    Server(ServerKey),
 }
 
 impl TransactionLayer {
@@ -630,13 +666,20 @@ impl TransactionLayer {
                 Ok(key) => key,
                 Err(error) => return Incoming::NotHandled(error),
             };
-            if let Some(tx) = self.servers.get_mut(&key) {
-                tx.handle_retransmission();
+            if let Some(entry) = self.servers.get_mut(&key) {
+                entry.tx.handle_retransmission();
+                self.ready.push_back(TxKey::Server(key.clone()));
                 return Incoming::Retransmission(key);
             }
             match ServerTransaction::new(message, reliability, self.timers) {
                 Ok(tx) => {
-                    self.servers.insert(key.clone(), tx);
+                    self.servers.insert(
+                        key.clone(),
+                        Entry {
+                            tx,
+                            scheduled: None,
+                        },
+                    );
                     Incoming::Request(key)
                 }
                 Err(error) => Incoming::NotHandled(error),
@@ -645,12 +688,12 @@ impl TransactionLayer {
             let Ok(key) = ClientKey::of(message) else {
                 return Incoming::Stray;
             };
-            let Some(tx) = self.clients.get_mut(&key) else {
+            let Some(entry) = self.clients.get_mut(&key) else {
                 return Incoming::Stray;
             };
             let code = message.status_code().unwrap_or(0);
-            let disposition = tx.handle_response(code, now);
-            self.collect();
+            let disposition = entry.tx.handle_response(code, now);
+            self.settle(TxKey::Client(key.clone()));
             match disposition {
                 Disposition::Deliver => Incoming::Response(key),
                 Disposition::Absorb => Incoming::Absorbed(key),
@@ -667,7 +710,15 @@ impl TransactionLayer {
     ) -> Result<ClientKey, StartError> {
         let tx = ClientTransaction::start(request, reliability, self.timers, now)?;
         let key = tx.key().clone();
-        self.clients.insert(key.clone(), tx);
+        self.clients.insert(
+            key.clone(),
+            Entry {
+                tx,
+                scheduled: None,
+            },
+        );
+        self.ready.push_back(TxKey::Client(key.clone()));
+        self.settle(TxKey::Client(key.clone()));
         Ok(key)
     }
 
@@ -679,82 +730,102 @@ impl TransactionLayer {
         bytes: Vec<u8>,
         now: Instant,
     ) -> Result<(), RespondError> {
-        let tx = self
+        let entry = self
             .servers
             .get_mut(key)
             .ok_or(RespondError::NoTransaction)?;
-        tx.respond(code, bytes, now)
+        entry.tx.respond(code, bytes, now)?;
+        self.ready.push_back(TxKey::Server(key.clone()));
+        self.settle(TxKey::Server(key.clone()));
+        Ok(())
     }
 
     pub fn client(&self, key: &ClientKey) -> Option<&ClientTransaction> {
-        self.clients.get(key)
+        self.clients.get(key).map(|e| &e.tx)
     }
 
     pub fn server(&self, key: &ServerKey) -> Option<&ServerTransaction> {
-        self.servers.get(key)
+        self.servers.get(key).map(|e| &e.tx)
     }
 
     /// The transport failed for a transaction's message.
     pub fn handle_transport_error(&mut self, transmit: &Transmit) {
         match transmit {
             Transmit::Request { key, .. } => {
-                if let Some(tx) = self.clients.get_mut(key) {
-                    tx.handle_transport_error();
+                if let Some(entry) = self.clients.get_mut(key) {
+                    entry.tx.handle_transport_error();
+                    self.settle(TxKey::Client(key.clone()));
                 }
             }
             Transmit::Response { key, .. } => {
-                if let Some(tx) = self.servers.get_mut(key) {
-                    tx.handle_transport_error();
+                if let Some(entry) = self.servers.get_mut(key) {
+                    entry.tx.handle_transport_error();
+                    self.settle(TxKey::Server(key.clone()));
                 }
             }
         }
-        self.collect();
     }
 
     /// The next bytes to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        for (key, tx) in &mut self.clients {
-            if let Some(bytes) = tx.poll_transmit() {
-                return Some(Transmit::Request {
-                    key: key.clone(),
-                    bytes,
-                });
+        while let Some(key) = self.ready.front().cloned() {
+            let bytes = match &key {
+                TxKey::Client(k) => self.clients.get_mut(k).and_then(|e| e.tx.poll_transmit()),
+                TxKey::Server(k) => self.servers.get_mut(k).and_then(|e| e.tx.poll_transmit()),
+            };
+            match bytes {
+                Some(bytes) => {
+                    return Some(match key {
+                        TxKey::Client(key) => Transmit::Request { key, bytes },
+                        TxKey::Server(key) => Transmit::Response { key, bytes },
+                    })
+                }
+                None => {
+                    self.ready.pop_front();
+                    self.settle(key);
+                }
             }
         }
-        for (key, tx) in &mut self.servers {
-            if let Some(bytes) = tx.poll_transmit() {
-                return Some(Transmit::Response {
-                    key: key.clone(),
-                    bytes,
-                });
-            }
-        }
-        self.collect();
         None
     }
 
-    /// The earliest timer of any transaction.
+    /// The earliest timer of any transaction (or earlier: see the type's
+    /// documentation).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let clients = self
-            .clients
-            .values()
-            .filter_map(ClientTransaction::poll_timeout);
-        let servers = self
-            .servers
-            .values()
-            .filter_map(ServerTransaction::poll_timeout);
-        clients.chain(servers).min()
+        self.deadlines.peek().map(|Reverse((at, _))| *at)
     }
 
     /// Fires the timers due at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        for tx in self.clients.values_mut() {
-            tx.handle_timeout(now);
+        while let Some(Reverse((at, _))) = self.deadlines.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((at, key))) = self.deadlines.pop() else {
+                break;
+            };
+            match &key {
+                TxKey::Client(k) => match self.clients.get_mut(k) {
+                    Some(entry) if entry.scheduled == Some(at) => {
+                        entry.scheduled = None;
+                        let before = entry.tx.pending;
+                        entry.tx.handle_timeout(now);
+                        if entry.tx.pending > before {
+                            self.ready.push_back(key.clone());
+                        }
+                    }
+                    _ => continue,
+                },
+                TxKey::Server(k) => match self.servers.get_mut(k) {
+                    Some(entry) if entry.scheduled == Some(at) => {
+                        entry.scheduled = None;
+                        entry.tx.handle_timeout(now);
+                    }
+                    _ => continue,
+                },
+            }
+            self.settle(key);
         }
-        for tx in self.servers.values_mut() {
-            tx.handle_timeout(now);
-        }
-        self.collect();
     }
 
     pub fn poll_event(&mut self) -> Option<LayerEvent> {
@@ -766,20 +837,53 @@ impl TransactionLayer {
         (self.clients.len(), self.servers.len())
     }
 
-    /// Moves transaction events to the layer and drops terminated
-    /// transactions, sending what they still had queued first.
-    fn collect(&mut self) {
-        for (key, tx) in &mut self.clients {
-            while let Some(event) = tx.poll_event() {
-                self.events.push_back(LayerEvent::Client {
-                    key: key.clone(),
-                    event,
-                });
+    /// After a transaction was touched: moves its events to the layer,
+    /// schedules its next deadline when it changed (the heap entry for the
+    /// old one stays behind, stale), and drops the transaction once
+    /// terminated with nothing left to send.
+    fn settle(&mut self, key: TxKey) {
+        let push = match &key {
+            TxKey::Client(k) => {
+                let Some(entry) = self.clients.get_mut(k) else {
+                    return;
+                };
+                while let Some(event) = entry.tx.poll_event() {
+                    self.events.push_back(LayerEvent::Client {
+                        key: k.clone(),
+                        event,
+                    });
+                }
+                if entry.tx.is_terminated() && entry.tx.pending == 0 {
+                    self.clients.remove(k);
+                    return;
+                }
+                reschedule(entry, entry.tx.poll_timeout())
             }
+            TxKey::Server(k) => {
+                let Some(entry) = self.servers.get_mut(k) else {
+                    return;
+                };
+                if entry.tx.is_terminated() && entry.tx.transmits.is_empty() {
+                    self.servers.remove(k);
+                    self.events
+                        .push_back(LayerEvent::ServerEnded { key: k.clone() });
+                    return;
+                }
+                reschedule(entry, entry.tx.poll_timeout())
+            }
+        };
+        if let Some(at) = push {
+            self.deadlines.push(Reverse((at, key)));
         }
-        self.clients
-            .retain(|_, tx| !tx.is_terminated() || tx.pending > 0);
-        self.servers
-            .retain(|_, tx| !tx.is_terminated() || !tx.transmits.is_empty());
     }
+}
+
+/// Records `deadline` as the entry's; returns it when it is new and must go
+/// on the heap.
+fn reschedule<T>(entry: &mut Entry<T>, deadline: Option<Instant>) -> Option<Instant> {
+    if deadline == entry.scheduled {
+        return None;
+    }
+    entry.scheduled = deadline;
+    deadline
 }

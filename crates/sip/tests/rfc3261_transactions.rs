@@ -453,6 +453,81 @@ fn layer_reports_timeouts_and_keeps_time_per_transaction() {
 }
 
 #[test]
+fn layer_ignores_a_deadline_the_transaction_left_behind() {
+    let base = Instant::now();
+    let mut layer = TransactionLayer::new(Timers::default());
+    let req = request("MESSAGE", "z9hG4bKs1", "a");
+    let key = layer.send_request(req.clone(), UDP, base).unwrap();
+    assert!(layer.poll_transmit().is_some());
+    // Timer E was due at 500 ms; the 200 at 100 ms moves the transaction to
+    // Completed with timer K at 5,100 ms.
+    let ok = response(&req, 200);
+    let at_100 = base + Duration::from_millis(100);
+    assert_eq!(
+        layer.receive(&Message::parse_datagram(&ok).unwrap(), UDP, at_100),
+        Incoming::Response(key.clone())
+    );
+    // The stale 500 ms entry fires nothing: no retransmission, no event.
+    layer.handle_timeout(base + Duration::from_millis(500));
+    assert_eq!(layer.poll_transmit(), None);
+    assert_eq!(layer.poll_event(), None);
+    assert_eq!(
+        layer.client(&key).map(ClientTransaction::state),
+        Some(ClientState::Completed)
+    );
+    assert_eq!(
+        layer.poll_timeout(),
+        Some(base + Duration::from_millis(5_100))
+    );
+    layer.handle_timeout(base + Duration::from_millis(5_099));
+    assert_eq!(layer.len(), (1, 0));
+    layer.handle_timeout(base + Duration::from_millis(5_100));
+    assert_eq!(layer.len(), (0, 0));
+    assert_eq!(layer.poll_timeout(), None);
+}
+
+#[test]
+fn layer_with_many_answered_transactions_sends_only_what_is_new() {
+    let base = Instant::now();
+    let mut layer = TransactionLayer::new(Timers::default());
+    let mut keys = Vec::new();
+    for i in 0..10_000 {
+        let now = base + Duration::from_micros(i);
+        let req = request("MESSAGE", &format!("z9hG4bKn{i}"), "a");
+        let Incoming::Request(key) =
+            layer.receive(&Message::parse_datagram(&req).unwrap(), UDP, now)
+        else {
+            panic!("new request")
+        };
+        layer.respond(&key, 200, response(&req, 200), now).unwrap();
+        // Exactly this response goes out, once.
+        assert!(
+            matches!(layer.poll_transmit(), Some(Transmit::Response { key: k, .. }) if k == key)
+        );
+        assert_eq!(layer.poll_transmit(), None);
+        keys.push(key);
+    }
+    assert_eq!(layer.len(), (0, 10_000));
+    // Timer J, 32 s after each answer, ends them in order.
+    assert_eq!(layer.poll_timeout(), Some(base + Duration::from_secs(32)));
+    layer.handle_timeout(base + Duration::from_secs(32) + Duration::from_micros(4_999));
+    assert_eq!(layer.len(), (0, 5_000));
+    assert!(layer.server(&keys[4_999]).is_none());
+    assert!(layer.server(&keys[5_000]).is_some());
+    layer.handle_timeout(base + Duration::from_secs(33));
+    assert_eq!(layer.len(), (0, 0));
+    // Each ended transaction is reported once, in order.
+    let ended: Vec<_> = std::iter::from_fn(|| layer.poll_event()).collect();
+    assert_eq!(ended.len(), 10_000);
+    assert_eq!(
+        ended[0],
+        LayerEvent::ServerEnded {
+            key: keys[0].clone()
+        }
+    );
+}
+
+#[test]
 fn rfc4475_messages_without_a_transaction_id() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/sip");
     let now = Instant::now();

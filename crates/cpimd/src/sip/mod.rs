@@ -423,14 +423,20 @@ impl Binding {
             }
         }
         for event in events {
-            if let LayerEvent::Client { key, event } = event {
-                let answer = match event {
-                    ClientEvent::Timeout => (408, "Request Timeout".to_owned(), None),
-                    _ => (503, "Service Unavailable".to_owned(), None),
-                };
-                if let Some(wait) = lock(&self.waits).remove(&key) {
-                    let _ = wait.reply.send(answer);
+            match event {
+                LayerEvent::Client { key, event } => {
+                    let answer = match event {
+                        ClientEvent::Timeout => (408, "Request Timeout".to_owned(), None),
+                        _ => (503, "Service Unavailable".to_owned(), None),
+                    };
+                    if let Some(wait) = lock(&self.waits).remove(&key) {
+                        let _ = wait.reply.send(answer);
+                    }
                 }
+                LayerEvent::ServerEnded { key } => {
+                    lock(&self.server_peers).remove(&key);
+                }
+                _ => {}
             }
         }
     }
@@ -482,7 +488,7 @@ impl Binding {
     }
 }
 
-/// Fires transaction timers and drops finished transactions' peers.
+/// Fires transaction timers.
 async fn timers(binding: Arc<Binding>) {
     loop {
         let next = lock(&binding.layer).poll_timeout();
@@ -500,8 +506,6 @@ async fn timers(binding: Arc<Binding>) {
             layer.handle_timeout(Instant::now());
         }
         binding.pump();
-        let layer = lock(&binding.layer);
-        lock(&binding.server_peers).retain(|key, _| layer.server(key).is_some());
     }
 }
 
