@@ -345,10 +345,18 @@ async fn put_presence(
                 .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
             (presence, None, None)
         }
+        // The draft has no publish operation; its notation for presence
+        // itself is section 9's `<presence entityInfo=..>` with `<tuple
+        // destination=.. status=..>`, read here (PIDF is taken too).
+        Some(OP_XML) => {
+            let document = cpim_formats::pidf::Document::parse(&bytes)
+                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+            (document.into_presence(&entity), None, None)
+        }
         other => {
             return Err(unsupported(
                 other,
-                "application/json or application/pidf+xml",
+                "application/json, application/pidf+xml or application/cpim-op+xml",
             ))
         }
     };
@@ -593,25 +601,61 @@ async fn post_subscription(
 #[serde(deny_unknown_fields)]
 struct UnsubscribeQuery {
     watcher: Option<String>,
-    target: String,
+    target: Option<String>,
 }
 
+/// The unsubscribe operation: named by the query (`?target=`), or an
+/// `<unsubscribe>` of the draft's XML notation (section 8) as the body.
 async fn delete_subscription(
     State(state): State<Arc<AppState>>,
     query: Result<Query<UnsubscribeQuery>, QueryRejection>,
     headers: HeaderMap,
+    body: Body,
 ) -> ApiResult {
     let me = user(&state, &headers).await?;
     let Query(query) = query.map_err(query_error)?;
+    let bytes = read_body(&state, body).await?;
     let xml = wants_xml(&headers);
-    let watcher = match &query.watcher {
-        Some(w) => parse_pres(w, "watcher")?,
-        None => me.clone(),
+    let op = match media_type(&headers).as_deref() {
+        Some(OP_XML) => {
+            if query.watcher.is_some() || query.target.is_some() {
+                return Err(ApiError::field(
+                    StatusCode::BAD_REQUEST,
+                    "query",
+                    "an <unsubscribe> body names the watcher and target; send no query with it",
+                ));
+            }
+            xml_operation(&bytes, "unsubscribe", |op| match op {
+                Operation::Unsubscribe(op) => Ok(op),
+                other => Err(other.name()),
+            })?
+        }
+        // No body: the query names the subscription, whatever
+        // Content-Type a client sent along.
+        _ if bytes.is_empty() => {
+            let watcher = match &query.watcher {
+                Some(w) => parse_pres(w, "watcher")?,
+                None => me.clone(),
+            };
+            let target = query.target.as_deref().ok_or_else(|| {
+                ApiError::field(
+                    StatusCode::BAD_REQUEST,
+                    "target",
+                    "target missing: ?target=pres:... or an application/cpim-op+xml body",
+                )
+            })?;
+            let target = parse_pres(target, "target")?;
+            UnsubscribeOp::new(watcher.to_uri(Scheme::Pres), target.to_uri(Scheme::Pres))
+                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?
+        }
+        other => {
+            return Err(unsupported(
+                other,
+                "no body (the query names the subscription) or application/cpim-op+xml",
+            ))
+        }
     };
-    must_be_me_address(&watcher, &me, "watcher")?;
-    let target = parse_pres(&query.target, "target")?;
-    let op = UnsubscribeOp::new(watcher.to_uri(Scheme::Pres), target.to_uri(Scheme::Pres))
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    must_be_me(&op.watcher, &me, "watcher")?;
     let principal = Principal::User(me.clone());
     let answer = request(&state, OpKind::Unsubscribe, &me, None, move |origin| {
         Input::Unsubscribe {

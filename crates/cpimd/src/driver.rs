@@ -19,7 +19,7 @@ use cpim_formats::op::{ResponseOp, Status, TransId};
 use cpim_formats::uri::Address;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::events;
+use crate::events::{self, Notation, Rendered};
 use crate::metrics::Metrics;
 
 /// Cloneable handle to the driver task.
@@ -126,6 +126,7 @@ enum Call {
     },
     Open {
         user: Address,
+        notation: Notation,
         reply: oneshot::Sender<Result<SessionHandle, DriverError>>,
     },
     Close(SessionId),
@@ -209,10 +210,24 @@ impl Driver {
         rx.await.map_err(|_| DriverError::Stopped)?
     }
 
-    /// Opens an inbox of `user`.
+    /// Opens an inbox of `user` whose events are JSON.
     pub async fn open(&self, user: Address) -> Result<SessionHandle, DriverError> {
+        self.open_in(user, Notation::Json).await
+    }
+
+    /// Opens an inbox of `user` whose events are written in `notation`.
+    pub async fn open_in(
+        &self,
+        user: Address,
+        notation: Notation,
+    ) -> Result<SessionHandle, DriverError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Call::Open { user, reply }).await?;
+        self.send(Call::Open {
+            user,
+            notation,
+            reply,
+        })
+        .await?;
         rx.await.map_err(|_| DriverError::Stopped)?
     }
 
@@ -291,6 +306,7 @@ struct Pending {
 
 struct Session {
     user: Address,
+    notation: Notation,
     queue: mpsc::Sender<Outbound>,
     kick: Option<oneshot::Sender<String>>,
 }
@@ -411,7 +427,11 @@ impl<S: Store> Task<S> {
                     let _ = reply.send(Err(error.into()));
                 }
             },
-            Call::Open { user, reply } => {
+            Call::Open {
+                user,
+                notation,
+                reply,
+            } => {
                 let open = self.by_user.get(&user).map_or(0, Vec::len);
                 if open >= self.options.sessions_per_user {
                     let _ = reply.send(Err(DriverError::TooManySessions(
@@ -435,6 +455,7 @@ impl<S: Store> Task<S> {
                     id,
                     Session {
                         user: user.clone(),
+                        notation,
                         queue,
                         kick: Some(kick),
                     },
@@ -558,8 +579,11 @@ impl<S: Store> Task<S> {
         match effect {
             Effect::Respond { to, response } => self.respond(to, response),
             Effect::Deliver { session, message } => {
+                let Some(notation) = self.sessions.get(&session).map(|s| s.notation) else {
+                    return;
+                };
                 let (ack, acked) = oneshot::channel();
-                let text: Arc<str> = events::message(&message).into();
+                let text: Arc<str> = events::message_in(&message, notation).into();
                 if self.push(session, text, Some(ack)) {
                     self.deliveries
                         .entry(message.trans_id)
@@ -572,8 +596,10 @@ impl<S: Store> Task<S> {
                 presentity,
                 watcher,
             } => {
+                // No draft operation asks a presentity about a watcher: JSON
+                // on every stream.
                 let text: Arc<str> = events::watcher_request(&presentity, &watcher).into();
-                self.push_user(&presentity, &text);
+                self.push_user(&presentity, &mut Rendered::new(|_| text.to_string()));
             }
             Effect::Relay { .. }
             | Effect::RelaySubscribe { .. }
@@ -617,8 +643,11 @@ impl<S: Store> Task<S> {
         if let Err(Ok(answer)) = p.reply.send(Ok(answer)) {
             // The request gave up waiting: the response goes to the
             // requester's open inboxes as a deferred response.
-            let text: Arc<str> = events::response(&answer.response).into();
-            self.push_user(&p.user, &text);
+            let response = &answer.response;
+            self.push_user(
+                &p.user,
+                &mut Rendered::new(|notation| events::response_in(response, notation)),
+            );
         }
     }
 
@@ -680,14 +709,21 @@ impl<S: Store> Task<S> {
             }
         }
         self.metrics.notifies.inc();
-        let text: Arc<str> = events::notify(&notification, now()).into();
-        self.push_user(&notification.watcher, &text);
+        let now = now();
+        let mut rendered =
+            Rendered::new(|notation| events::notify_in(&notification, now, notation));
+        self.push_user(&notification.watcher, &mut rendered);
     }
 
-    fn push_user(&mut self, user: &Address, text: &Arc<str>) {
+    /// Queues an event for every open inbox of `user`, each in its
+    /// stream's notation.
+    fn push_user<F: Fn(Notation) -> String>(&mut self, user: &Address, event: &mut Rendered<F>) {
         let ids = self.by_user.get(user).cloned().unwrap_or_default();
         for id in ids {
-            self.push(id, text.clone(), None);
+            let Some(notation) = self.sessions.get(&id).map(|s| s.notation) else {
+                continue;
+            };
+            self.push(id, event.get(notation), None);
         }
     }
 

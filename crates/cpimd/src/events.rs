@@ -1,12 +1,80 @@
 //! The JSON shapes of the native API's answers and events: response
 //! operations (draft section 6), presence (RFC 3863 as JSON), and the events
-//! of `GET /v1/events` (message, notify, response, watcher).
+//! of `GET /v1/events` (message, notify, response, watcher); and the same
+//! events in the draft's XML notation (sections 6-9) for event streams that
+//! ask for it.
 
 use cpim_engine::{Notification, Reason, SubState, Timestamp};
-use cpim_formats::op::{MessageOp, ResponseOp};
+use cpim_formats::op::{MessageOp, Operation, ResponseOp};
 use cpim_formats::pidf::{Basic, Presence};
 use cpim_formats::uri::{Address, Scheme};
 use serde_json::{json, Value};
+
+/// How an event stream writes the operations the draft has a notation for
+/// (message, notify, response). Events the draft has no operation for
+/// (`ready`, `watcher`) are JSON on every stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Notation {
+    /// One JSON object per frame.
+    #[default]
+    Json,
+    /// One element of the draft's XML notation per frame.
+    Xml,
+}
+
+/// An event in the notation of one stream, written at most once per
+/// notation however many streams it goes to.
+pub struct Rendered<F> {
+    render: F,
+    json: Option<std::sync::Arc<str>>,
+    xml: Option<std::sync::Arc<str>>,
+}
+
+impl<F: Fn(Notation) -> String> Rendered<F> {
+    pub fn new(render: F) -> Rendered<F> {
+        Rendered {
+            render,
+            json: None,
+            xml: None,
+        }
+    }
+
+    /// The text for a stream in `notation`.
+    pub fn get(&mut self, notation: Notation) -> std::sync::Arc<str> {
+        let slot = match notation {
+            Notation::Json => &mut self.json,
+            Notation::Xml => &mut self.xml,
+        };
+        slot.get_or_insert_with(|| (self.render)(notation).into())
+            .clone()
+    }
+}
+
+/// A message event in `notation`.
+pub fn message_in(message: &MessageOp, notation: Notation) -> String {
+    match notation {
+        Notation::Json => self::message(message),
+        Notation::Xml => Operation::Message(message.clone()).to_xml(),
+    }
+}
+
+/// A notify event in `notation`. The draft's notify (section 8) carries
+/// presence and no subscription state; with no presence to show (pending,
+/// terminated) its PIDF has no tuples (`Notification::to_op`).
+pub fn notify_in(notification: &Notification, now: Timestamp, notation: Notation) -> String {
+    match notation {
+        Notation::Json => notify(notification, now),
+        Notation::Xml => Operation::Notify(notification.to_op()).to_xml(),
+    }
+}
+
+/// A deferred response event in `notation`.
+pub fn response_in(response_op: &ResponseOp, notation: Notation) -> String {
+    match notation {
+        Notation::Json => response(response_op),
+        Notation::Xml => Operation::Response(response_op.clone()).to_xml(),
+    }
+}
 
 /// A response operation: `{"status","transID","reason"}` plus `duration`
 /// when the response carries one.

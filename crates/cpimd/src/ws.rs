@@ -1,7 +1,13 @@
-//! `GET /v1/events`: a WebSocket (RFC 6455) carrying one JSON object per
-//! text frame. While it is open it is an open INSTANT INBOX of its user
-//! (draft section 2.3) and receives that user's notifies, deferred
-//! responses and watcher requests.
+//! `GET /v1/events`: a WebSocket (RFC 6455) carrying one event per text
+//! frame. While it is open it is an open INSTANT INBOX of its user (draft
+//! section 2.3) and receives that user's notifies, deferred responses and
+//! watcher requests.
+//!
+//! Events are JSON objects unless the upgrade request asks for the draft's
+//! XML notation, by `?notation=xml` (browsers cannot set headers on a
+//! WebSocket) or `Accept: application/cpim-op+xml`: then messages, notifies
+//! and responses are one XML element each, and `ready` and `watcher`, which
+//! the draft has no operation for, stay JSON.
 //!
 //! The socket is written from a bounded queue; a reader that lets the queue
 //! fill is disconnected with close code 1008 and the reason, rather than
@@ -9,15 +15,30 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 
 use crate::api::{user, ApiError, AppState};
 use crate::driver::SessionHandle;
+use crate::events::Notation;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    notation: Option<NotationName>,
+}
+
+#[derive(Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum NotationName {
+    Json,
+    Xml,
+}
 
 /// Close code for "policy violation" (RFC 6455 section 7.4.1), used for a
 /// reader that fell behind.
@@ -27,10 +48,29 @@ const GOING_AWAY: u16 = 1001;
 
 pub async fn events(
     State(state): State<Arc<AppState>>,
+    query: Result<Query<EventsQuery>, QueryRejection>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let me = user(&state, &headers).await?;
+    let Query(query) = query.map_err(|e| {
+        ApiError::field(
+            axum::http::StatusCode::BAD_REQUEST,
+            "notation",
+            format!("{}; notation is json or xml", e.body_text()),
+        )
+    })?;
+    let accept = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // The query, when given, wins over Accept.
+    let notation = match query.notation {
+        Some(NotationName::Xml) => Notation::Xml,
+        Some(NotationName::Json) => Notation::Json,
+        None if accept.contains(crate::api::OP_XML) => Notation::Xml,
+        None => Notation::Json,
+    };
     let Ok(upgrade) = upgrade else {
         return Err(ApiError::new(
             axum::http::StatusCode::UPGRADE_REQUIRED,
@@ -40,7 +80,7 @@ pub async fn events(
     let mut ready = crate::api::me_json(&me);
     ready["op"] = "ready".into();
     let ready = ready.to_string();
-    let session = state.driver.open(me).await?;
+    let session = state.driver.open_in(me, notation).await?;
     let driver = state.driver.clone();
     let shutdown = state.shutdown.clone();
     Ok(upgrade

@@ -151,3 +151,52 @@ fn a_subscription_expires() {
         "{watchers}"
     );
 }
+
+#[test]
+fn a_lapsed_publication_leaves_its_watchers() {
+    let dir = data_dir();
+    let server = Server::start(dir.path(), &[]);
+    let alice = server.user("alice");
+    let bob = server.user("bob");
+    let inbox = server.watch(&bob);
+    let (code, _) = server.cpim(&alice, &["allow", &bob.pres()]);
+    assert_eq!(code, 0);
+    let (code, answer) = server.cpim(&bob, &["subscribe", &alice.pres(), "--duration", "600"]);
+    assert_eq!(code, 0, "{answer}");
+
+    let (code, answer) = server.cpim(
+        &alice,
+        &[
+            "publish",
+            "--status",
+            "open",
+            "--expires",
+            "1",
+            "--note",
+            "brief",
+        ],
+    );
+    assert_eq!(code, 0, "{answer}");
+    assert_eq!(answer["duration"], 1, "{answer}");
+    let shown =
+        inbox.next(|e| e["op"] == "notify" && e["presence"]["tuples"][0]["basic"] == "open");
+    assert_eq!(shown["presence"]["tuples"][0]["note"], "brief");
+
+    // Once the publication lapses the subscription goes on, and its notify
+    // carries presence with no tuples: nothing is published any more.
+    let gone = inbox.next(|e| {
+        e["op"] == "notify"
+            && e["presence"]["tuples"]
+                .as_array()
+                .is_some_and(Vec::is_empty)
+    });
+    assert_eq!(gone["state"], "active", "{gone}");
+    assert_eq!(gone["target"], alice.pres().as_str());
+    let (code, answer) = server.cpim(&bob, &["fetch", &alice.pres()]);
+    assert_eq!(code, 0, "{answer}");
+    assert_eq!(
+        answer["presence"]["tuples"].as_array().map(Vec::len),
+        Some(0),
+        "{answer}"
+    );
+}

@@ -57,6 +57,9 @@ pub struct Server {
     pub url: String,
     pub data: PathBuf,
     args: Vec<String>,
+    /// Environment for the `cpim` processes run against this server
+    /// (`SSL_CERT_FILE` for a test CA).
+    client_env: Vec<(String, String)>,
 }
 
 /// An account: its user name and token.
@@ -97,7 +100,8 @@ impl Server {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let again = Server::spawn(&self.data, self.args.clone());
+        let mut again = Server::spawn(&self.data, self.args.clone());
+        again.client_env = std::mem::take(&mut self.client_env);
         *self = again;
     }
 
@@ -138,7 +142,15 @@ impl Server {
             url,
             data: data.to_path_buf(),
             args,
+            client_env: Vec::new(),
         }
+    }
+
+    /// Sets `key=value` in the environment of every `cpim` run against
+    /// this server.
+    pub fn with_client_env(mut self, key: &str, value: &str) -> Server {
+        self.client_env.push((key.to_owned(), value.to_owned()));
+        self
     }
 
     /// Makes an account with `cpim user add` (works while the server runs).
@@ -167,6 +179,7 @@ impl Server {
             .args(args)
             .env("CPIM_SERVER", &self.url)
             .env("CPIM_TOKEN", &user.token)
+            .envs(self.client_env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("cpim runs");
         let text = String::from_utf8_lossy(&output.stdout);
@@ -185,6 +198,7 @@ impl Server {
             .arg("watch")
             .env("CPIM_SERVER", &self.url)
             .env("CPIM_TOKEN", &user.token)
+            .envs(self.client_env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -228,7 +242,11 @@ impl Server {
 
     /// The bound address, `127.0.0.1:PORT`.
     pub fn addr(&self) -> String {
-        self.url.trim_start_matches("http://").to_owned()
+        let url = &self.url;
+        url.strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .unwrap_or(url)
+            .to_owned()
     }
 
     /// The server's log so far.

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod connection_limit;
 mod draft_2_4_message;
 mod draft_3_4_1_access_control;
 mod draft_3_4_presence;
@@ -13,3 +14,4 @@ mod openapi_names_every_route;
 mod refusals_are_4xx;
 mod restart_keeps_state;
 mod rfc3862_and_op_xml_bodies;
+mod tls_https_and_wss;

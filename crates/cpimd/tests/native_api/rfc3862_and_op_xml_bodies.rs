@@ -1,12 +1,14 @@
 //! Bodies other than JSON: a raw `message/cpim` (RFC 3862) is passed on
 //! whole, its extension headers intact; the draft's XML notation
-//! (`application/cpim-op+xml`, draft sections 6-9) is taken and answered.
+//! (`application/cpim-op+xml`, draft sections 6-9) is taken and answered,
+//! for publish (section 9's presence), unsubscribe, and on event streams
+//! that ask for it (messages, notifies, deferred responses).
 
 use cpim_formats::op::{MessageOp, Operation, Status, SubscribeOp};
 use cpim_formats::uri::Uri;
 use serde_json::Value;
 
-use crate::harness::{data_dir, Server};
+use crate::harness::{data_dir, Server, PATIENCE};
 
 #[test]
 fn a_message_cpim_body_reaches_the_inbox_whole() {
@@ -138,4 +140,324 @@ fn operations_in_xml_notation_are_answered_in_it() {
         error["error"].as_str().is_some_and(|e| !e.is_empty()),
         "{text}"
     );
+}
+
+/// An open `/v1/events` WebSocket read frame by frame.
+struct Stream {
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl Stream {
+    /// Opens the event stream of `token`; `query` and `accept` ask for a
+    /// notation. Waits for the `ready` frame, which is JSON in every
+    /// notation.
+    async fn open(server: &Server, token: &str, query: &str, accept: Option<&str>) -> Stream {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("ws://{}/v1/events{query}", server.addr());
+        let mut request = url.into_client_request().unwrap();
+        let headers = request.headers_mut();
+        headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        if let Some(accept) = accept {
+            headers.insert("accept", accept.parse().unwrap());
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let mut stream = Stream { socket };
+        let ready: Value = serde_json::from_str(&stream.frame().await).unwrap();
+        assert_eq!(ready["op"], "ready");
+        stream
+    }
+
+    /// The next text frame.
+    async fn frame(&mut self) -> String {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let next = tokio::time::timeout(PATIENCE, self.socket.next()).await;
+            match next.expect("no frame in time") {
+                Some(Ok(Message::Text(text))) => return text.to_string(),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                other => panic!("event stream ended: {other:?}"),
+            }
+        }
+    }
+
+    /// The next frame, which must be one operation in the XML notation.
+    async fn op(&mut self) -> Operation {
+        let text = self.frame().await;
+        Operation::from_xml(text.as_bytes())
+            .unwrap_or_else(|e| panic!("not the XML notation ({e}): {text}"))
+    }
+}
+
+/// Sends one request: status, Content-Type and body of the answer.
+async fn call(
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    content_type: Option<&str>,
+    body: String,
+) -> (u16, String, String) {
+    let mut request = crate::harness::http()
+        .request(method, url)
+        .bearer_auth(token)
+        .header("accept", "application/cpim-op+xml");
+    if let Some(ct) = content_type {
+        request = request.header("content-type", ct);
+    }
+    let response = request.body(body).send().await.unwrap();
+    let status = response.status().as_u16();
+    let ct = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, ct, response.text().await.unwrap())
+}
+
+fn response_op(text: &str) -> cpim_formats::op::ResponseOp {
+    match Operation::from_xml(text.as_bytes()) {
+        Ok(Operation::Response(response)) => response,
+        other => panic!("not a response ({other:?}): {text}"),
+    }
+}
+
+#[test]
+fn publish_unsubscribe_and_events_in_xml_notation() {
+    let dir = data_dir();
+    let server = Server::start(dir.path(), &[]);
+    let alice = server.user("alice");
+    let bob = server.user("bob");
+    let (code, _) = server.cpim(&alice, &["allow", &bob.pres()]);
+    assert_eq!(code, 0);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut by_query = Stream::open(&server, &bob.token, "?notation=xml", None).await;
+        let mut by_accept =
+            Stream::open(&server, &bob.token, "", Some("application/cpim-op+xml")).await;
+        let mut json = Stream::open(&server, &bob.token, "", None).await;
+
+        // A subscribe's first notify: alice has published nothing, so the
+        // draft's notify carries a presence with no tuples.
+        let (code, answer) =
+            server.cpim(&bob, &["subscribe", &alice.pres(), "--duration", "600"]);
+        assert_eq!(code, 0, "{answer}");
+        for stream in [&mut by_query, &mut by_accept] {
+            let Operation::Notify(notify) = stream.op().await else {
+                panic!("not a notify");
+            };
+            assert_eq!(notify.watcher.to_string(), bob.pres());
+            assert_eq!(notify.target.to_string(), alice.pres());
+            assert!(notify.presence.tuples.is_empty());
+        }
+        let first: Value = serde_json::from_str(&json.frame().await).unwrap();
+        assert_eq!(first["op"], "notify");
+
+        // Publish in the draft's presence notation (section 9).
+        let presence = format!(
+            "<presence entityInfo='http://example.com/alice'><tuple destination='{}' status='open'/></presence>",
+            alice.im()
+        );
+        let (status, ct, text) = call(
+            reqwest::Method::PUT,
+            format!("{}/v1/presence/{}?expires=300", server.url, alice.pres()),
+            &alice.token,
+            Some("application/cpim-op+xml"),
+            presence,
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(ct, "application/cpim-op+xml");
+        let response = response_op(&text);
+        assert_eq!(response.status, Status::Success, "{text}");
+        assert_eq!(response.duration, Some(300));
+        for stream in [&mut by_query, &mut by_accept] {
+            let Operation::Notify(notify) = stream.op().await else {
+                panic!("not a notify");
+            };
+            assert_eq!(notify.presence.tuples.len(), 1);
+            let tuple = &notify.presence.tuples[0];
+            assert_eq!(tuple.status.basic, Some(cpim_formats::pidf::Basic::Open));
+            assert_eq!(
+                tuple.contact.as_ref().map(|c| c.uri.as_str()),
+                Some(alice.im().as_str())
+            );
+        }
+        let notify: Value = serde_json::from_str(&json.frame().await).unwrap();
+        assert_eq!(notify["presence"]["tuples"][0]["basic"], "open");
+
+        // A message event is the draft's <message>.
+        let (code, _) = server.cpim(&alice, &["send", "--to", &bob.im(), "in xml"]);
+        assert_eq!(code, 0);
+        for stream in [&mut by_query, &mut by_accept] {
+            let Operation::Message(message) = stream.op().await else {
+                panic!("not a message");
+            };
+            assert_eq!(message.source.to_string(), alice.im());
+            assert_eq!(message.destination.to_string(), bob.im());
+            assert_eq!(message.content_type, "text/plain");
+            assert_eq!(message.body, b"in xml");
+        }
+        let message: Value = serde_json::from_str(&json.frame().await).unwrap();
+        assert_eq!(message["body"], "in xml");
+
+        // Unsubscribe as the draft's <unsubscribe>; the response carries
+        // its transID.
+        let unsubscribe = format!(
+            "<unsubscribe watcher='{}' target='{}' transID='77'/>",
+            bob.pres(),
+            alice.pres()
+        );
+        let url = format!("{}/v1/subscriptions", server.url);
+        let (status, ct, text) = call(
+            reqwest::Method::DELETE,
+            url.clone(),
+            &bob.token,
+            Some("application/cpim-op+xml"),
+            unsubscribe.clone(),
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(ct, "application/cpim-op+xml");
+        let response = response_op(&text);
+        assert_eq!(response.status, Status::Success, "{text}");
+        assert_eq!(response.trans_id.get(), 77);
+        // The subscription ended: its last notify shows nothing.
+        let Operation::Notify(last) = by_query.op().await else {
+            panic!("not a notify");
+        };
+        assert!(last.presence.tuples.is_empty());
+
+        // After it, a change of alice's presence reaches bob no more: the
+        // next frame is the marker message.
+        let (code, _) = server.cpim(&alice, &["publish", "--status", "closed"]);
+        assert_eq!(code, 0);
+        let (code, _) = server.cpim(&alice, &["send", "--to", &bob.im(), "marker"]);
+        assert_eq!(code, 0);
+        match by_query.op().await {
+            Operation::Message(m) => assert_eq!(m.body, b"marker"),
+            other => panic!("notified after unsubscribing: {other:?}"),
+        }
+
+        // Refusals name what is wrong.
+        let (status, _, text) = call(
+            reqwest::Method::DELETE,
+            format!("{url}?target={}", alice.pres()),
+            &bob.token,
+            Some("application/cpim-op+xml"),
+            unsubscribe,
+        )
+        .await;
+        assert_eq!(status, 400, "{text}");
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["field"], "query");
+        let subscribe = format!(
+            "<subscribe watcher='{}' target='{}' duration='60' transID='5'/>",
+            bob.pres(),
+            alice.pres()
+        );
+        let (status, _, text) = call(
+            reqwest::Method::DELETE,
+            url.clone(),
+            &bob.token,
+            Some("application/cpim-op+xml"),
+            subscribe,
+        )
+        .await;
+        assert_eq!(status, 400, "{text}");
+        assert!(text.contains("expected a unsubscribe operation"), "{text}");
+        let (status, _, text) =
+            call(reqwest::Method::DELETE, url, &bob.token, None, String::new()).await;
+        assert_eq!(status, 400, "{text}");
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["field"], "target");
+        let (status, _, text) = call(
+            reqwest::Method::PUT,
+            format!("{}/v1/presence/{}", server.url, alice.pres()),
+            &alice.token,
+            Some("application/cpim-op+xml"),
+            "<presence><tuple status='open'/></presence>".to_owned(),
+        )
+        .await;
+        assert_eq!(status, 400, "{text}");
+        assert!(text.contains("destination"), "{text}");
+    });
+}
+
+#[test]
+fn a_deferred_response_comes_in_the_streams_notation() {
+    let dir = data_dir();
+    let config = dir.path().join("cpimd.toml");
+    // No request waits: every response is deferred to the event stream.
+    std::fs::write(&config, "[limits]\nresponse_wait_ms = 0\n").unwrap();
+    let server = Server::start(
+        &dir.path().join("data"),
+        &["--config", config.to_str().unwrap()],
+    );
+    let alice = server.user("alice");
+    let bob = server.user("bob");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut xml = Stream::open(&server, &bob.token, "?notation=xml", None).await;
+        let mut json = Stream::open(&server, &bob.token, "?notation=json", None).await;
+        // With no wait at all the answer is "later" unless the engine was
+        // faster than the first poll; a few tries make the deferred path
+        // certain.
+        let mut deferred = None;
+        for trans_id in 4242..4252 {
+            let subscribe = format!(
+                "<subscribe watcher='{}' target='{}' duration='60' transID='{trans_id}'/>",
+                bob.pres(),
+                alice.pres()
+            );
+            let (status, _, text) = call(
+                reqwest::Method::POST,
+                format!("{}/v1/subscriptions", server.url),
+                &bob.token,
+                Some("application/cpim-op+xml"),
+                subscribe,
+            )
+            .await;
+            if status == 202 {
+                deferred = Some(trans_id);
+                break;
+            }
+            assert_eq!(status, 200, "{text}");
+            assert_eq!(response_op(&text).trans_id.get(), trans_id, "{text}");
+        }
+        let trans_id = deferred.expect("no response was deferred");
+        let response = loop {
+            match xml.op().await {
+                Operation::Response(r) if r.trans_id.get() == trans_id => break r,
+                _ => {}
+            }
+        };
+        let wanted = trans_id.to_string();
+        let json_response = loop {
+            let event: Value = serde_json::from_str(&json.frame().await).unwrap();
+            if event["op"] == "response" && event["transID"] == wanted.as_str() {
+                break event;
+            }
+        };
+        // The same response in both notations.
+        assert_eq!(json_response["status"], response.status.as_str());
+    });
+
+    // A notation the server does not know is refused before the upgrade.
+    let status = runtime.block_on(async {
+        crate::harness::http()
+            .get(format!("{}/v1/events?notation=yaml", server.url))
+            .bearer_auth(&bob.token)
+            .send()
+            .await
+            .unwrap()
+    });
+    assert_eq!(status.status(), 400);
+    let body: Value = runtime.block_on(status.json()).unwrap();
+    assert_eq!(body["field"], "notation", "{body}");
 }
