@@ -181,7 +181,7 @@ impl<'a> Message<'a> {
         self.headers
             .iter()
             .find(|h| matches!(h.kind, HeaderKind::DateTime))
-            .map(|h| h.value)
+            .map(Header::value)
     }
 
     /// Every core `Subject` header, in order, with its language.
@@ -416,13 +416,16 @@ impl<'a> Content<'a> {
 }
 
 /// One message header (section 3): `Name:` parameters, a space, the value.
+///
+/// Kept small (the line and two lengths rather than a slice per part; the
+/// prefix and `lang` found again when asked for): a message holds one per
+/// header line, and their size is much of what parsing writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header<'a> {
-    name: &'a str,
-    prefix_len: Option<usize>,
-    params: &'a str,
-    lang: Option<&'a str>,
-    value: &'a str,
+    /// The line without its CRLF: name, `:`, parameters, space, value.
+    line: &'a str,
+    name_len: usize,
+    params_len: usize,
     namespace: &'a str,
     offset: usize,
     kind: HeaderKind<'a>,
@@ -431,20 +434,20 @@ pub struct Header<'a> {
 impl<'a> Header<'a> {
     /// The header name as written, prefix included (`MyFeatures.Wacky`).
     pub fn name(&self) -> &'a str {
-        self.name
+        &self.line[..self.name_len]
     }
 
     /// The namespace prefix, if the name has one.
     pub fn prefix(&self) -> Option<&'a str> {
-        self.prefix_len.map(|n| &self.name[..n])
+        // NAMECHAR excludes `.`, so a name holds at most the one dot that
+        // ends its prefix.
+        self.name().split_once('.').map(|(prefix, _)| prefix)
     }
 
     /// The name within its namespace (after the prefix and `.`).
     pub fn local_name(&self) -> &'a str {
-        match self.prefix_len {
-            Some(n) => &self.name[n + 1..],
-            None => self.name,
-        }
+        let name = self.name();
+        name.split_once('.').map_or(name, |(_, local)| local)
     }
 
     /// The namespace URI the name belongs to (section 3.4).
@@ -454,28 +457,31 @@ impl<'a> Header<'a> {
 
     /// The parameters as written, each with its leading `;` (e.g. `;lang=fr`).
     pub fn params(&self) -> &'a str {
-        self.params
+        &self.line[self.name_len + 1..self.name_len + 1 + self.params_len]
     }
 
     /// Each parameter as `(name, value)`; string values keep their quotes
     /// and escapes.
     pub fn param_pairs(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
-        parse::param_pairs(self.params)
+        parse::param_pairs(self.params())
     }
 
-    /// The `lang` parameter (section 3.3), checked as an RFC 3066 tag.
+    /// The `lang` parameter (section 3.3), checked as an RFC 3066 tag; the
+    /// first one if several are given.
     pub fn lang(&self) -> Option<&'a str> {
-        self.lang
+        self.param_pairs()
+            .find(|&(name, _)| name == "lang")
+            .map(|(_, value)| value)
     }
 
     /// The value as written, escapes included.
     pub fn value(&self) -> &'a str {
-        self.value
+        &self.line[self.name_len + self.params_len + 2..]
     }
 
     /// The value with escapes decoded (section 2.3).
     pub fn text(&self) -> Cow<'a, str> {
-        unescape(self.value)
+        unescape(self.value())
     }
 
     /// What the value means, for core headers.
@@ -489,15 +495,11 @@ impl<'a> Header<'a> {
     }
 
     fn encoded_len(&self) -> usize {
-        self.name.len() + 1 + self.params.len() + 1 + self.value.len() + 2
+        self.line.len() + 2
     }
 
     fn write_to(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.name.as_bytes());
-        out.push(b':');
-        out.extend_from_slice(self.params.as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(self.value.as_bytes());
+        out.extend_from_slice(self.line.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
 }

@@ -19,15 +19,21 @@ use super::{
 
 type Result<T> = std::result::Result<T, MessageError>;
 
-/// The end of a header block, searched for once per message.
-static BLANK_LINE: std::sync::LazyLock<memmem::Finder<'static>> =
-    std::sync::LazyLock::new(|| memmem::Finder::new(b"\r\n\r\n"));
-
 fn fail<T>(kind: ErrorKind, offset: usize) -> Result<T> {
     Err(MessageError::new(kind, offset))
 }
 
 pub(super) fn message<'a>(input: &'a [u8], limits: &Limits) -> Result<Message<'a>> {
+    message_with(input, limits, true)
+}
+
+/// [`message`], with the fast paths (`fast`) or without them, so that
+/// tests can hold the two to the same results.
+pub(super) fn message_with<'a>(
+    input: &'a [u8],
+    limits: &Limits,
+    fast: bool,
+) -> Result<Message<'a>> {
     if input.len() > limits.max_size {
         return fail(
             ErrorKind::TooLarge {
@@ -40,6 +46,7 @@ pub(super) fn message<'a>(input: &'a [u8], limits: &Limits) -> Result<Message<'a
         input,
         limits,
         fields: 0,
+        fast,
     };
     let end = input.len();
     if !first_block_has_content_type(input) {
@@ -101,17 +108,18 @@ pub(super) fn header_block<'a>(input: &'a [u8], limits: &Limits) -> Result<Vec<H
         input,
         limits,
         fields: 0,
+        fast: true,
     };
     let mut scope = Scope::default();
     let mut headers = Vec::new();
     let mut pos = 0;
     while pos < input.len() {
-        let (line_end, next) = parser.line(pos, input.len(), "the message headers")?;
+        let (line_end, next, clean) = parser.line(pos, input.len(), "the message headers")?;
         if line_end == pos {
             return fail(ErrorKind::EmptyName, pos);
         }
         parser.count(pos)?;
-        headers.push(parser.message_header(pos, line_end, &mut scope)?);
+        headers.push(parser.message_header(pos, line_end, clean, &mut scope)?);
         pos = next;
     }
     Ok(headers)
@@ -146,6 +154,14 @@ fn media_type(headers: &[MimeHeader<'_>], block: usize) -> Result<MediaType> {
         return fail(ErrorKind::MissingContentType("the MIME headers"), block);
     };
     let at = ct.offset + ct.raw.len() - ct.value.len();
+    // The common case, which the general reading below also gives.
+    if ct.value.eq_ignore_ascii_case(b"message/cpim") {
+        return Ok(MediaType {
+            essence: Media::Cpim,
+            boundary: None,
+            at,
+        });
+    }
     let unfolded = ct.unfolded();
     match std::str::from_utf8(&unfolded)
         .ok()
@@ -257,28 +273,51 @@ struct Parts {
 }
 
 /// Namespace declarations in force at a point of the message (section 3.4).
+/// The first few prefixes are kept in place, so that a message declaring
+/// one or two costs no allocation.
 struct Scope<'a> {
     default: &'a str,
-    prefixes: Vec<(&'a str, &'a str)>,
+    first: [(&'a str, &'a str); 4],
+    first_len: usize,
+    more: Vec<(&'a str, &'a str)>,
 }
 
 impl Default for Scope<'_> {
     fn default() -> Self {
         Scope {
             default: CORE_NAMESPACE,
-            prefixes: Vec::new(),
+            first: [("", ""); 4],
+            first_len: 0,
+            more: Vec::new(),
         }
     }
 }
 
 impl<'a> Scope<'a> {
+    /// Declares `prefix` from here on.
+    fn declare(&mut self, prefix: &'a str, uri: &'a str) {
+        match self.first.get_mut(self.first_len) {
+            Some(slot) => {
+                *slot = (prefix, uri);
+                self.first_len += 1;
+            }
+            None => self.more.push((prefix, uri)),
+        }
+    }
+
     /// The namespace of a name with or without prefix; the latest
     /// declaration of a prefix wins.
     fn resolve(&self, prefix: Option<&str>, offset: usize) -> Result<&'a str> {
         let Some(prefix) = prefix else {
             return Ok(self.default);
         };
-        match self.prefixes.iter().rev().find(|(p, _)| *p == prefix) {
+        let found = self
+            .more
+            .iter()
+            .rev()
+            .chain(self.first[..self.first_len].iter().rev())
+            .find(|(p, _)| *p == prefix);
+        match found {
             Some((_, uri)) => Ok(uri),
             None => fail(ErrorKind::UndeclaredPrefix(prefix.to_owned()), offset),
         }
@@ -289,13 +328,25 @@ struct Parser<'a, 'l> {
     input: &'a [u8],
     limits: &'l Limits,
     fields: usize,
+    /// Whether to take the fast paths for clean lines (always, but in the
+    /// tests that compare them with the byte-by-byte checks).
+    fast: bool,
 }
 
 impl<'a> Parser<'a, '_> {
-    /// The line at `pos`: the offset of its CR and of the byte after its LF.
-    fn line(&self, pos: usize, end: usize, part: &'static str) -> Result<(usize, usize)> {
-        let hay = &self.input[pos..end];
+    /// The line at `pos`: the offset of its CR, of the byte after its LF,
+    /// and whether it is clean (see [`clean_line`]: no control character,
+    /// so no stray CR either).
+    fn line(&self, pos: usize, end: usize, part: &'static str) -> Result<(usize, usize, bool)> {
         let max = self.limits.max_line;
+        if let Some(cr) = clean_line(self.input, pos, end).filter(|_| self.fast) {
+            // The first LF is the one after `cr`: the same checks as below.
+            if cr - pos > max {
+                return fail(ErrorKind::LineTooLong { limit: max }, pos + max);
+            }
+            return Ok((cr, cr + 2, true));
+        }
+        let hay = &self.input[pos..end];
         let Some(lf) = memchr(b'\n', hay) else {
             if hay.len() > max {
                 return fail(ErrorKind::LineTooLong { limit: max }, pos + max);
@@ -311,7 +362,7 @@ impl<'a> Parser<'a, '_> {
         if lf - 1 > max {
             return fail(ErrorKind::LineTooLong { limit: max }, pos + max);
         }
-        Ok((pos + lf - 1, pos + lf + 1))
+        Ok((pos + lf - 1, pos + lf + 1, false))
     }
 
     fn count(&mut self, pos: usize) -> Result<()> {
@@ -327,56 +378,58 @@ impl<'a> Parser<'a, '_> {
         Ok(())
     }
 
-    /// The message header block at `pos` when it is plainly well-formed
-    /// text: found by its blank line, checked for control characters, lone
-    /// CR or LF and UTF-8 in one pass each, then split into lines. `None`
-    /// sends it to [`Parser::slow_headers`], which finds the exact error;
-    /// any error returned here is the one the slow path would return.
+    /// The message header block at `pos` when every line of it is clean
+    /// (see [`clean_line`]) and it is UTF-8: its lines are found in one
+    /// pass, the block is checked as UTF-8 at once, then each line is
+    /// parsed. `None` sends it to [`Parser::slow_headers`], which finds the
+    /// exact error; any error returned here is the one the slow path would
+    /// return, as both take the lines in the same order with the same
+    /// checks.
     #[allow(clippy::type_complexity)]
     fn fast_headers(&mut self, pos: usize, end: usize) -> Option<Result<(Vec<Header<'a>>, usize)>> {
         let input = self.input;
-        let hay = &input[pos..end];
-        let len = if hay.starts_with(b"\r\n") {
-            0
-        } else {
-            BLANK_LINE.find(hay)? + 2
+        // Line ends (offsets of the CRs) of the first lines, so the second
+        // pass need not search again; later lines are found again.
+        let mut ends = [0usize; 32];
+        let mut lines = 0;
+        let mut at = pos;
+        let block_end = loop {
+            let cr = clean_line(input, at, end)?;
+            if cr == at {
+                break at;
+            }
+            if let Some(slot) = ends.get_mut(lines) {
+                *slot = cr;
+            }
+            lines += 1;
+            at = cr + 2;
         };
-        let block = &hay[..len];
-        // Branch-free folds so the compiler can vectorise them.
-        let ctl = block.iter().fold(false, |bad, &b| {
-            bad | ((b < 0x20) & (b != b'\r') & (b != b'\n')) | (b == 0x7f)
-        });
-        if ctl {
-            return None;
-        }
-        let text = std::str::from_utf8(block).ok()?;
+        let text = std::str::from_utf8(&input[pos..block_end]).ok()?;
         let mut scope = Scope::default();
-        let mut headers = Vec::with_capacity(16);
-        let mut at = 0;
-        while at < len {
-            let lf = at + memchr(b'\n', &block[at..])?;
-            if lf == at || block[lf - 1] != b'\r' || memchr(b'\r', &block[at..lf - 1]).is_some() {
-                return None;
-            }
-            let line_end = lf - 1;
-            let start = pos + at;
-            if line_end - at > self.limits.max_line {
+        // No more room than the header limit lets through, so that a
+        // block of many short lines cannot make a large allocation.
+        let room = self.limits.max_headers.saturating_sub(self.fields);
+        let mut headers = Vec::with_capacity(lines.min(room).min(64));
+        let mut at = pos;
+        for n in 0..lines {
+            let cr = match ends.get(n) {
+                Some(&cr) => cr,
+                None => clean_line(input, at, end)?,
+            };
+            if cr - at > self.limits.max_line {
                 let limit = self.limits.max_line;
-                return Some(fail(ErrorKind::LineTooLong { limit }, start + limit));
+                return Some(fail(ErrorKind::LineTooLong { limit }, at + limit));
             }
-            if line_end == at {
-                return None;
-            }
-            if let Err(e) = self.count(start) {
+            if let Err(e) = self.count(at) {
                 return Some(Err(e));
             }
-            match self.parse_line(&text[at..line_end], start, &mut scope) {
+            match self.parse_line(&text[at - pos..cr - pos], at, &mut scope) {
                 Ok(header) => headers.push(header),
                 Err(e) => return Some(Err(e)),
             }
-            at = lf + 1;
+            at = cr + 2;
         }
-        Some(Ok((headers, pos + len + 2)))
+        Some(Ok((headers, block_end + 2)))
     }
 
     /// The message header block at `pos`, line by line.
@@ -384,12 +437,12 @@ impl<'a> Parser<'a, '_> {
         let mut scope = Scope::default();
         let mut headers = Vec::new();
         loop {
-            let (line_end, next) = self.line(pos, end, "the message headers")?;
+            let (line_end, next, clean) = self.line(pos, end, "the message headers")?;
             if line_end == pos {
                 return Ok((headers, next));
             }
             self.count(pos)?;
-            headers.push(self.message_header(pos, line_end, &mut scope)?);
+            headers.push(self.message_header(pos, line_end, clean, &mut scope)?);
             pos = next;
         }
     }
@@ -403,7 +456,12 @@ impl<'a> Parser<'a, '_> {
         end: usize,
     ) -> Result<Message<'a>> {
         let fields = self.fields;
-        let (headers, next) = match self.fast_headers(pos, end) {
+        let fast = if self.fast {
+            self.fast_headers(pos, end)
+        } else {
+            None
+        };
+        let (headers, next) = match fast {
             Some(done) => done?,
             None => {
                 self.fields = fields;
@@ -435,18 +493,25 @@ impl<'a> Parser<'a, '_> {
         })
     }
 
-    /// One message header line, `start..end` without its CRLF (section 3).
+    /// One message header line, `start..end` without its CRLF (section 3);
+    /// `clean` when [`clean_line`] found no control character in it.
     fn message_header(
         &self,
         start: usize,
         end: usize,
+        clean: bool,
         scope: &mut Scope<'a>,
     ) -> Result<Header<'a>> {
         let raw = &self.input[start..end];
         if matches!(raw[0], b' ' | b'\t') {
             return fail(ErrorKind::LeadingWhitespace, start);
         }
-        if let Some(i) = raw.iter().position(|&b| b < 0x20 || b == 0x7f) {
+        let control = if clean {
+            None
+        } else {
+            raw.iter().position(|&b| b < 0x20 || b == 0x7f)
+        };
+        if let Some(i) = control {
             return fail(ErrorKind::ControlChar(raw[i]), start + i);
         }
         let line = match std::str::from_utf8(raw) {
@@ -482,11 +547,10 @@ impl<'a> Parser<'a, '_> {
         let name = &line[..i];
         i += 1;
         let params_start = i;
-        let mut lang = None;
         while b.get(i) == Some(&b';') {
-            i = param(line, start, i + 1, &mut lang)?;
+            i = param(line, start, i + 1)?;
         }
-        let params = &line[params_start..i];
+        let params_len = i - params_start;
         if b.get(i) != Some(&b' ') {
             return fail(ErrorKind::ExpectedSpace, start + i);
         }
@@ -517,7 +581,7 @@ impl<'a> Parser<'a, '_> {
                 "NS" => {
                     let ns = ns_value(value, value_at)?;
                     match ns.prefix {
-                        Some(p) => scope.prefixes.push((p, ns.uri)),
+                        Some(p) => scope.declare(p, ns.uri),
                         None => scope.default = ns.uri,
                     }
                     HeaderKind::Ns(ns)
@@ -529,11 +593,9 @@ impl<'a> Parser<'a, '_> {
             HeaderKind::Other
         };
         Ok(Header {
-            name,
-            prefix_len: dot,
-            params,
-            lang,
-            value,
+            line,
+            name_len: name.len(),
+            params_len,
             namespace,
             offset: start,
             kind,
@@ -552,7 +614,7 @@ impl<'a> Parser<'a, '_> {
         let input = self.input;
         let mut headers = Vec::with_capacity(4);
         loop {
-            let (line_end, mut next) = self.line(pos, end, part)?;
+            let (line_end, mut next, clean) = self.line(pos, end, part)?;
             if line_end == pos {
                 return Ok((headers, next));
             }
@@ -577,11 +639,15 @@ impl<'a> Parser<'a, '_> {
             if colon == 0 {
                 return fail(ErrorKind::EmptyName, pos);
             }
-            no_bare_cr(line, pos)?;
+            if !clean {
+                no_bare_cr(line, pos)?;
+            }
             let mut field_end = line_end;
             while next < end && matches!(input[next], b' ' | b'\t') {
-                let (cont_end, cont_next) = self.line(next, end, part)?;
-                no_bare_cr(&input[next..cont_end], next)?;
+                let (cont_end, cont_next, clean) = self.line(next, end, part)?;
+                if !clean {
+                    no_bare_cr(&input[next..cont_end], next)?;
+                }
                 field_end = cont_end;
                 next = cont_next;
             }
@@ -700,12 +766,7 @@ fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
 }
 
 /// One `Parameter` after its `;` (section 3.6); returns where it ends.
-fn param<'a>(
-    line: &'a str,
-    start: usize,
-    mut i: usize,
-    lang: &mut Option<&'a str>,
-) -> Result<usize> {
+fn param(line: &str, start: usize, mut i: usize) -> Result<usize> {
     let b = line.as_bytes();
     let name_start = i;
     while b.get(i).is_some_and(|&c| is_namechar(c)) {
@@ -731,7 +792,6 @@ fn param<'a>(
         if !is_language_tag(tag) {
             return fail(ErrorKind::InvalidLanguageTag, start + value_start);
         }
-        lang.get_or_insert(tag);
     } else if b.get(i) == Some(&b'"') {
         match string_end(b, i) {
             Some(end) if end <= b.len() => i = end,
@@ -846,7 +906,7 @@ fn ns_value(value: &str, at: usize) -> Result<Namespace<'_>> {
         return bad(b.len(), "'>' at the end");
     }
     let uri = &value[i + 1..b.len() - 1];
-    if !is_absolute_uri(uri) || uri.contains('#') {
+    if !is_absolute_uri(uri) || uri.bytes().any(|c| c == b'#') {
         return bad(i + 1, "an absolute URI without a fragment");
     }
     Ok(Namespace { prefix, uri })
@@ -901,4 +961,76 @@ fn require_list<'a>(value: &'a str, at: usize, scope: &Scope<'a>) -> Result<Vec<
             }
         }
     }
+}
+
+/// Where the line at `pos` ends (the offset of its CR) if it is plainly
+/// clean: every byte before its CRLF is neither a control character nor
+/// DEL, and CRLF comes before `end`. `None` for anything else (no CRLF,
+/// a lone CR or LF, a control character), which the callers hand to the
+/// byte-by-byte checks that name the exact error.
+///
+/// Hand-written rather than `memchr` calls: header lines are a few dozen
+/// bytes, where one pass eight bytes at a time (SWAR) beats two searches
+/// (for LF, then for a stray CR) and a third pass for control characters.
+#[inline]
+fn clean_line(input: &[u8], pos: usize, end: usize) -> Option<usize> {
+    let mut i = pos;
+    // Sixteen bytes at a time while they last: a branch-free test the
+    // compiler turns into a few vector instructions, then the exact place
+    // from two words.
+    while let Some(chunk) = input.get(i..i + 16).filter(|_| i + 16 <= end) {
+        if chunk
+            .iter()
+            .fold(false, |any, &c| any | (c < 0x20) | (c == 0x7f))
+        {
+            let (low, high) = chunk.split_at(8);
+            let mut mask = special_bytes(u64::from_le_bytes(low.try_into().ok()?));
+            if mask == 0 {
+                mask = special_bytes(u64::from_le_bytes(high.try_into().ok()?));
+                i += 8;
+            }
+            return crlf_at(input, i + (mask.trailing_zeros() / 8) as usize, end);
+        }
+        i += 16;
+    }
+    loop {
+        let mut word = [b' '; 8];
+        let rest = input.get(i..end.min(i + 8))?;
+        if rest.is_empty() {
+            return None;
+        }
+        word[..rest.len()].copy_from_slice(rest);
+        let mask = special_bytes(u64::from_le_bytes(word));
+        if mask != 0 {
+            return crlf_at(input, i + (mask.trailing_zeros() / 8) as usize, end);
+        }
+        i += 8;
+    }
+}
+
+/// `Some(at)` when the control character at `at` starts a CRLF that ends
+/// before `end`.
+#[inline]
+fn crlf_at(input: &[u8], at: usize, end: usize) -> Option<usize> {
+    (input[at] == b'\r' && at + 1 < end && input[at + 1] == b'\n').then_some(at)
+}
+
+/// Eight copies of a byte.
+const fn splat(b: u8) -> u64 {
+    u64::from_ne_bytes([b; 8])
+}
+
+/// The high bit of each byte of `w` that is a control character or DEL,
+/// exactly: each byte is computed on its low seven bits, so no carry or
+/// borrow crosses into the next byte.
+#[inline]
+pub(super) fn special_bytes(w: u64) -> u64 {
+    const LOW7: u64 = splat(0x7f);
+    // High bit clear in `(w & LOW7) + 0x60` only when the low seven bits
+    // are below 0x20; with the byte's own high bit also clear, below 0x20.
+    let control = !((w & LOW7).wrapping_add(splat(0x60)) | w);
+    // Zero bytes of `w ^ 0x7f`, found the same way.
+    let x = w ^ LOW7;
+    let del = !((x & LOW7).wrapping_add(LOW7) | x);
+    (control | del) & splat(0x80)
 }

@@ -59,3 +59,69 @@ fn date_times() {
         assert!(!is_date_time(bad), "{bad}");
     }
 }
+
+/// The fast paths (clean lines found a word at a time, the header block
+/// checked at once) give exactly what the byte-by-byte checks give: the
+/// same message or the same error at the same byte, for every fixture with
+/// each byte replaced by one that matters to the scanners, or cut short,
+/// under default and tight limits.
+#[test]
+fn fast_paths_match_byte_by_byte_checks() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/message");
+    let mut inputs: Vec<Vec<u8>> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| std::fs::read(entry.unwrap().path()).unwrap())
+        .collect();
+    assert!(inputs.len() >= 3, "fixtures missing in {dir}");
+    inputs.push(b"From: <im:a@b.c>\r\nNS: x <urn:x>\r\nx.Y\x7f: 1\r\n\r\nContent-Type: text/plain\r\n\r\nhi".to_vec());
+    inputs.push(b"Content-Type: message/cpim\r\n\tfolded\r\n\r\nSubject: \xc3\xa9t\xc3\xa9\r\n\r\nContent-Type: text/plain\r\n \r\n\r\n".to_vec());
+    let replacements = [
+        b'\r', b'\n', 0, b'\t', b' ', 0x7f, 0x80, 0xc3, 0xff, b':', b';', b'.', b'"', b'<', b'>',
+    ];
+    let tight = Limits {
+        max_size: 4096,
+        max_headers: 6,
+        max_line: 24,
+    };
+    let mut compared = 0;
+    for input in &inputs {
+        for limits in [Limits::default(), tight] {
+            let mut same = |bytes: &[u8]| {
+                let fast = parse::message_with(bytes, &limits, true);
+                let slow = parse::message_with(bytes, &limits, false);
+                assert_eq!(fast, slow, "input {:?}", String::from_utf8_lossy(bytes));
+                compared += 1;
+            };
+            same(input);
+            let mut bytes = input.clone();
+            for at in 0..input.len() {
+                same(&input[..at]);
+                for &b in &replacements {
+                    bytes[at] = b;
+                    same(&bytes);
+                }
+                bytes[at] = input[at];
+            }
+        }
+    }
+    assert!(compared > 10_000);
+}
+
+/// The word-at-a-time scanner marks exactly the control characters and
+/// DEL, at any place in the word and next to any other byte.
+#[test]
+fn special_bytes_are_exact() {
+    for b in 0..=255u8 {
+        for other in [0u8, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0xff] {
+            for at in 0..8 {
+                let mut word = [other; 8];
+                word[at] = b;
+                let mask = parse::special_bytes(u64::from_le_bytes(word));
+                for (k, &c) in word.iter().enumerate() {
+                    let marked = mask >> (8 * k + 7) & 1 == 1;
+                    assert_eq!(marked, c < 0x20 || c == 0x7f, "{word:?} byte {k}");
+                }
+            }
+        }
+    }
+}
