@@ -605,7 +605,7 @@ impl Engine {
     /// Rebuilds one stored relayed subscription (`Engine::restore`).
     pub(super) fn restore_remote(
         &mut self,
-        r: RemoteSubscriptionRecord,
+        r: &RemoteSubscriptionRecord,
     ) -> Result<(), crate::store::StoreError> {
         let wid = self
             .names
@@ -652,7 +652,7 @@ impl Engine {
         self.remote.insert(
             (wid, tid),
             RemoteSub {
-                binding: r.binding,
+                binding: r.binding.clone(),
                 expires: r.expires,
                 phase,
             },
