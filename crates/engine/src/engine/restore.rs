@@ -242,7 +242,6 @@ impl Restorer {
     }
 
     fn finish(mut self) -> Engine {
-        let t0 = std::time::Instant::now();
         let mut e = self.engine;
         self.published.sort_unstable();
         self.published.dedup();
@@ -261,15 +260,9 @@ impl Restorer {
                     .map(|(wid, sub)| (sub.expires, *tid, *wid)),
             );
         }
-        let t1 = t0.elapsed();
         timers.sort_unstable();
-        let t2 = t0.elapsed();
         e.sub_timers = BTreeSet::from_iter(timers);
         e.names.collect();
-        eprintln!(
-            "TMP finish: rebuild+collect {t1:?} sort {t2:?} total {:?}",
-            t0.elapsed()
-        );
         e
     }
 }
