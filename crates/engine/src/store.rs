@@ -326,15 +326,17 @@ pub struct RemoteSubscriptionRecord {
     /// Whether the other side lets presence flow yet (`Pending` while the
     /// subscribe is in progress).
     pub state: SubscriptionStatus,
-    /// The watcher's subscribe or fetch while it is in progress (its
-    /// response not yet sent); `None` once accepted. `expires` is then the
-    /// deadline for the answer.
+    /// The watcher's subscribe, fetch or refresh while it is in progress
+    /// (its response not yet sent); `None` when nothing is under way. For a
+    /// subscribe or fetch `expires` is then the deadline for the answer;
+    /// for a refresh of an accepted subscription it stays the
+    /// subscription's end, which is also the refresh's deadline.
     #[serde(default)]
     pub request: Option<RelayedRequest>,
 }
 
-/// A relayed subscribe or fetch whose response to the watcher is still to
-/// be sent.
+/// A relayed subscribe, fetch or refresh whose response to the watcher is
+/// still to be sent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelayedRequest {
     /// The relay id its answer comes back with.
@@ -345,8 +347,21 @@ pub struct RelayedRequest {
     pub trans_id: u32,
     /// The duration asked of the other side; 0 for a fetch.
     pub duration: u32,
+    /// Where it stands.
+    pub phase: RelayedPhase,
+}
+
+/// Where a relayed request of a watcher stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum RelayedPhase {
+    /// A subscribe or fetch went out; its answer is awaited.
+    Awaiting,
     /// A fetch the other side accepted, whose one notify is awaited.
-    pub answered: bool,
+    Answered,
+    /// A refresh of an accepted subscription went out; its answer is
+    /// awaited while the subscription goes on as it was.
+    Refreshing,
 }
 
 /// Everything `Engine::restore` needs: the committed state, in no particular
@@ -649,7 +664,7 @@ mod tests {
                 origin: 4,
                 trans_id: 77,
                 duration: 600,
-                answered: false,
+                phase: RelayedPhase::Awaiting,
             }),
         };
         store.apply(&[

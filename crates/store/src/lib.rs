@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 
 use cpim_engine::{
     BlockRecord, Change, Decision, DelegationRecord, PolicyRecord, PolicySubject, PublicationRef,
-    Record, RecordSink, RelayedRequest, RemoteSubscriptionRecord, Store, StoreError,
+    Record, RecordSink, RelayedPhase, RelayedRequest, RemoteSubscriptionRecord, Store, StoreError,
     SubscriptionRef, SubscriptionStatus, Timestamp, WatcherRecord,
 };
 use rusqlite::{params, Connection, Row, Transaction, TransactionBehavior};
@@ -352,7 +352,7 @@ fn write_change(tx: &Transaction<'_>, change: &Change) -> Result<(), SqliteStore
                 r.binding,
                 time_to_sql(r.expires),
                 status_to_sql(r.state)?,
-                q.map(|q| if q.answered { "answered" } else { "awaiting" }),
+                q.map(|q| phase_to_sql(q.phase)).transpose()?,
                 q.map(|q| id_to_sql(q.relay)),
                 q.map(|q| id_to_sql(q.origin)),
                 q.map(|q| i64::from(q.trans_id)),
@@ -534,9 +534,10 @@ fn relayed_request_from_sql(r: &Row<'_>) -> Result<Option<RelayedRequest>, Sqlit
     let Some(phase) = phase else {
         return Ok(None);
     };
-    let answered = match phase.as_str() {
-        "awaiting" => false,
-        "answered" => true,
+    let phase = match phase.as_str() {
+        "awaiting" => RelayedPhase::Awaiting,
+        "answered" => RelayedPhase::Answered,
+        "refreshing" => RelayedPhase::Refreshing,
         _ => {
             return Err(SqliteStoreError::BadRow {
                 table: "remote_subscription",
@@ -557,8 +558,19 @@ fn relayed_request_from_sql(r: &Row<'_>) -> Result<Option<RelayedRequest>, Sqlit
         origin: id_from_sql(r.get(7)?),
         trans_id: narrow("request_trans_id", r.get(8)?)?,
         duration: narrow("request_duration", r.get(9)?)?,
-        answered,
+        phase,
     }))
+}
+
+fn phase_to_sql(phase: RelayedPhase) -> Result<&'static str, SqliteStoreError> {
+    match phase {
+        RelayedPhase::Awaiting => Ok("awaiting"),
+        RelayedPhase::Answered => Ok("answered"),
+        RelayedPhase::Refreshing => Ok("refreshing"),
+        other => Err(SqliteStoreError::Unsupported(format!(
+            "relayed request phase {other:?}"
+        ))),
+    }
 }
 
 fn id_to_sql(id: u64) -> i64 {

@@ -5,8 +5,8 @@
 
 use cpim_engine::{
     BlockRecord, Change, Decision, DelegationRecord, MemoryStore, PolicyRecord, PolicySubject,
-    PublicationRecord, Record, RelayedRequest, RemoteSubscriptionRecord, Snapshot, Store,
-    StoreError, SubscriptionRecord, SubscriptionStatus, Timestamp, WatcherRecord,
+    PublicationRecord, Record, RelayedPhase, RelayedRequest, RemoteSubscriptionRecord, Snapshot,
+    Store, StoreError, SubscriptionRecord, SubscriptionStatus, Timestamp, WatcherRecord,
 };
 use cpim_store::{Options, SqliteStore, SqliteStoreError, Synchronous, FILE_NAME, SCHEMA_VERSION};
 use proptest::prelude::*;
@@ -96,7 +96,7 @@ fn every_put() -> Vec<Change> {
                 origin: 12,
                 trans_id: 2_147_483_647,
                 duration: 600,
-                answered: false,
+                phase: RelayedPhase::Awaiting,
             }),
         }),
         Change::PutRemoteSubscription(RemoteSubscriptionRecord {
@@ -110,7 +110,7 @@ fn every_put() -> Vec<Change> {
                 origin: 13,
                 trans_id: 5,
                 duration: 0,
-                answered: true,
+                phase: RelayedPhase::Answered,
             }),
         }),
         Change::PutRemoteSubscription(RemoteSubscriptionRecord {
@@ -219,7 +219,7 @@ fn every_change_kind_round_trips() -> Result<(), StoreError> {
     assert!(snap.remote_subscriptions[1]
         .request
         .as_ref()
-        .is_some_and(|q| q.answered));
+        .is_some_and(|q| q.phase == RelayedPhase::Answered));
 
     let removes = every_remove();
     store.apply(&removes)?;
