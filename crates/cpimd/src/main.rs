@@ -81,8 +81,6 @@ enum RunError {
 }
 
 async fn run(config: Config) -> Result<(), RunError> {
-    use cpim_engine::Store as _;
-
     let metrics = metrics::Metrics::new()?;
     let data = config.data.display().to_string();
     let store_error = |source: Box<dyn std::error::Error + Send + Sync>| RunError::Store {
@@ -91,8 +89,7 @@ async fn run(config: Config) -> Result<(), RunError> {
     };
     let mut store =
         cpim_store::SqliteStore::open(&config.data).map_err(|e| store_error(Box::new(e)))?;
-    let snapshot = store.load().map_err(|e| store_error(Box::new(e)))?;
-    let engine = cpim_engine::Engine::restore(engine_config(&config), snapshot)
+    let engine = cpim_engine::Engine::restore_from(engine_config(&config), &mut store)
         .map_err(|e| store_error(Box::new(e)))?;
     let tls = config.tls.as_ref().map(server::tls_acceptor).transpose()?;
     let (driver, driver_task) = driver::Driver::spawn(

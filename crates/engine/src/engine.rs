@@ -19,13 +19,16 @@ use crate::io::{
 };
 use crate::policy::{Decision, PolicySubject};
 use crate::store::{
-    BlockRecord, Change, DelegationRecord, PolicyRecord, PublicationRecord, Snapshot, StoreError,
+    BlockRecord, Change, DelegationRecord, PolicyRecord, PublicationRecord, StoreError,
     SubscriptionRecord, SubscriptionStatus, WatcherRecord,
 };
 use crate::time::Timestamp;
 
+mod names;
 mod remote;
+mod restore;
 
+use names::Names;
 use remote::RemoteSub;
 
 /// The service engine. See the crate documentation for how to drive it.
@@ -97,148 +100,6 @@ impl Engine {
             remote_timers: BTreeSet::new(),
             effects: VecDeque::new(),
         }
-    }
-
-    /// An engine holding the state of `snapshot` (from [`Store::load`]).
-    /// Nothing is sent on restore; subscriptions and publications that
-    /// expired meanwhile end at the first [`Engine::handle_timeout`].
-    ///
-    /// [`Store::load`]: crate::Store::load
-    pub fn restore(config: Config, snapshot: Snapshot) -> Result<Engine, StoreError> {
-        let mut e = Engine::new(config);
-        let rows = snapshot.users.len() + snapshot.subscriptions.len();
-        e.names.reserve(rows);
-        e.users.reserve(snapshot.users.len());
-        // Records name their user in the text the engine wrote for it: found
-        // by that text, without reading the address again.
-        let mut user_ids: FastMap<&str, Id> = FastMap::default();
-        user_ids.reserve(snapshot.users.len());
-        for user in &snapshot.users {
-            let address = parse_text(user, "user")?;
-            let id = match e.local_user(&address) {
-                Some(id) => id,
-                None => {
-                    let user_record = User::new(&address);
-                    let id = e.names.retain_owned(address);
-                    e.users.insert(id, user_record);
-                    id
-                }
-            };
-            user_ids.insert(user.as_str(), id);
-        }
-        for p in snapshot.publications {
-            let tid = e.stored_user(&p.presentity, "publication")?;
-            let presence =
-                Presence::parse(p.pidf.as_bytes()).map_err(|err| StoreError::Corrupt {
-                    record: format!("publication {}/{}", p.presentity, p.publisher),
-                    reason: err.to_string(),
-                })?;
-            e.pub_timers.insert((p.expires, tid, p.publisher.clone()));
-            if let Some(user) = e.users.get_mut(&tid) {
-                user.publications.insert(
-                    p.publisher,
-                    Publication {
-                        presence,
-                        expires: p.expires,
-                    },
-                );
-            }
-        }
-        for user in e.users.values_mut() {
-            user.rebuild();
-        }
-        for s in &snapshot.subscriptions {
-            let tid = match user_ids.get(s.target.as_str()) {
-                Some(id) => *id,
-                None => e.stored_user(&s.target, "subscription")?,
-            };
-            let wid = e
-                .names
-                .retain_owned(parse_text(&s.watcher, "subscription")?);
-            let sub = Sub {
-                expires: s.expires,
-                pending: s.state != SubscriptionStatus::Active,
-            };
-            if e.users
-                .get_mut(&tid)
-                .and_then(|user| user.watchers.insert(wid, sub))
-                .is_some()
-            {
-                e.names.release(wid);
-            }
-        }
-        drop(user_ids);
-        // Built in bulk from the sorted whole: far cheaper than one insert
-        // per subscription.
-        let mut timers = Vec::with_capacity(snapshot.subscriptions.len());
-        for (tid, user) in &e.users {
-            timers.extend(
-                user.watchers
-                    .iter()
-                    .map(|(wid, sub)| (sub.expires, *tid, *wid)),
-            );
-        }
-        timers.sort_unstable();
-        e.sub_timers = timers.into_iter().collect();
-        drop(snapshot.subscriptions);
-        for p in snapshot.policies {
-            let tid = e.stored_user(&p.presentity, "policy")?;
-            let rule = match &p.subject {
-                PolicySubject::Watcher(w) => {
-                    Rule::Watcher(e.names.retain(&parse_text(w, "policy")?))
-                }
-                PolicySubject::Domain(d) => Rule::Domain(d.clone()),
-                PolicySubject::Anyone => Rule::Anyone,
-            };
-            let held = match &rule {
-                Rule::Watcher(w) => Some(*w),
-                _ => None,
-            };
-            e.put_rule(tid, rule, Some(p.decision));
-            if let Some(w) = held {
-                e.names.release(w);
-            }
-        }
-        for w in snapshot.watchers {
-            let tid = e.stored_user(&w.presentity, "watcher request")?;
-            let wid = e.names.retain(&parse_text(&w.watcher, "watcher request")?);
-            let replaced = e
-                .users
-                .get_mut(&tid)
-                .and_then(|user| user.requests.insert(wid, w.since));
-            if replaced.is_some() {
-                e.names.release(wid);
-            }
-        }
-        for b in snapshot.blocks {
-            let tid = e.stored_user(&b.inbox, "block")?;
-            let sid = e.names.retain(&parse_text(&b.blocked, "block")?);
-            let added = e.users.get_mut(&tid).is_some_and(|u| u.blocked.insert(sid));
-            if !added {
-                e.names.release(sid);
-            }
-        }
-        for d in snapshot.delegations {
-            let trans_id = TransId::new(d.trans_id).map_err(|_| StoreError::Corrupt {
-                record: format!("delegation {}", d.relay),
-                reason: format!("transID {} is out of range", d.trans_id),
-            })?;
-            let relay = RelayId(d.relay);
-            e.relay_timers.insert((d.deadline, relay));
-            e.relays.insert(
-                relay,
-                Delegation {
-                    origin: Origin(d.origin),
-                    trans_id,
-                    deadline: d.deadline,
-                },
-            );
-        }
-        for r in snapshot.remote_subscriptions {
-            e.restore_remote(r)?;
-        }
-        e.names.collect();
-        Ok(e)
     }
 
     /// Takes one input at time `now`. Timers due at `now` run first.
@@ -552,19 +413,19 @@ impl Engine {
         if remote_relays != self.remote_relays {
             return Err("relay ids disagree with relayed subscriptions awaiting answers".into());
         }
-        if holds.len() != self.names.ids.len() {
+        if holds.len() != self.names.live() {
             return Err(format!(
                 "{} addresses interned, {} held",
-                self.names.ids.len(),
+                self.names.live(),
                 holds.len()
             ));
         }
         for (id, n) in holds {
             let address = self.names.addr(id);
-            if self.names.id(address) != Some(id) || self.names.holds[id as usize] != n {
+            if self.names.id(address) != Some(id) || self.names.holds(id) != n {
                 return Err(format!(
                     "{address} is named by {n} records but has {} holds",
-                    self.names.holds[id as usize]
+                    self.names.holds(id)
                 ));
             }
         }
@@ -1342,15 +1203,6 @@ impl Engine {
         self.users.contains_key(&id).then_some(id)
     }
 
-    fn stored_user(&mut self, s: &str, record: &str) -> Result<Id, StoreError> {
-        let address = parse_text(s, record)?;
-        self.local_user(&address)
-            .ok_or_else(|| StoreError::Corrupt {
-                record: format!("{record} of {s}"),
-                reason: "not a stored user".into(),
-            })
-    }
-
     /// Sets or removes a rule; a watcher rule holds its watcher's id.
     fn put_rule(&mut self, tid: Id, rule: Rule, decision: Option<Decision>) {
         let Some(user) = self.users.get_mut(&tid) else {
@@ -1518,103 +1370,6 @@ impl User {
         };
         doc.entity.clone_from(&self.entity);
         self.document = Arc::new(doc);
-    }
-}
-
-/// The address interner: each address stored once, shared by the id table
-/// and the effects that name it, and counted: each record that stores an id
-/// holds it, and an id nothing holds is freed for reuse. Releases take
-/// effect at [`Names::collect`], at the end of each engine call, so an id
-/// stays valid for the whole call that released it.
-#[derive(Debug, Default)]
-struct Names {
-    by_id: Vec<Arc<Address>>,
-    holds: Vec<u32>,
-    ids: FastMap<Arc<Address>, Id>,
-    free: Vec<Id>,
-    released: Vec<Id>,
-}
-
-impl Names {
-    /// The id of `address`, interned if new, with one more hold.
-    fn retain(&mut self, address: &Address) -> Id {
-        match self.ids.get(address) {
-            Some(id) => {
-                let id = *id;
-                self.retain_id(id);
-                id
-            }
-            None => self.retain_owned(address.clone()),
-        }
-    }
-
-    /// Like `retain`, taking the address to keep when it is new.
-    fn retain_owned(&mut self, address: Address) -> Id {
-        let id = match self.ids.get(&address) {
-            Some(id) => *id,
-            None => {
-                let shared = Arc::new(address);
-                let id = match self.free.pop() {
-                    Some(id) => {
-                        self.by_id[id as usize] = shared.clone();
-                        id
-                    }
-                    None => {
-                        // Ids index `by_id`; 2^32 addresses would not fit in memory.
-                        self.by_id.push(shared.clone());
-                        self.holds.push(0);
-                        (self.by_id.len() - 1) as Id
-                    }
-                };
-                self.ids.insert(shared, id);
-                id
-            }
-        };
-        self.retain_id(id);
-        id
-    }
-
-    fn reserve(&mut self, n: usize) {
-        self.by_id.reserve(n);
-        self.holds.reserve(n);
-        self.ids.reserve(n);
-    }
-
-    fn retain_id(&mut self, id: Id) {
-        self.holds[id as usize] += 1;
-    }
-
-    /// Drops one hold, at the next `collect`.
-    fn release(&mut self, id: Id) {
-        self.released.push(id);
-    }
-
-    fn collect(&mut self) {
-        for id in std::mem::take(&mut self.released) {
-            let holds = &mut self.holds[id as usize];
-            if *holds == 0 {
-                // Never free an id twice: two addresses would share it.
-                continue;
-            }
-            *holds -= 1;
-            if *holds == 0 {
-                self.ids.remove(&self.by_id[id as usize]);
-                self.free.push(id);
-            }
-        }
-    }
-
-    fn id(&self, address: &Address) -> Option<Id> {
-        self.ids.get(address).copied()
-    }
-
-    /// Ids are only made by `retain`, so they always index `by_id`.
-    fn addr(&self, id: Id) -> &Arc<Address> {
-        &self.by_id[id as usize]
-    }
-
-    fn live(&self) -> usize {
-        self.ids.len()
     }
 }
 

@@ -69,7 +69,8 @@ pub use io::{
 pub use policy::{Decision, PolicySubject};
 pub use store::{
     BlockRecord, Change, DelegationRecord, MemoryStore, PolicyRecord, PublicationRecord,
-    RelayedRequest, RemoteSubscriptionRecord, Snapshot, Store, StoreError, SubscriptionRecord,
-    SubscriptionStatus, WatcherRecord,
+    PublicationRef, Record, RecordSink, RelayedPhase, RelayedRequest, RemoteSubscriptionRecord,
+    Snapshot, Store, StoreError, SubscriptionRecord, SubscriptionRef, SubscriptionStatus,
+    WatcherRecord,
 };
 pub use time::Timestamp;

@@ -41,10 +41,105 @@ use crate::time::Timestamp;
 /// - Sessions (open inboxes) are not stored: after a restart no inbox is open
 ///   until its binding opens it again.
 pub trait Store {
-    /// Reads all committed state.
-    fn load(&mut self) -> Result<Snapshot, StoreError>;
+    /// Hands every committed record to `sink`, one at a time, from one
+    /// consistent view of the state: all users first, then the other kinds
+    /// in any order. Records are lent, not given: a backend passes text
+    /// straight from its rows, and a restart with millions of subscriptions
+    /// builds no intermediate copy of them ([`Engine::restore_from`]). An
+    /// error from `sink` stops the load and is returned as is.
+    ///
+    /// [`Engine::restore_from`]: crate::Engine::restore_from
+    fn load_into(&mut self, sink: &mut RecordSink<'_>) -> Result<(), StoreError>;
+
+    /// Reads all committed state into one owned [`Snapshot`].
+    fn load(&mut self) -> Result<Snapshot, StoreError> {
+        let mut snapshot = Snapshot::default();
+        self.load_into(&mut |record| {
+            snapshot.push(record);
+            Ok(())
+        })?;
+        Ok(snapshot)
+    }
+
     /// Commits `batch` atomically, in order.
     fn apply(&mut self, batch: &[Change]) -> Result<(), StoreError>;
+}
+
+/// What [`Store::load_into`] hands the records to.
+pub type RecordSink<'s> = dyn FnMut(Record<'_>) -> Result<(), StoreError> + 's;
+
+/// One committed record, lent by [`Store::load_into`]. Users, publications
+/// and subscriptions (the kinds that number in millions) are views of their
+/// text; the rarer kinds lend their record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Record<'a> {
+    /// A local user, `local@domain`.
+    User(&'a str),
+    /// One publisher's presence.
+    Publication(PublicationRef<'a>),
+    /// A subscription.
+    Subscription(SubscriptionRef<'a>),
+    /// An access rule.
+    Policy(&'a PolicyRecord),
+    /// A pending watcher request.
+    Watcher(&'a WatcherRecord),
+    /// A block-list entry.
+    Block(&'a BlockRecord),
+    /// A delegated message operation.
+    Delegation(&'a DelegationRecord),
+    /// A subscription relayed to another domain.
+    RemoteSubscription(&'a RemoteSubscriptionRecord),
+}
+
+/// A [`PublicationRecord`] as lent text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublicationRef<'a> {
+    /// The presentity, `local@domain`.
+    pub presentity: &'a str,
+    /// The publisher's id.
+    pub publisher: &'a str,
+    /// The PIDF document.
+    pub pidf: &'a str,
+    /// When the publication ends unless refreshed.
+    pub expires: Timestamp,
+}
+
+/// A [`SubscriptionRecord`] as lent text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubscriptionRef<'a> {
+    /// The watcher, `local@domain`.
+    pub watcher: &'a str,
+    /// The presentity watched, `local@domain`.
+    pub target: &'a str,
+    /// When the subscription ends.
+    pub expires: Timestamp,
+    /// Whether the watcher may see presence yet.
+    pub state: SubscriptionStatus,
+}
+
+impl PublicationRecord {
+    /// This record as lent text.
+    pub fn view(&self) -> PublicationRef<'_> {
+        PublicationRef {
+            presentity: &self.presentity,
+            publisher: &self.publisher,
+            pidf: &self.pidf,
+            expires: self.expires,
+        }
+    }
+}
+
+impl SubscriptionRecord {
+    /// This record as lent text.
+    pub fn view(&self) -> SubscriptionRef<'_> {
+        SubscriptionRef {
+            watcher: &self.watcher,
+            target: &self.target,
+            expires: self.expires,
+            state: self.state,
+        }
+    }
 }
 
 /// Why the store could not do what was asked. The engine's state is not
@@ -231,15 +326,17 @@ pub struct RemoteSubscriptionRecord {
     /// Whether the other side lets presence flow yet (`Pending` while the
     /// subscribe is in progress).
     pub state: SubscriptionStatus,
-    /// The watcher's subscribe or fetch while it is in progress (its
-    /// response not yet sent); `None` once accepted. `expires` is then the
-    /// deadline for the answer.
+    /// The watcher's subscribe, fetch or refresh while it is in progress
+    /// (its response not yet sent); `None` when nothing is under way. For a
+    /// subscribe or fetch `expires` is then the deadline for the answer;
+    /// for a refresh of an accepted subscription it stays the
+    /// subscription's end, which is also the refresh's deadline.
     #[serde(default)]
     pub request: Option<RelayedRequest>,
 }
 
-/// A relayed subscribe or fetch whose response to the watcher is still to
-/// be sent.
+/// A relayed subscribe, fetch or refresh whose response to the watcher is
+/// still to be sent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelayedRequest {
     /// The relay id its answer comes back with.
@@ -250,8 +347,21 @@ pub struct RelayedRequest {
     pub trans_id: u32,
     /// The duration asked of the other side; 0 for a fetch.
     pub duration: u32,
+    /// Where it stands.
+    pub phase: RelayedPhase,
+}
+
+/// Where a relayed request of a watcher stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum RelayedPhase {
+    /// A subscribe or fetch went out; its answer is awaited.
+    Awaiting,
     /// A fetch the other side accepted, whose one notify is awaited.
-    pub answered: bool,
+    Answered,
+    /// A refresh of an accepted subscription went out; its answer is
+    /// awaited while the subscription goes on as it was.
+    Refreshing,
 }
 
 /// Everything `Engine::restore` needs: the committed state, in no particular
@@ -276,6 +386,58 @@ pub struct Snapshot {
     /// Subscriptions relayed to other domains, one per (watcher, target).
     #[serde(default)]
     pub remote_subscriptions: Vec<RemoteSubscriptionRecord>,
+}
+
+impl Snapshot {
+    /// Adds one lent record, copied.
+    pub fn push(&mut self, record: Record<'_>) {
+        match record {
+            Record::User(user) => self.users.push(user.to_owned()),
+            Record::Publication(p) => self.publications.push(PublicationRecord {
+                presentity: p.presentity.to_owned(),
+                publisher: p.publisher.to_owned(),
+                pidf: p.pidf.to_owned(),
+                expires: p.expires,
+            }),
+            Record::Subscription(s) => self.subscriptions.push(SubscriptionRecord {
+                watcher: s.watcher.to_owned(),
+                target: s.target.to_owned(),
+                expires: s.expires,
+                state: s.state,
+            }),
+            Record::Policy(r) => self.policies.push(r.clone()),
+            Record::Watcher(r) => self.watchers.push(r.clone()),
+            Record::Block(r) => self.blocks.push(r.clone()),
+            Record::Delegation(r) => self.delegations.push(r.clone()),
+            Record::RemoteSubscription(r) => self.remote_subscriptions.push(r.clone()),
+        }
+    }
+
+    /// Every record, lent, users first (the order [`Store::load_into`]
+    /// promises).
+    pub fn records(&self) -> impl Iterator<Item = Record<'_>> {
+        let users = self.users.iter().map(|u| Record::User(u));
+        let publications = self
+            .publications
+            .iter()
+            .map(|p| Record::Publication(p.view()));
+        let subscriptions = self
+            .subscriptions
+            .iter()
+            .map(|s| Record::Subscription(s.view()));
+        users
+            .chain(publications)
+            .chain(subscriptions)
+            .chain(self.policies.iter().map(Record::Policy))
+            .chain(self.watchers.iter().map(Record::Watcher))
+            .chain(self.blocks.iter().map(Record::Block))
+            .chain(self.delegations.iter().map(Record::Delegation))
+            .chain(
+                self.remote_subscriptions
+                    .iter()
+                    .map(Record::RemoteSubscription),
+            )
+    }
 }
 
 /// A [`Store`] in memory, for tests and for running without durability.
@@ -377,17 +539,32 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
-    fn load(&mut self) -> Result<Snapshot, StoreError> {
-        Ok(Snapshot {
-            users: self.users.keys().cloned().collect(),
-            publications: self.publications.values().cloned().collect(),
-            subscriptions: self.subscriptions.values().cloned().collect(),
-            policies: self.policies.values().cloned().collect(),
-            watchers: self.watchers.values().cloned().collect(),
-            blocks: self.blocks.values().cloned().collect(),
-            delegations: self.delegations.values().cloned().collect(),
-            remote_subscriptions: self.remote_subscriptions.values().cloned().collect(),
-        })
+    fn load_into(&mut self, sink: &mut RecordSink<'_>) -> Result<(), StoreError> {
+        for user in self.users.keys() {
+            sink(Record::User(user))?;
+        }
+        for p in self.publications.values() {
+            sink(Record::Publication(p.view()))?;
+        }
+        for s in self.subscriptions.values() {
+            sink(Record::Subscription(s.view()))?;
+        }
+        for r in self.policies.values() {
+            sink(Record::Policy(r))?;
+        }
+        for r in self.watchers.values() {
+            sink(Record::Watcher(r))?;
+        }
+        for r in self.blocks.values() {
+            sink(Record::Block(r))?;
+        }
+        for r in self.delegations.values() {
+            sink(Record::Delegation(r))?;
+        }
+        for r in self.remote_subscriptions.values() {
+            sink(Record::RemoteSubscription(r))?;
+        }
+        Ok(())
     }
 
     fn apply(&mut self, batch: &[Change]) -> Result<(), StoreError> {
@@ -487,7 +664,7 @@ mod tests {
                 origin: 4,
                 trans_id: 77,
                 duration: 600,
-                answered: false,
+                phase: RelayedPhase::Awaiting,
             }),
         };
         store.apply(&[

@@ -11,7 +11,7 @@ use common::*;
 use cpim_engine::Store;
 use cpim_engine::{
     Config, Decision, Effect, Input, InputError, Origin, PolicySubject, Principal, Reason, RelayId,
-    SubState, SubscriptionStatus, Timestamp,
+    RelayedPhase, SubState, SubscriptionStatus, Timestamp,
 };
 use cpim_formats::op::{NotifyOp, ResponseOp, Status, SubscribeOp, TransId, UnsubscribeOp};
 use cpim_formats::pidf::{Basic, Presence, Tuple};
@@ -943,4 +943,77 @@ fn refresh_of_a_relayed_subscription_needs_one_and_ends_it_with_zero() {
     assert_eq!(unsubscribes(&out).len(), 1);
     assert_eq!(h.engine.remote_subscription_count(), 0);
     h.engine.check_invariants().unwrap();
+}
+
+/// Draft section 3.4: in-progress operations are kept in persistent
+/// storage. A relayed refresh waiting for its answer is stored with the
+/// subscription; after a restart the answer still completes the watcher's
+/// response, and a refused one leaves the subscription as it was, stored
+/// without the refresh.
+#[test]
+fn restart_keeps_a_relayed_refresh_in_progress_and_its_answer_completes_it() {
+    let mut h = ready();
+    established(&mut h, 600);
+    let state = active_in(&h, 600);
+    remote_notify(&mut h, state, Basic::Open);
+    h.take();
+    let first_end = h.now.plus_secs(600);
+    h.advance(100_000);
+    let t = h.refresh(ALICE, CAROL, 900);
+    let (relay, _, _) = relayed(&h.take());
+    let request = h.store.load().unwrap().remote_subscriptions[0]
+        .request
+        .clone()
+        .unwrap();
+    assert_eq!(
+        (
+            request.relay,
+            request.trans_id,
+            request.duration,
+            request.phase
+        ),
+        (relay.0, t.get(), 900, RelayedPhase::Refreshing)
+    );
+    assert_eq!(stored(&mut h)[0].3, SubscriptionStatus::Active);
+    assert_eq!(stored(&mut h)[0].4, first_end);
+    h.advance(1_000);
+    h.restart();
+    h.engine.check_invariants().unwrap();
+    // Still under way after the restart: a second refresh is refused, and
+    // the subscription goes on meanwhile.
+    let t2 = h.refresh(ALICE, CAROL, 900);
+    assert_eq!(only_response(&h.take(), t2).status, Status::Failure);
+    let state = active_in(&h, 400);
+    remote_notify(&mut h, state, Basic::Closed);
+    let n = notifies(&h.take());
+    assert_eq!(n[0].state, SubState::Active { expires: first_end });
+    answer(&mut h, relay, Status::Success, Some(800));
+    let out = h.take();
+    let r = only_response(&out, t);
+    assert_eq!((r.status, r.duration), (Status::Success, Some(800)));
+    let renewed = h.now.plus_secs(800);
+    assert_eq!(stored(&mut h)[0].4, renewed);
+    assert_eq!(
+        h.store.load().unwrap().remote_subscriptions[0].request,
+        None
+    );
+    assert_eq!(h.engine.poll_timeout(), Some(renewed));
+    h.engine.check_invariants().unwrap();
+
+    // Refused after a restart: the watcher hears it, the record loses the
+    // refresh and keeps its expiry.
+    let t = h.refresh(ALICE, CAROL, 900);
+    let (relay, _, _) = relayed(&h.take());
+    h.restart();
+    answer(&mut h, relay, Status::Failure, None);
+    let r = only_response(&h.take(), t);
+    assert_eq!(r.status, Status::Failure);
+    assert_eq!(
+        h.store.load().unwrap().remote_subscriptions[0].request,
+        None
+    );
+    assert_eq!(stored(&mut h)[0].4, renewed);
+    h.restart();
+    h.engine.check_invariants().unwrap();
+    assert_eq!(h.engine.poll_timeout(), Some(renewed));
 }

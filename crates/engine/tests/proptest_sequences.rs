@@ -50,7 +50,7 @@ enum Op {
         w: usize,
         t: usize,
     },
-    /// The refresh extension, for local targets.
+    /// The refresh extension, for local targets and (relayed) the remote one.
     Refresh {
         w: usize,
         t: usize,
@@ -103,7 +103,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0..4usize, 0..4usize, prop_oneof![Just(0u32), Just(60), Just(120), Just(600)])
             .prop_map(|(w, t, duration)| Op::Subscribe { w, t, duration }),
         1 => (0..4usize, 0..4usize).prop_map(|(w, t)| Op::Unsubscribe { w, t }),
-        2 => (0..4usize, 0..3usize, prop_oneof![Just(0u32), Just(60), Just(600)])
+        2 => (0..4usize, 0..4usize, prop_oneof![Just(0u32), Just(60), Just(600)])
             .prop_map(|(w, t, duration)| Op::Refresh { w, t, duration }),
         2 => (0..4usize, 0..4usize).prop_map(|(w, state)| Op::RemoteNotify { w, state }),
         3 => (0..3usize, 0..2usize, any::<bool>(), prop_oneof![Just(0u32), Just(30), Just(300)])
@@ -198,6 +198,8 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         .with_route("example.org", "xmpp", false)
         .with_route("example.net", "sip", true);
     let relay_wait = config.relay_timeout_ms;
+    // A relayed refresh has no deadline of its own: its subscription's end.
+    let longest_subscription_ms = u64::from(config.max_subscription) * 1000;
     // Each twin's awaited relays, in the order they were handed out.
     let mut relays: [Vec<RelayId>; 2] = [Vec::new(), Vec::new()];
     let mut awaiting: BTreeSet<TransId> = BTreeSet::new();
@@ -439,7 +441,9 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             if !ids.contains(&id) {
                 let delegated = matches!(
                     op,
-                    Op::Message { to: 3, .. } | Op::Subscribe { t: REMOTE, .. }
+                    Op::Message { to: 3, .. }
+                        | Op::Subscribe { t: REMOTE, .. }
+                        | Op::Refresh { t: REMOTE, .. }
                 );
                 prop_assert!(delegated, "no response to {:?}: {:?}", op, out);
                 awaiting.insert(id);
@@ -460,21 +464,32 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
         }
         if let (Op::Refresh { w, t, .. }, Some(r)) = (&op, this) {
-            if !model.subs.contains_key(&(*w, *t)) {
+            let existed = if *t == REMOTE {
+                remote_live.contains(w)
+            } else {
+                model.subs.contains_key(&(*w, *t))
+            };
+            if !existed {
                 prop_assert_eq!(r.status, Status::Failure, "refresh of nothing accepted");
             }
         }
         // Relayed subscriptions: live from the relayed subscribe until a
         // terminated notify, a relayed unsubscribe or a refusal.
         for e in out {
-            if let Effect::RelaySubscribe { op, .. } = e {
-                let w = index(&WATCHERS, &op.watcher.to_string()[5..]);
+            if let Effect::RelaySubscribe { op: relayed, .. } = e {
+                let w = index(&WATCHERS, &relayed.watcher.to_string()[5..]);
+                if matches!(op, Op::Refresh { .. }) {
+                    // A refresh goes out for a live subscription only, and
+                    // its refusal leaves the subscription.
+                    prop_assert!(remote_live.contains(&w), "refresh of nothing relayed");
+                    continue;
+                }
                 prop_assert!(
                     remote_live.insert(w),
                     "two relayed subscriptions: {:?}",
                     out
                 );
-                remote_trans.insert(op.trans_id, w);
+                remote_trans.insert(relayed.trans_id, w);
             }
         }
         for r in &answers {
@@ -555,8 +570,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         prop_assert_eq!(model.subs.len(), plain.engine.subscription_count());
         prop_assert_eq!(remote_live.len(), plain.engine.remote_subscription_count());
     }
-    // Every delegated message is answered by the end of the wait at the latest.
-    plain.advance(relay_wait);
+    // Every delegated request is answered by the end of its wait at the
+    // latest: the relay wait for a message or subscribe, the subscription's
+    // end for a relayed refresh.
+    plain.advance(relay_wait.max(longest_subscription_ms) + 1);
     for r in responses(&plain.take()) {
         awaiting.remove(&r.trans_id);
     }

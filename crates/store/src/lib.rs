@@ -36,9 +36,9 @@
 use std::path::{Path, PathBuf};
 
 use cpim_engine::{
-    BlockRecord, Change, Decision, DelegationRecord, PolicyRecord, PolicySubject,
-    PublicationRecord, RelayedRequest, RemoteSubscriptionRecord, Snapshot, Store, StoreError,
-    SubscriptionRecord, SubscriptionStatus, Timestamp, WatcherRecord,
+    BlockRecord, Change, Decision, DelegationRecord, PolicyRecord, PolicySubject, PublicationRef,
+    Record, RecordSink, RelayedPhase, RelayedRequest, RemoteSubscriptionRecord, Store, StoreError,
+    SubscriptionRef, SubscriptionStatus, Timestamp, WatcherRecord,
 };
 use rusqlite::{params, Connection, Row, Transaction, TransactionBehavior};
 
@@ -182,13 +182,13 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn load(&mut self) -> Result<Snapshot, StoreError> {
-        // One read transaction, so the snapshot is consistent even if another
-        // connection writes meanwhile.
+    fn load_into(&mut self, sink: &mut RecordSink<'_>) -> Result<(), StoreError> {
+        // One read transaction, so the records are consistent even if
+        // another connection writes meanwhile.
         let tx = self.conn.transaction().map_err(SqliteStoreError::from)?;
-        let snapshot = read_snapshot(&tx)?;
+        read_records(&tx, sink)?;
         tx.commit().map_err(SqliteStoreError::from)?;
-        Ok(snapshot)
+        Ok(())
     }
 
     fn apply(&mut self, batch: &[Change]) -> Result<(), StoreError> {
@@ -352,7 +352,7 @@ fn write_change(tx: &Transaction<'_>, change: &Change) -> Result<(), SqliteStore
                 r.binding,
                 time_to_sql(r.expires),
                 status_to_sql(r.state)?,
-                q.map(|q| if q.answered { "answered" } else { "awaiting" }),
+                q.map(|q| phase_to_sql(q.phase)).transpose()?,
                 q.map(|q| id_to_sql(q.relay)),
                 q.map(|q| id_to_sql(q.origin)),
                 q.map(|q| i64::from(q.trans_id)),
@@ -370,109 +370,118 @@ fn write_change(tx: &Transaction<'_>, change: &Change) -> Result<(), SqliteStore
     Ok(())
 }
 
-fn read_snapshot(tx: &Transaction<'_>) -> Result<Snapshot, SqliteStoreError> {
-    let mut snapshot = Snapshot::default();
-    snapshot.users = rows(tx, "SELECT address FROM local_user", |r| Ok(r.get(0)?))?;
-    snapshot.publications = rows(
+/// Lends every record to `sink`, users first, text borrowed from the rows.
+fn read_records(tx: &Transaction<'_>, sink: &mut RecordSink<'_>) -> Result<(), StoreError> {
+    each_row(tx, "SELECT address FROM local_user", |r| {
+        sink(Record::User(text(r, 0, "local_user", "address")?))
+    })?;
+    each_row(
         tx,
         "SELECT presentity, publisher, pidf, expires_at FROM publication",
         |r| {
-            Ok(PublicationRecord {
-                presentity: r.get(0)?,
-                publisher: r.get(1)?,
-                pidf: r.get(2)?,
-                expires: time_from_sql("publication", "expires_at", r.get(3)?)?,
-            })
+            sink(Record::Publication(PublicationRef {
+                presentity: text(r, 0, "publication", "presentity")?,
+                publisher: text(r, 1, "publication", "publisher")?,
+                pidf: text(r, 2, "publication", "pidf")?,
+                expires: time_from_sql("publication", "expires_at", int(r, 3)?)?,
+            }))
         },
     )?;
-    snapshot.subscriptions = rows(
+    each_row(
         tx,
         "SELECT watcher, target, expires_at, state FROM subscription",
         |r| {
-            Ok(SubscriptionRecord {
-                watcher: r.get(0)?,
-                target: r.get(1)?,
-                expires: time_from_sql("subscription", "expires_at", r.get(2)?)?,
+            sink(Record::Subscription(SubscriptionRef {
+                watcher: text(r, 0, "subscription", "watcher")?,
+                target: text(r, 1, "subscription", "target")?,
+                expires: time_from_sql("subscription", "expires_at", int(r, 2)?)?,
                 state: status_from_sql(text(r, 3, "subscription", "state")?)?,
-            })
+            }))
         },
     )?;
-    snapshot.policies = rows(
+    each_row(
         tx,
         "SELECT presentity, subject_kind, subject, decision FROM policy",
         |r| {
-            Ok(PolicyRecord {
-                presentity: r.get(0)?,
-                subject: subject_from_sql(text(r, 1, "policy", "subject_kind")?, r.get(2)?)?,
+            sink(Record::Policy(&PolicyRecord {
+                presentity: r.get(0).map_err(SqliteStoreError::from)?,
+                subject: subject_from_sql(
+                    text(r, 1, "policy", "subject_kind")?,
+                    r.get(2).map_err(SqliteStoreError::from)?,
+                )?,
                 decision: decision_from_sql(text(r, 3, "policy", "decision")?)?,
-            })
+            }))
         },
     )?;
-    snapshot.watchers = rows(
+    each_row(
         tx,
         "SELECT presentity, watcher, since FROM watcher_request",
         |r| {
-            Ok(WatcherRecord {
-                presentity: r.get(0)?,
-                watcher: r.get(1)?,
-                since: time_from_sql("watcher_request", "since", r.get(2)?)?,
-            })
+            sink(Record::Watcher(&WatcherRecord {
+                presentity: r.get(0).map_err(SqliteStoreError::from)?,
+                watcher: r.get(1).map_err(SqliteStoreError::from)?,
+                since: time_from_sql("watcher_request", "since", int(r, 2)?)?,
+            }))
         },
     )?;
-    snapshot.blocks = rows(tx, "SELECT inbox, blocked FROM block", |r| {
-        Ok(BlockRecord {
-            inbox: r.get(0)?,
-            blocked: r.get(1)?,
-        })
+    each_row(tx, "SELECT inbox, blocked FROM block", |r| {
+        sink(Record::Block(&BlockRecord {
+            inbox: r.get(0).map_err(SqliteStoreError::from)?,
+            blocked: r.get(1).map_err(SqliteStoreError::from)?,
+        }))
     })?;
-    snapshot.delegations = rows(
+    each_row(
         tx,
         "SELECT relay, origin, trans_id, deadline FROM delegation",
         |r| {
-            let trans_id: i64 = r.get(2)?;
-            Ok(DelegationRecord {
-                relay: id_from_sql(r.get(0)?),
-                origin: id_from_sql(r.get(1)?),
+            let trans_id = int(r, 2)?;
+            sink(Record::Delegation(&DelegationRecord {
+                relay: id_from_sql(int(r, 0)?),
+                origin: id_from_sql(int(r, 1)?),
                 trans_id: u32::try_from(trans_id).map_err(|_| SqliteStoreError::BadRow {
                     table: "delegation",
                     column: "trans_id",
                     detail: format!("{trans_id} is not a transID"),
                 })?,
-                deadline: time_from_sql("delegation", "deadline", r.get(3)?)?,
-            })
+                deadline: time_from_sql("delegation", "deadline", int(r, 3)?)?,
+            }))
         },
     )?;
-    snapshot.remote_subscriptions = rows(
+    each_row(
         tx,
         "SELECT watcher, target, binding, expires_at, state, request_phase, request_relay,
              request_origin, request_trans_id, request_duration FROM remote_subscription",
         |r| {
-            Ok(RemoteSubscriptionRecord {
-                watcher: r.get(0)?,
-                target: r.get(1)?,
-                binding: r.get(2)?,
-                expires: time_from_sql("remote_subscription", "expires_at", r.get(3)?)?,
+            sink(Record::RemoteSubscription(&RemoteSubscriptionRecord {
+                watcher: r.get(0).map_err(SqliteStoreError::from)?,
+                target: r.get(1).map_err(SqliteStoreError::from)?,
+                binding: r.get(2).map_err(SqliteStoreError::from)?,
+                expires: time_from_sql("remote_subscription", "expires_at", int(r, 3)?)?,
                 state: status_from_sql(text(r, 4, "remote_subscription", "state")?)?,
                 request: relayed_request_from_sql(r)?,
-            })
+            }))
         },
     )?;
-    Ok(snapshot)
+    Ok(())
 }
 
-/// Runs `sql` and converts every row with `f`.
-fn rows<T>(
+/// Runs `sql` and hands every row to `f`.
+fn each_row(
     tx: &Transaction<'_>,
     sql: &str,
-    mut f: impl FnMut(&Row<'_>) -> Result<T, SqliteStoreError>,
-) -> Result<Vec<T>, SqliteStoreError> {
-    let mut stmt = tx.prepare_cached(sql)?;
-    let mut rows = stmt.query([])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(f(row)?);
+    mut f: impl FnMut(&Row<'_>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(sql).map_err(SqliteStoreError::from)?;
+    let mut rows = stmt.query([]).map_err(SqliteStoreError::from)?;
+    while let Some(row) = rows.next().map_err(SqliteStoreError::from)? {
+        f(row)?;
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Column `i` of `r` as an integer.
+fn int(r: &Row<'_>, i: usize) -> Result<i64, SqliteStoreError> {
+    Ok(r.get(i)?)
 }
 
 /// Column `i` of `r` as borrowed text (enumerations are matched without
@@ -525,9 +534,10 @@ fn relayed_request_from_sql(r: &Row<'_>) -> Result<Option<RelayedRequest>, Sqlit
     let Some(phase) = phase else {
         return Ok(None);
     };
-    let answered = match phase.as_str() {
-        "awaiting" => false,
-        "answered" => true,
+    let phase = match phase.as_str() {
+        "awaiting" => RelayedPhase::Awaiting,
+        "answered" => RelayedPhase::Answered,
+        "refreshing" => RelayedPhase::Refreshing,
         _ => {
             return Err(SqliteStoreError::BadRow {
                 table: "remote_subscription",
@@ -548,8 +558,19 @@ fn relayed_request_from_sql(r: &Row<'_>) -> Result<Option<RelayedRequest>, Sqlit
         origin: id_from_sql(r.get(7)?),
         trans_id: narrow("request_trans_id", r.get(8)?)?,
         duration: narrow("request_duration", r.get(9)?)?,
-        answered,
+        phase,
     }))
+}
+
+fn phase_to_sql(phase: RelayedPhase) -> Result<&'static str, SqliteStoreError> {
+    match phase {
+        RelayedPhase::Awaiting => Ok("awaiting"),
+        RelayedPhase::Answered => Ok("answered"),
+        RelayedPhase::Refreshing => Ok("refreshing"),
+        other => Err(SqliteStoreError::Unsupported(format!(
+            "relayed request phase {other:?}"
+        ))),
+    }
 }
 
 fn id_to_sql(id: u64) -> i64 {

@@ -33,6 +33,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 2,
         sql: include_str!("migrations/0002_remote_subscription.sql"),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("migrations/0003_relayed_refresh.sql"),
+    },
 ];
 
 /// The version this build writes.
@@ -221,7 +225,7 @@ mod tests {
             .execute("SELECT 1 FROM remote_subscription", [])
             .is_err());
         assert_eq!(migrate(&mut conn).unwrap(), 1);
-        assert_eq!(version(&conn).unwrap(), 2);
+        assert_eq!(version(&conn).unwrap(), SCHEMA_VERSION);
         let kept: i64 = conn
             .query_row("SELECT expires_at FROM subscription", [], |r| r.get(0))
             .unwrap();
@@ -245,6 +249,51 @@ mod tests {
             [],
         );
         assert!(bad.is_err(), "the state is checked");
+    }
+
+    #[test]
+    fn version_2_file_keeps_its_relayed_subscriptions_and_takes_refreshes() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_with(&mut conn, MIGRATIONS, 2).unwrap();
+        conn.execute(
+            "INSERT INTO remote_subscription (watcher, target, binding, expires_at, state,
+                 request_phase, request_relay, request_origin, request_trans_id,
+                 request_duration)
+             VALUES ('alice@example.com', 'carol@example.net', 'sip', 99, 'pending',
+                 'awaiting', -5, 4, 77, 600)",
+            [],
+        )
+        .unwrap();
+        let refreshing = "INSERT INTO remote_subscription (watcher, target, binding,
+                 expires_at, state, request_phase, request_relay, request_origin,
+                 request_trans_id, request_duration)
+             VALUES ('alice@example.com', 'dan@example.net', 'sip', 99, 'active',
+                 'refreshing', 6, 4, 78, 900)";
+        assert!(
+            conn.execute(refreshing, []).is_err(),
+            "version 2 has no refreshes"
+        );
+        assert_eq!(migrate(&mut conn).unwrap(), 2);
+        assert_eq!(version(&conn).unwrap(), 3);
+        let kept: (String, String, i64, i64) = conn
+            .query_row(
+                "SELECT state, request_phase, request_relay, request_duration
+                 FROM remote_subscription WHERE target = 'carol@example.net'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(kept, ("pending".into(), "awaiting".into(), -5, 600));
+        conn.execute(refreshing, []).unwrap();
+        let bad = conn.execute(
+            "INSERT INTO remote_subscription (watcher, target, binding, expires_at, state,
+                 request_phase, request_relay, request_origin, request_trans_id,
+                 request_duration)
+             VALUES ('alice@example.com', 'erin@example.net', 'sip', 99, 'active',
+                 'lost', 6, 4, 78, 900)",
+            [],
+        );
+        assert!(bad.is_err(), "the phase is still checked");
     }
 
     #[test]

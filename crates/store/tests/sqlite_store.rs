@@ -5,8 +5,8 @@
 
 use cpim_engine::{
     BlockRecord, Change, Decision, DelegationRecord, MemoryStore, PolicyRecord, PolicySubject,
-    PublicationRecord, RelayedRequest, RemoteSubscriptionRecord, Snapshot, Store, StoreError,
-    SubscriptionRecord, SubscriptionStatus, Timestamp, WatcherRecord,
+    PublicationRecord, Record, RelayedPhase, RelayedRequest, RemoteSubscriptionRecord, Snapshot,
+    Store, StoreError, SubscriptionRecord, SubscriptionStatus, Timestamp, WatcherRecord,
 };
 use cpim_store::{Options, SqliteStore, SqliteStoreError, Synchronous, FILE_NAME, SCHEMA_VERSION};
 use proptest::prelude::*;
@@ -96,7 +96,7 @@ fn every_put() -> Vec<Change> {
                 origin: 12,
                 trans_id: 2_147_483_647,
                 duration: 600,
-                answered: false,
+                phase: RelayedPhase::Awaiting,
             }),
         }),
         Change::PutRemoteSubscription(RemoteSubscriptionRecord {
@@ -110,7 +110,7 @@ fn every_put() -> Vec<Change> {
                 origin: 13,
                 trans_id: 5,
                 duration: 0,
-                answered: true,
+                phase: RelayedPhase::Answered,
             }),
         }),
         Change::PutRemoteSubscription(RemoteSubscriptionRecord {
@@ -219,7 +219,7 @@ fn every_change_kind_round_trips() -> Result<(), StoreError> {
     assert!(snap.remote_subscriptions[1]
         .request
         .as_ref()
-        .is_some_and(|q| q.answered));
+        .is_some_and(|q| q.phase == RelayedPhase::Answered));
 
     let removes = every_remove();
     store.apply(&removes)?;
@@ -227,6 +227,48 @@ fn every_change_kind_round_trips() -> Result<(), StoreError> {
     // Removing what is gone is not an error (replay after an uncertain commit).
     store.apply(&removes)?;
     assert_eq!(sorted(store.load()?), Snapshot::default());
+    Ok(())
+}
+
+/// `load_into` lends every record, users before any other kind (a
+/// streaming restore finds each record's user already there), and stops at
+/// the first error of the sink, returning it.
+#[test]
+fn load_into_lends_users_first_and_stops_at_a_sink_error() -> Result<(), StoreError> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(dir.path()).unwrap();
+    let puts = every_put();
+    store.apply(&puts)?;
+    let mut lent = Snapshot::default();
+    let mut kinds = Vec::new();
+    store.load_into(&mut |record| {
+        kinds.push(matches!(record, Record::User(_)));
+        lent.push(record);
+        Ok(())
+    })?;
+    assert_eq!(sorted(lent), model(&[&puts]));
+    let first_other = kinds.iter().position(|user| !user).unwrap();
+    assert!(kinds[..first_other].iter().all(|user| *user));
+    assert!(kinds[first_other..].iter().all(|user| !user), "{kinds:?}");
+
+    let mut seen = 0;
+    let err = store
+        .load_into(&mut |_| {
+            seen += 1;
+            Err(StoreError::Corrupt {
+                record: "test".into(),
+                reason: "refused by the sink".into(),
+            })
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt { reason, .. } if reason == "refused by the sink"),
+        "{err:?}"
+    );
+    assert_eq!(seen, 1);
+    // The read transaction ended with the error: the store still writes.
+    store.apply(&[Change::PutUser("carol@example.com".into())])?;
+    assert_eq!(store.load()?.users.len(), 2);
     Ok(())
 }
 

@@ -17,7 +17,9 @@ use cpim_formats::uri::{Address, Scheme};
 
 use super::{presence_pair, text, Engine, Id, Request};
 use crate::io::{Effect, Origin, Principal, Reason, RelayId, SubState};
-use crate::store::{Change, RelayedRequest, RemoteSubscriptionRecord, SubscriptionStatus};
+use crate::store::{
+    Change, RelayedPhase, RelayedRequest, RemoteSubscriptionRecord, SubscriptionStatus,
+};
 use crate::time::Timestamp;
 
 /// One relayed subscription or fetch, keyed by (watcher, target). The record
@@ -48,8 +50,8 @@ pub(super) enum Phase {
     /// flows.
     Established { pending: bool },
     /// Established, with a refresh relayed and its response waiting for the
-    /// answer. Stored as established: a refresh lost in a restart leaves the
-    /// subscription as it was.
+    /// answer. Stored with the refresh, so that after a restart the answer
+    /// still completes it.
     Refreshing {
         relay: RelayId,
         req: Request,
@@ -205,6 +207,8 @@ impl Engine {
                     };
                 }
                 self.remote_relays.insert(relay, key);
+                // Stored like a subscribe in progress (draft section 3.4).
+                self.persist_remote(key);
                 self.effects.push_back(Effect::RelaySubscribe {
                     relay,
                     binding,
@@ -263,6 +267,7 @@ impl Engine {
                 if let Some(sub) = self.remote.get_mut(&key) {
                     sub.phase = Phase::Established { pending };
                 }
+                self.persist_remote(key);
                 match other {
                     Some(a) => self.effects.push_back(Effect::Respond {
                         to: req.origin,
@@ -605,7 +610,7 @@ impl Engine {
     /// Rebuilds one stored relayed subscription (`Engine::restore`).
     pub(super) fn restore_remote(
         &mut self,
-        r: RemoteSubscriptionRecord,
+        r: &RemoteSubscriptionRecord,
     ) -> Result<(), crate::store::StoreError> {
         let wid = self
             .names
@@ -627,15 +632,20 @@ impl Engine {
                     origin: Origin(q.origin),
                     trans_id,
                 };
-                if q.answered {
-                    Phase::Fetching { req }
-                } else {
-                    Phase::Awaiting {
+                match q.phase {
+                    RelayedPhase::Answered => Phase::Fetching { req },
+                    RelayedPhase::Awaiting => Phase::Awaiting {
                         relay: RelayId(q.relay),
                         req,
                         fetch: q.duration == 0,
                         requested: q.duration,
-                    }
+                    },
+                    RelayedPhase::Refreshing => Phase::Refreshing {
+                        relay: RelayId(q.relay),
+                        req,
+                        requested: q.duration,
+                        pending: r.state != SubscriptionStatus::Active,
+                    },
                 }
             }
         };
@@ -646,13 +656,13 @@ impl Engine {
             return Ok(());
         }
         self.remote_timers.insert((r.expires, wid, tid));
-        if let Phase::Awaiting { relay, .. } = phase {
+        if let Some(relay) = phase.relay() {
             self.remote_relays.insert(relay, (wid, tid));
         }
         self.remote.insert(
             (wid, tid),
             RemoteSub {
-                binding: r.binding,
+                binding: r.binding.clone(),
                 expires: r.expires,
                 phase,
             },
@@ -754,9 +764,15 @@ impl Engine {
                 req,
                 requested,
                 ..
-            } => Some((relay, req, requested, false)),
-            Phase::Fetching { req } => Some((RelayId(0), req, 0, true)),
-            Phase::Established { .. } | Phase::Refreshing { .. } => None,
+            } => Some((relay, req, requested, RelayedPhase::Awaiting)),
+            Phase::Fetching { req } => Some((RelayId(0), req, 0, RelayedPhase::Answered)),
+            Phase::Refreshing {
+                relay,
+                req,
+                requested,
+                ..
+            } => Some((relay, req, requested, RelayedPhase::Refreshing)),
+            Phase::Established { .. } => None,
         };
         let record = RemoteSubscriptionRecord {
             watcher: text(self.names.addr(key.0)),
@@ -764,12 +780,12 @@ impl Engine {
             binding: sub.binding.clone(),
             expires: sub.expires,
             state: sub.status(),
-            request: request.map(|(relay, req, duration, answered)| RelayedRequest {
+            request: request.map(|(relay, req, duration, phase)| RelayedRequest {
                 relay: relay.0,
                 origin: req.origin.0,
                 trans_id: req.trans_id.get(),
                 duration,
-                answered,
+                phase,
             }),
         };
         self.persist(Change::PutRemoteSubscription(record));

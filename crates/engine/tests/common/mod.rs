@@ -96,10 +96,21 @@ impl Harness {
         self.now = end;
     }
 
-    /// Drops the engine and builds a new one from what the store holds.
+    /// Drops the engine and builds a new one from what the store holds,
+    /// streamed as a driver does (`Engine::restore_from`); the same state
+    /// restored from an owned snapshot must agree with it.
     pub fn restart(&mut self) {
+        let engine = Engine::restore_from(self.config.clone(), &mut self.store).unwrap();
         let snapshot = self.store.load().unwrap();
-        self.engine = Engine::restore(self.config.clone(), snapshot).unwrap();
+        let twin = Engine::restore(self.config.clone(), snapshot).unwrap();
+        assert_eq!(engine.subscription_count(), twin.subscription_count());
+        assert_eq!(
+            engine.remote_subscription_count(),
+            twin.remote_subscription_count()
+        );
+        assert_eq!(engine.interned_addresses(), twin.interned_addresses());
+        assert_eq!(engine.poll_timeout(), twin.poll_timeout());
+        self.engine = engine;
     }
 
     pub fn take(&mut self) -> Vec<Effect> {

@@ -1,0 +1,277 @@
+//! Rebuilding the engine from stored records ([`Engine::restore`],
+//! [`Engine::restore_from`]), one record at a time as the store lends them.
+//!
+//! A restart reads millions of subscriptions: each is taken from the
+//! store's row text without a copy, its target found by that text in the
+//! interner, and only a watcher not seen before is built as an address.
+
+use std::collections::BTreeSet;
+
+use cpim_formats::op::TransId;
+use cpim_formats::pidf::Presence;
+
+use hashbrown::HashTable;
+
+use std::hash::BuildHasher;
+
+use super::names::widen;
+use super::{parse_text, Delegation, Engine, Id, Publication, Rule, Sub, User};
+use crate::config::Config;
+use crate::io::{Origin, RelayId};
+use crate::policy::PolicySubject;
+use crate::store::{Record, Snapshot, Store, StoreError, SubscriptionRef, SubscriptionStatus};
+
+impl Engine {
+    /// An engine holding the state of `snapshot` (from [`Store::load`]).
+    /// Nothing is sent on restore; subscriptions and publications that
+    /// expired meanwhile end at the first [`Engine::handle_timeout`].
+    pub fn restore(config: Config, snapshot: Snapshot) -> Result<Engine, StoreError> {
+        let mut restorer = Restorer::new(config);
+        restorer
+            .engine
+            .names
+            .reserve(snapshot.users.len() + snapshot.subscriptions.len());
+        for record in snapshot.records() {
+            restorer.take(record)?;
+        }
+        Ok(restorer.finish())
+    }
+
+    /// An engine holding the state committed in `store`, read with
+    /// [`Store::load_into`]: the same as [`Engine::restore`] of
+    /// [`Store::load`], without an owned copy of every record in between.
+    pub fn restore_from<S: Store + ?Sized>(
+        config: Config,
+        store: &mut S,
+    ) -> Result<Engine, StoreError> {
+        let mut restorer = Restorer::new(config);
+        store.load_into(&mut |record| restorer.take(record))?;
+        Ok(restorer.finish())
+    }
+}
+
+/// An engine being rebuilt record by record.
+struct Restorer {
+    engine: Engine,
+    /// The users' ids by the text the store gave for them: a table and a
+    /// text block as small as the number of users, so that finding each
+    /// subscription's target stays in the cache where the interner (and
+    /// the addresses it points to) would not.
+    users: HashTable<UserKey>,
+    user_texts: String,
+    hasher: foldhash::fast::RandomState,
+    /// Users whose publications were restored; their combined document is
+    /// built once, at the end.
+    published: Vec<Id>,
+}
+
+impl Restorer {
+    fn new(config: Config) -> Restorer {
+        Restorer {
+            engine: Engine::new(config),
+            users: HashTable::new(),
+            user_texts: String::new(),
+            hasher: foldhash::fast::RandomState::default(),
+            published: Vec::new(),
+        }
+    }
+
+    fn take(&mut self, record: Record<'_>) -> Result<(), StoreError> {
+        let e = &mut self.engine;
+        match record {
+            Record::User(user) => {
+                let address = parse_text(user, "user")?;
+                if e.local_user(&address).is_none() {
+                    let user_record = User::new(&address);
+                    let id = e.names.retain_owned(address);
+                    e.users.insert(id, user_record);
+                    self.index_user(user, id);
+                }
+            }
+            Record::Publication(p) => {
+                let tid = self.stored_user(p.presentity, "publication")?;
+                let e = &mut self.engine;
+                let presence =
+                    Presence::parse(p.pidf.as_bytes()).map_err(|err| StoreError::Corrupt {
+                        record: format!("publication {}/{}", p.presentity, p.publisher),
+                        reason: err.to_string(),
+                    })?;
+                if let Some(user) = e.users.get_mut(&tid) {
+                    let old = user.publications.insert(
+                        p.publisher.to_owned(),
+                        Publication {
+                            presence,
+                            expires: p.expires,
+                        },
+                    );
+                    if let Some(old) = old {
+                        e.pub_timers
+                            .remove(&(old.expires, tid, p.publisher.to_owned()));
+                    }
+                    e.pub_timers
+                        .insert((p.expires, tid, p.publisher.to_owned()));
+                    self.published.push(tid);
+                }
+            }
+            Record::Subscription(s) => self.subscription(s)?,
+            Record::Policy(p) => {
+                let tid = self.stored_user(&p.presentity, "policy")?;
+                let e = &mut self.engine;
+                let rule = match &p.subject {
+                    PolicySubject::Watcher(w) => {
+                        Rule::Watcher(e.names.retain_owned(parse_text(w, "policy")?))
+                    }
+                    PolicySubject::Domain(d) => Rule::Domain(d.clone()),
+                    PolicySubject::Anyone => Rule::Anyone,
+                };
+                let held = match &rule {
+                    Rule::Watcher(w) => Some(*w),
+                    _ => None,
+                };
+                e.put_rule(tid, rule, Some(p.decision));
+                if let Some(w) = held {
+                    e.names.release(w);
+                }
+            }
+            Record::Watcher(w) => {
+                let tid = self.stored_user(&w.presentity, "watcher request")?;
+                let e = &mut self.engine;
+                let wid = e
+                    .names
+                    .retain_owned(parse_text(&w.watcher, "watcher request")?);
+                let replaced = e
+                    .users
+                    .get_mut(&tid)
+                    .and_then(|user| user.requests.insert(wid, w.since));
+                if replaced.is_some() {
+                    e.names.release(wid);
+                }
+            }
+            Record::Block(b) => {
+                let tid = self.stored_user(&b.inbox, "block")?;
+                let e = &mut self.engine;
+                let sid = e.names.retain_owned(parse_text(&b.blocked, "block")?);
+                let added = e.users.get_mut(&tid).is_some_and(|u| u.blocked.insert(sid));
+                if !added {
+                    e.names.release(sid);
+                }
+            }
+            Record::Delegation(d) => {
+                let trans_id = TransId::new(d.trans_id).map_err(|_| StoreError::Corrupt {
+                    record: format!("delegation {}", d.relay),
+                    reason: format!("transID {} is out of range", d.trans_id),
+                })?;
+                let relay = RelayId(d.relay);
+                if let Some(old) = e.relays.insert(
+                    relay,
+                    Delegation {
+                        origin: Origin(d.origin),
+                        trans_id,
+                        deadline: d.deadline,
+                    },
+                ) {
+                    e.relay_timers.remove(&(old.deadline, relay));
+                }
+                e.relay_timers.insert((d.deadline, relay));
+            }
+            Record::RemoteSubscription(r) => e.restore_remote(r)?,
+        }
+        Ok(())
+    }
+
+    /// One subscription: the hot path of a restart.
+    fn subscription(&mut self, s: SubscriptionRef<'_>) -> Result<(), StoreError> {
+        let tid = self.stored_user(s.target, "subscription")?;
+        let e = &mut self.engine;
+        let wid = e
+            .names
+            .retain_text(s.watcher, |text| parse_text(text, "subscription"))?;
+        let sub = Sub {
+            expires: s.expires,
+            pending: s.state != SubscriptionStatus::Active,
+        };
+        // One per (watcher, target); a store never holds two, and if it did
+        // the later would stand.
+        if e.users
+            .get_mut(&tid)
+            .and_then(|user| user.watchers.insert(wid, sub))
+            .is_some()
+        {
+            e.names.release(wid);
+        }
+        Ok(())
+    }
+
+    /// The id of a stored user, found by the text the engine wrote for it.
+    fn stored_user(&mut self, text: &str, record: &str) -> Result<Id, StoreError> {
+        let hash = self.hash_text(text);
+        let found = self.users.find(widen(hash), |key| {
+            key.hash == hash && self.user_texts.get(key.start..key.end) == Some(text)
+        });
+        if let Some(key) = found {
+            return Ok(key.id);
+        }
+        // Written in another form than the user's own record.
+        let e = &self.engine;
+        let id = e.names.id(&parse_text(text, record)?);
+        id.filter(|id| e.users.contains_key(id))
+            .ok_or_else(|| StoreError::Corrupt {
+                record: format!("{record} of {text}"),
+                reason: "not a stored user".into(),
+            })
+    }
+
+    /// Makes user `id` findable by `text`, the form its record has.
+    fn index_user(&mut self, text: &str, id: Id) {
+        let hash = self.hash_text(text);
+        let start = self.user_texts.len();
+        self.user_texts.push_str(text);
+        let key = UserKey {
+            hash,
+            id,
+            start,
+            end: self.user_texts.len(),
+        };
+        self.users
+            .insert_unique(widen(hash), key, |key| widen(key.hash));
+    }
+
+    fn hash_text(&self, text: &str) -> u32 {
+        let h = self.hasher.hash_one(text);
+        (h >> 32) as u32 ^ h as u32
+    }
+
+    fn finish(mut self) -> Engine {
+        let mut e = self.engine;
+        self.published.sort_unstable();
+        self.published.dedup();
+        for tid in self.published {
+            if let Some(user) = e.users.get_mut(&tid) {
+                user.rebuild();
+            }
+        }
+        // Built in bulk from the sorted whole: far cheaper than one insert
+        // per subscription.
+        let mut timers = Vec::with_capacity(e.subscription_count());
+        for (tid, user) in &e.users {
+            timers.extend(
+                user.watchers
+                    .iter()
+                    .map(|(wid, sub)| (sub.expires, *tid, *wid)),
+            );
+        }
+        timers.sort_unstable();
+        e.sub_timers = BTreeSet::from_iter(timers);
+        e.names.collect();
+        e
+    }
+}
+
+/// Where a user's record text is in `Restorer::user_texts`.
+#[derive(Clone, Copy, Debug)]
+struct UserKey {
+    hash: u32,
+    id: Id,
+    start: usize,
+    end: usize,
+}
