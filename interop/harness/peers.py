@@ -85,9 +85,11 @@ class Kamailio:
 class Baresip:
     """baresip as a SIP UA registered through `proxy`, commanded over its
     ctrl_tcp socket; `contacts` fill its address book (the first is where
-    message() sends)."""
+    message() sends). `auth_user` and `password` answer digest challenges;
+    `presence` makes it watch its contacts and publish its own state."""
 
-    def __init__(self, workdir, aor, proxy, contacts=()):
+    def __init__(self, workdir, aor, proxy, contacts=(), auth_user=None, password=None,
+                 presence=False):
         self.dir = Path(workdir)
         self.aor = aor
         self.pidfile = self.dir / "baresip.pid"
@@ -98,6 +100,10 @@ class Baresip:
             self.port = free_port()
         self.ctrl_port = free_port()
         env = dict(os.environ, BARESIP_PORT=str(self.port), BARESIP_CTRL_PORT=str(self.ctrl_port))
+        if auth_user:
+            env.update(BARESIP_AUTH_USER=auth_user, BARESIP_AUTH_PASS=password or "")
+        if presence:
+            env["BARESIP_PRESENCE"] = "1"
         started = subprocess.run([str(PEERS / "baresip-start"), str(self.dir), aor, proxy]
                                  + list(contacts), env=env, capture_output=True, text=True)
         if started.returncode != 0:

@@ -70,12 +70,13 @@ def cpimd(tmp_path, request):
 
 @pytest.fixture
 def baresip(tmp_path, request):
-    """Factory: baresip(aor, proxy, contacts=()) -> a running baresip UA."""
+    """Factory: baresip(aor, proxy, contacts=(), auth_user=None, password=None,
+    presence=False) -> a running baresip UA."""
     started = []
 
-    def start(aor, proxy, contacts=()):
+    def start(aor, proxy, contacts=(), **kwargs):
         name = aor.split(":", 1)[1].replace("@", "_at_")
-        ua = Baresip(tmp_path / ("baresip-" + name), aor, proxy, contacts)
+        ua = Baresip(tmp_path / ("baresip-" + name), aor, proxy, contacts, **kwargs)
         started.append(ua)
         return ua
 

@@ -33,7 +33,8 @@ pub struct Args {
     /// PEM private key of the certificate.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// SIP listeners, e.g. `udp:127.0.0.1:5060,tcp:127.0.0.1:5060`.
+    /// SIP listeners, e.g. `udp:127.0.0.1:5060,tcp:127.0.0.1:5060,tls:127.0.0.1:5061`
+    /// (`tls:` uses `[sip.tls]` from the config file, else --tls-cert/--tls-key).
     #[arg(long, value_name = "TRANSPORT:ADDR:PORT,...")]
     pub sip: Option<String>,
     /// A SIP next hop for another domain, `DOMAIN=udp:HOST:PORT`; repeat for

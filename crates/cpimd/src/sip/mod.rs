@@ -7,7 +7,8 @@
 //! authentication (s22) come from the sans-IO `cpim-sip` crate; this module
 //! is the I/O around it and the mapping:
 //!
-//! - [`transport`]: UDP and TCP listeners (s18), framing by Content-Length.
+//! - [`transport`]: UDP, TCP and TLS listeners (s18, s26.2), framing by
+//!   Content-Length.
 //! - [`registrar`]: REGISTER for local users (s10) with digest; a user with
 //!   a registered contact (or a SIP subscription) has one open inbox in the
 //!   engine, and what the engine sends to it goes out as SIP requests.
@@ -52,9 +53,12 @@ pub use transport::{Listen, ListenError, TransportKind};
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SipConfig {
-    /// Listeners, `udp:ADDR:PORT,tcp:ADDR:PORT` (the `--sip` flag). No
-    /// listener: no SIP.
+    /// Listeners, `udp:ADDR:PORT,tcp:ADDR:PORT,tls:ADDR:PORT` (the `--sip`
+    /// flag). No listener: no SIP.
     pub listen: Option<String>,
+    /// Certificate and key for `tls:` listeners (`[sip.tls]`); without
+    /// it they use the HTTP listener's (`--tls-cert`, `--tls-key`).
+    pub tls: Option<crate::config::Tls>,
     /// Next hops for other domains (`[[sip.route]]`).
     pub route: Vec<SipRoute>,
 }
@@ -90,6 +94,9 @@ pub enum StartError {
     /// listener of its transport runs.
     #[error("sip route for {domain}: {reason}")]
     Route { domain: String, reason: String },
+    /// A `tls:` listener has no usable certificate and key.
+    #[error("sip TLS: {0}")]
+    Tls(String),
     /// A socket could not be bound.
     #[error("cannot listen on {transport}:{addr}: {source}")]
     Bind {
@@ -129,7 +136,22 @@ pub async fn start(
     auth: Arc<Auth>,
 ) -> Result<Arc<Binding>, StartError> {
     let listens = Listen::parse_list(spec)?;
-    let bound = transport::bind(&listens).await?;
+    let tls = if listens.iter().any(|l| l.kind == TransportKind::Tls) {
+        let files = config
+            .sip
+            .tls
+            .as_ref()
+            .or(config.tls.as_ref())
+            .ok_or_else(|| {
+                StartError::Tls(
+                    "a tls: listener needs [sip.tls] or --tls-cert and --tls-key".to_owned(),
+                )
+            })?;
+        Some(crate::server::tls_acceptor(files).map_err(|e| StartError::Tls(e.to_string()))?)
+    } else {
+        None
+    };
+    let bound = transport::bind(&listens, tls.as_ref()).await?;
     let secret: Vec<u8> = (0..8)
         .flat_map(|_| cpim_formats::op::TransId::random().get().to_be_bytes())
         .collect();

@@ -1,6 +1,7 @@
-//! SIP transports (RFC 3261 s18): a UDP socket per listener, and TCP
-//! listeners whose streams are framed by Content-Length (s18.3) with
-//! `cpim-sip`'s stream parser.
+//! SIP transports (RFC 3261 s18): a UDP socket per listener, and TCP and
+//! TLS (s26.2) listeners whose streams are framed by Content-Length
+//! (s18.3) with `cpim-sip`'s stream parser. TLS uses the certificate
+//! loading of the HTTP listener ([`crate::server::tls_acceptor`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -9,9 +10,10 @@ use std::sync::{Arc, Mutex};
 
 use cpim_sip::message::Status;
 use cpim_sip::Message;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
 
 use super::{lock, Binding, Peer, StartError};
 
@@ -21,6 +23,7 @@ use super::{lock, Binding, Peer, StartError};
 pub enum TransportKind {
     Udp,
     Tcp,
+    Tls,
 }
 
 impl TransportKind {
@@ -29,6 +32,7 @@ impl TransportKind {
         match self {
             TransportKind::Udp => "UDP",
             TransportKind::Tcp => "TCP",
+            TransportKind::Tls => "TLS",
         }
     }
 }
@@ -38,11 +42,12 @@ impl fmt::Display for TransportKind {
         f.write_str(match self {
             TransportKind::Udp => "udp",
             TransportKind::Tcp => "tcp",
+            TransportKind::Tls => "tls",
         })
     }
 }
 
-/// One listener: `udp:ADDR:PORT` or `tcp:ADDR:PORT`.
+/// One listener: `udp:ADDR:PORT`, `tcp:ADDR:PORT` or `tls:ADDR:PORT`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Listen {
     pub kind: TransportKind,
@@ -55,9 +60,7 @@ pub struct Listen {
 pub enum ListenError {
     #[error("--sip: item {index} ({item:?}) is not TRANSPORT:ADDR:PORT")]
     Shape { index: usize, item: String },
-    #[error(
-        "--sip: item {index}: transport {transport:?} is not udp or tcp (tls is not served yet)"
-    )]
+    #[error("--sip: item {index}: transport {transport:?} is not udp, tcp or tls")]
     Transport { index: usize, transport: String },
     #[error("--sip: item {index}: {addr:?} is not ADDR:PORT")]
     Addr { index: usize, addr: String },
@@ -66,7 +69,7 @@ pub enum ListenError {
 }
 
 impl Listen {
-    /// Parses `udp:127.0.0.1:5060,tcp:[::1]:5060`.
+    /// Parses `udp:127.0.0.1:5060,tcp:[::1]:5060,tls:127.0.0.1:5061`.
     pub fn parse_list(spec: &str) -> Result<Vec<Listen>, ListenError> {
         let mut out = Vec::new();
         for (index, item) in spec.split(',').map(str::trim).enumerate() {
@@ -82,6 +85,7 @@ impl Listen {
             let kind = match transport.to_ascii_lowercase().as_str() {
                 "udp" => TransportKind::Udp,
                 "tcp" => TransportKind::Tcp,
+                "tls" => TransportKind::Tls,
                 _ => {
                     return Err(ListenError::Transport {
                         index,
@@ -112,10 +116,12 @@ pub struct Bound {
 enum BoundSocket {
     Udp(Arc<UdpSocket>),
     Tcp(TcpListener),
+    Tls(TcpListener, TlsAcceptor),
 }
 
-/// Binds every listener.
-pub async fn bind(listens: &[Listen]) -> Result<Vec<Bound>, StartError> {
+/// Binds every listener; `tls` serves the TLS ones (the caller made sure
+/// there is one when any is asked for).
+pub async fn bind(listens: &[Listen], tls: Option<&TlsAcceptor>) -> Result<Vec<Bound>, StartError> {
     let mut out = Vec::new();
     for listen in listens {
         let error = |source| StartError::Bind {
@@ -134,6 +140,17 @@ pub async fn bind(listens: &[Listen]) -> Result<Vec<Bound>, StartError> {
                 let addr = socket.local_addr().map_err(error)?;
                 (BoundSocket::Tcp(socket), addr)
             }
+            TransportKind::Tls => {
+                let Some(acceptor) = tls else {
+                    return Err(StartError::Tls(format!(
+                        "tls:{} needs a certificate and key",
+                        listen.addr
+                    )));
+                };
+                let socket = TcpListener::bind(listen.addr).await.map_err(error)?;
+                let addr = socket.local_addr().map_err(error)?;
+                (BoundSocket::Tls(socket, acceptor.clone()), addr)
+            }
         };
         out.push(Bound {
             kind: listen.kind,
@@ -144,15 +161,21 @@ pub async fn bind(listens: &[Listen]) -> Result<Vec<Bound>, StartError> {
     Ok(out)
 }
 
-/// Where bytes go out: the UDP sockets, and the open TCP connections by
-/// peer address.
+/// Where bytes go out: the UDP sockets, and the open TCP and TLS
+/// connections by transport and peer address.
 pub struct Sockets {
     udp: Vec<Option<Arc<UdpSocket>>>,
-    tcp: Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>,
+    streams: Mutex<HashMap<(TransportKind, SocketAddr), StreamSender>>,
 }
 
-/// Messages queued for one TCP connection before it counts as stuck.
-const TCP_QUEUE: usize = 256;
+/// Queues bytes for one connection's writer.
+type StreamSender = mpsc::Sender<Vec<u8>>;
+
+/// Messages queued for one connection before it counts as stuck.
+const STREAM_QUEUE: usize = 256;
+
+/// Longest a TLS handshake may take before the connection is dropped.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Largest datagram read (RFC 3261 s18.1.1 leaves the limit to us; a
 /// larger one is cut and then fails to parse).
@@ -165,10 +188,10 @@ impl Sockets {
                 .iter()
                 .map(|b| match &b.socket {
                     BoundSocket::Udp(s) => Some(s.clone()),
-                    BoundSocket::Tcp(_) => None,
+                    BoundSocket::Tcp(_) | BoundSocket::Tls(..) => None,
                 })
                 .collect(),
-            tcp: Mutex::new(HashMap::new()),
+            streams: Mutex::new(HashMap::new()),
         }
     }
 
@@ -192,15 +215,19 @@ impl Sockets {
                     }
                 }
             }
-            TransportKind::Tcp => {
-                let sender = lock(&self.tcp).get(&peer.addr).cloned();
+            TransportKind::Tcp | TransportKind::Tls => {
+                let sender = lock(&self.streams)
+                    .get(&(peer.transport, peer.addr))
+                    .cloned();
                 match sender {
                     Some(sender) => {
                         if sender.try_send(bytes).is_err() {
-                            tracing::debug!(addr = %peer.addr, "SIP TCP connection stuck or closed");
+                            tracing::debug!(addr = %peer.addr, transport = %peer.transport, "SIP connection stuck or closed");
                         }
                     }
-                    None => tracing::debug!(addr = %peer.addr, "no SIP TCP connection to peer"),
+                    None => {
+                        tracing::debug!(addr = %peer.addr, transport = %peer.transport, "no SIP connection to peer");
+                    }
                 }
             }
         }
@@ -216,7 +243,10 @@ pub fn spawn(binding: &Arc<Binding>, bound: Vec<Bound>) {
                 tokio::spawn(udp_loop(binding, socket, local));
             }
             BoundSocket::Tcp(listener) => {
-                tokio::spawn(tcp_accept(binding, listener, local));
+                tokio::spawn(tcp_accept(binding, listener, local, None));
+            }
+            BoundSocket::Tls(listener, acceptor) => {
+                tokio::spawn(tcp_accept(binding, listener, local, Some(acceptor)));
             }
         }
     }
@@ -247,12 +277,38 @@ async fn udp_loop(binding: Arc<Binding>, socket: Arc<UdpSocket>, local: usize) {
     }
 }
 
-async fn tcp_accept(binding: Arc<Binding>, listener: TcpListener, local: usize) {
+/// Accepts connections; with `tls`, each does its TLS handshake first.
+async fn tcp_accept(
+    binding: Arc<Binding>,
+    listener: TcpListener,
+    local: usize,
+    tls: Option<TlsAcceptor>,
+) {
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
                 let binding = binding.clone();
-                tokio::spawn(tcp_connection(binding, stream, addr, local));
+                match tls.clone() {
+                    None => {
+                        tokio::spawn(connection(binding, stream, addr, local, TransportKind::Tcp));
+                    }
+                    Some(acceptor) => {
+                        tokio::spawn(async move {
+                            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                                .await
+                            {
+                                Ok(Ok(stream)) => {
+                                    connection(binding, stream, addr, local, TransportKind::Tls)
+                                        .await;
+                                }
+                                Ok(Err(error)) => {
+                                    tracing::debug!(%addr, %error, "SIP TLS handshake failed");
+                                }
+                                Err(_) => tracing::debug!(%addr, "SIP TLS handshake timed out"),
+                            }
+                        });
+                    }
+                }
             }
             Err(error) => {
                 tracing::warn!(%error, "SIP TCP accept");
@@ -262,20 +318,34 @@ async fn tcp_accept(binding: Arc<Binding>, listener: TcpListener, local: usize) 
     }
 }
 
-async fn tcp_connection(binding: Arc<Binding>, stream: TcpStream, addr: SocketAddr, local: usize) {
-    let (mut read, mut write) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(TCP_QUEUE);
-    lock(&binding.sockets.tcp).insert(addr, tx);
+/// Serves one TCP or TLS connection: messages framed out of the byte
+/// stream go to the binding; what the binding sends to this peer is
+/// written in order.
+async fn connection<S>(
+    binding: Arc<Binding>,
+    stream: S,
+    addr: SocketAddr,
+    local: usize,
+    transport: TransportKind,
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut read, mut write) = tokio::io::split(stream);
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(STREAM_QUEUE);
+    lock(&binding.sockets.streams).insert((transport, addr), tx);
     let writer = tokio::spawn(async move {
         while let Some(bytes) = rx.recv().await {
             if write.write_all(&bytes).await.is_err() {
+                break;
+            }
+            if write.flush().await.is_err() {
                 break;
             }
         }
     });
     let peer = Peer {
         local,
-        transport: TransportKind::Tcp,
+        transport,
         addr,
     };
     let limits = super::wire::limits();
@@ -323,7 +393,7 @@ async fn tcp_connection(binding: Arc<Binding>, stream: TcpStream, addr: SocketAd
             }
         }
     }
-    lock(&binding.sockets.tcp).remove(&addr);
+    lock(&binding.sockets.streams).remove(&(transport, addr));
     writer.abort();
 }
 
@@ -334,11 +404,14 @@ mod tests {
 
     #[test]
     fn listen_list_parses_and_names_bad_items() {
-        let list = Listen::parse_list("udp:127.0.0.1:5060, tcp:[::1]:0").unwrap();
-        assert_eq!(list.len(), 2);
+        let list =
+            Listen::parse_list("udp:127.0.0.1:5060, tcp:[::1]:0,TLS:127.0.0.1:5061").unwrap();
+        assert_eq!(list.len(), 3);
         assert_eq!(list[0].kind, TransportKind::Udp);
         assert_eq!(list[1].kind, TransportKind::Tcp);
         assert_eq!(list[1].addr.port(), 0);
+        assert_eq!(list[2].kind, TransportKind::Tls);
+        assert_eq!(list[2].kind.via(), "TLS");
         assert_eq!(
             Listen::parse_list("sctp:127.0.0.1:1").unwrap_err(),
             ListenError::Transport {

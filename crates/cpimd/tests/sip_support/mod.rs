@@ -1,5 +1,5 @@
-//! A running cpimd with SIP listeners, and a small SIP user agent over UDP
-//! or TCP built on cpim-sip, for the sip_*.rs tests.
+//! A running cpimd with SIP listeners, and a small SIP user agent over UDP,
+//! TCP or TLS built on cpim-sip, for the sip_*.rs tests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 use cpim_sip::digest::{self, Qop};
 use cpim_sip::{Message, RequestBuilder};
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
 /// Guard against a hung test; not an assertion about speed.
@@ -21,6 +21,7 @@ pub struct Server {
     pub http: String,
     pub udp: SocketAddr,
     pub tcp: SocketAddr,
+    pub tls: SocketAddr,
     pub users: Vec<cpim_store::accounts::NewAccount>,
     _dir: tempfile::TempDir,
 }
@@ -77,7 +78,7 @@ pub fn start_custom(
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let (mut udp, mut tcp, mut http) = (None, None, None::<String>);
+    let (mut udp, mut tcp, mut tls, mut http) = (None, None, None, None::<String>);
     while http.is_none() {
         let line = lines
             .next()
@@ -87,6 +88,8 @@ pub fn start_custom(
             udp = Some(a.parse().unwrap());
         } else if let Some(a) = line.strip_prefix("cpimd sip listening on tcp:") {
             tcp = Some(a.parse().unwrap());
+        } else if let Some(a) = line.strip_prefix("cpimd sip listening on tls:") {
+            tls = Some(a.parse().unwrap());
         } else if let Some(a) = line.strip_prefix("cpimd listening on ") {
             http = Some(a.to_owned());
         }
@@ -98,6 +101,7 @@ pub fn start_custom(
         http: http.unwrap(),
         udp: udp.unwrap_or_else(|| ([127, 0, 0, 1], 0).into()),
         tcp: tcp.unwrap_or_else(|| ([127, 0, 0, 1], 0).into()),
+        tls: tls.unwrap_or_else(|| ([127, 0, 0, 1], 0).into()),
         users,
         _dir: dir,
     }
@@ -145,9 +149,14 @@ impl Received {
     }
 }
 
+/// A byte stream to cpimd: TCP, or TLS over TCP.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream for S {}
+
 enum Link {
     Udp(UdpSocket, SocketAddr),
-    Tcp(TcpStream, Vec<u8>),
+    /// The stream, bytes read but not yet framed, and "TCP" or "TLS".
+    Stream(Box<dyn Stream>, Vec<u8>, &'static str),
 }
 
 /// A SIP user agent for one user.
@@ -171,7 +180,37 @@ impl Ua {
     pub async fn tcp(server: &Server, user: &str) -> Ua {
         let stream = TcpStream::connect(server.tcp).await.unwrap();
         let local = stream.local_addr().unwrap();
-        Ua::new(Link::Tcp(stream, Vec::new()), local, server, user)
+        Ua::new(
+            Link::Stream(Box::new(stream), Vec::new(), "TCP"),
+            local,
+            server,
+            user,
+        )
+    }
+
+    /// A UA on TLS to the server's `tls:` listener, trusting `root` (DER)
+    /// and checking the certificate names 127.0.0.1.
+    pub async fn tls(server: &Server, user: &str, root: &[u8]) -> Ua {
+        use rustls::pki_types::{CertificateDer, ServerName};
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(CertificateDer::from(root.to_vec())).unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        let tcp = TcpStream::connect(server.tls).await.unwrap();
+        let local = tcp.local_addr().unwrap();
+        let name = ServerName::IpAddress(server.tls.ip().into());
+        let stream = connector.connect(name, tcp).await.unwrap();
+        Ua::new(
+            Link::Stream(Box::new(stream), Vec::new(), "TLS"),
+            local,
+            server,
+            user,
+        )
     }
 
     fn new(link: Link, local: SocketAddr, server: &Server, user: &str) -> Ua {
@@ -195,7 +234,7 @@ impl Ua {
     fn transport(&self) -> &'static str {
         match self.link {
             Link::Udp(..) => "UDP",
-            Link::Tcp(..) => "TCP",
+            Link::Stream(_, _, name) => name,
         }
     }
 
@@ -227,7 +266,10 @@ impl Ua {
             Link::Udp(socket, to) => {
                 socket.send_to(bytes, *to).await.unwrap();
             }
-            Link::Tcp(stream, _) => stream.write_all(bytes).await.unwrap(),
+            Link::Stream(stream, _, _) => {
+                stream.write_all(bytes).await.unwrap();
+                stream.flush().await.unwrap();
+            }
         }
     }
 
@@ -256,7 +298,7 @@ impl Ua {
                 buf.truncate(n);
                 Received(buf)
             }
-            Link::Tcp(stream, buf) => loop {
+            Link::Stream(stream, buf, _) => loop {
                 if let Ok(cpim_sip::Status::Complete(_, used)) = Message::parse_stream(buf) {
                     let bytes: Vec<u8> = buf.drain(..used).collect();
                     let start = bytes
