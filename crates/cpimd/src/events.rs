@@ -287,6 +287,61 @@ mod tests {
     }
 
     #[test]
+    fn xml_events_are_the_drafts_operations() {
+        let alice = Address::new("alice", "example.com").unwrap();
+        let bob = Address::new("bob", "example.com").unwrap();
+        let ended = Notification {
+            watcher: std::sync::Arc::new(bob.clone()),
+            target: std::sync::Arc::new(alice.clone()),
+            trans_id: TransId::new(9).unwrap(),
+            state: SubState::Terminated(Reason::Expired),
+            presence: None,
+        };
+        let now = Timestamp::from_millis(0);
+        let text = notify_in(&ended, now, Notation::Xml);
+        let Ok(Operation::Notify(op)) = Operation::from_xml(text.as_bytes()) else {
+            panic!("not a notify: {text}");
+        };
+        assert_eq!(op.watcher.to_string(), "pres:bob@example.com");
+        assert_eq!(op.target.to_string(), "pres:alice@example.com");
+        assert_eq!(op.trans_id.get(), 9);
+        assert!(op.presence.tuples.is_empty());
+        let json: Value = serde_json::from_str(&notify_in(&ended, now, Notation::Json)).unwrap();
+        assert_eq!(json["state"], "terminated");
+
+        let from = Uri::parse("im:alice@example.com").unwrap();
+        let to = Uri::parse("im:bob@example.com").unwrap();
+        let message_op = MessageOp::new(from, to, "text/plain", "a < b").unwrap();
+        let text = message_in(&message_op, Notation::Xml);
+        assert_eq!(
+            Operation::from_xml(text.as_bytes()).unwrap(),
+            Operation::Message(message_op.clone())
+        );
+        let mut r = ResponseOp::new(Status::Failure, TransId::new(3).unwrap());
+        r.reason = Some("no".into());
+        let text = response_in(&r, Notation::Xml);
+        assert_eq!(
+            Operation::from_xml(text.as_bytes()).unwrap(),
+            Operation::Response(r)
+        );
+    }
+
+    #[test]
+    fn an_event_is_rendered_once_per_notation() {
+        let calls = std::cell::Cell::new(0);
+        let mut event = Rendered::new(|notation| {
+            calls.set(calls.get() + 1);
+            format!("{notation:?}")
+        });
+        let a = event.get(Notation::Json);
+        let b = event.get(Notation::Json);
+        assert!(std::sync::Arc::ptr_eq(&a, &b));
+        assert_eq!(&*event.get(Notation::Xml), "Xml");
+        event.get(Notation::Xml);
+        assert_eq!(calls.get(), 2);
+    }
+
+    #[test]
     fn presence_json_shows_tuples() {
         let mut presence = Presence::new("pres:alice@example.com");
         presence.tuples.push(Tuple::new("t1", Some(Basic::Closed)));
