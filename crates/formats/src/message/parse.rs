@@ -50,9 +50,10 @@ pub(super) fn message_with<'a>(
     };
     let end = input.len();
     if !first_block_has_content_type(input) {
-        return parser.cpim(Form::Bare, Vec::new(), 0, end);
+        return parser.cpim(Form::Bare, Vec::with_capacity(4), 0, end);
     }
-    let (outer, pos) = parser.mime_block(0, end, "the MIME headers")?;
+    let mut outer = Vec::with_capacity(4);
+    let pos = parser.mime_block(&mut outer, 0, end, "the MIME headers")?;
     let media = media_type(&outer, 0)?;
     let ct_offset = media.at;
     match media.essence {
@@ -63,7 +64,9 @@ pub(super) fn message_with<'a>(
             };
             let parts = parser.multipart(pos, boundary.as_bytes())?;
             let first_part = "the MIME headers of the first part";
-            let (inner, body_pos) = parser.mime_block(parts.first.0, parts.first.1, first_part)?;
+            let mut inner = Vec::with_capacity(4);
+            let body_pos =
+                parser.mime_block(&mut inner, parts.first.0, parts.first.1, first_part)?;
             let inner_media = media_type(&inner, parts.first.0)?;
             if !matches!(inner_media.essence, Media::Cpim) {
                 return fail(
@@ -307,6 +310,7 @@ impl<'a> Scope<'a> {
 
     /// The namespace of a name with or without prefix; the latest
     /// declaration of a prefix wins.
+    #[inline]
     fn resolve(&self, prefix: Option<&str>, offset: usize) -> Result<&'a str> {
         let Some(prefix) = prefix else {
             return Ok(self.default);
@@ -451,7 +455,7 @@ impl<'a> Parser<'a, '_> {
     fn cpim(
         &mut self,
         form: Form,
-        mime_headers: Vec<MimeHeader<'a>>,
+        mut mime: Vec<MimeHeader<'a>>,
         mut pos: usize,
         end: usize,
     ) -> Result<Message<'a>> {
@@ -470,8 +474,9 @@ impl<'a> Parser<'a, '_> {
         };
         pos = next;
         let part = "the headers of the encapsulated MIME object";
-        let (content_headers, body_pos) = self.mime_block(pos, end, part)?;
-        if !content_headers
+        let split = mime.len();
+        let body_pos = self.mime_block(&mut mime, pos, end, part)?;
+        if !mime[split..]
             .iter()
             .any(|h| h.name.eq_ignore_ascii_case("Content-Type"))
         {
@@ -483,10 +488,10 @@ impl<'a> Parser<'a, '_> {
         Ok(Message {
             form,
             signed: None,
-            mime_headers,
             headers,
             content: Content {
-                headers: content_headers,
+                mime,
+                split,
                 body: &self.input[body_pos..end],
                 body_offset: body_pos,
             },
@@ -603,20 +608,20 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// A block of MIME header fields (RFC 2822 section 2.2, folding allowed)
-    /// ending in a blank line; returns the fields and the offset after the
-    /// blank line.
+    /// ending in a blank line; adds the fields to `headers` and returns the
+    /// offset after the blank line.
     fn mime_block(
         &mut self,
+        headers: &mut Vec<MimeHeader<'a>>,
         mut pos: usize,
         end: usize,
         part: &'static str,
-    ) -> Result<(Vec<MimeHeader<'a>>, usize)> {
+    ) -> Result<usize> {
         let input = self.input;
-        let mut headers = Vec::with_capacity(4);
         loop {
             let (line_end, mut next, clean) = self.line(pos, end, part)?;
             if line_end == pos {
-                return Ok((headers, next));
+                return Ok(next);
             }
             self.count(pos)?;
             let line = &input[pos..line_end];
@@ -972,7 +977,7 @@ fn require_list<'a>(value: &'a str, at: usize, scope: &Scope<'a>) -> Result<Vec<
 /// Hand-written rather than `memchr` calls: header lines are a few dozen
 /// bytes, where one pass eight bytes at a time (SWAR) beats two searches
 /// (for LF, then for a stray CR) and a third pass for control characters.
-#[inline]
+#[inline(always)]
 fn clean_line(input: &[u8], pos: usize, end: usize) -> Option<usize> {
     let mut i = pos;
     // Sixteen bytes at a time while they last: a branch-free test the

@@ -125,3 +125,34 @@ fn special_bytes_are_exact() {
         }
     }
 }
+
+/// `is_absolute_uri` by its rule, for every byte in the scheme and after
+/// the colon.
+#[test]
+fn absolute_uri_byte_classes() {
+    use super::text::is_absolute_uri;
+    for c in 0..=127u8 {
+        let ch = char::from(c);
+        // A ':' there ends the scheme early: `a:b:x` is absolute too.
+        let in_scheme = c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.' | b':');
+        assert_eq!(
+            is_absolute_uri(&format!("a{ch}b:x")),
+            in_scheme,
+            "{c:#x} in scheme"
+        );
+        assert_eq!(
+            is_absolute_uri(&format!("{ch}:x")),
+            c.is_ascii_alphabetic(),
+            "{c:#x} first"
+        );
+        let in_rest = !(c <= b' ' || c == 0x7f || matches!(c, b'<' | b'>' | b'"'));
+        assert_eq!(
+            is_absolute_uri(&format!("im:a{ch}b")),
+            in_rest,
+            "{c:#x} after ':'"
+        );
+    }
+    assert!(is_absolute_uri("im:\u{e9}"));
+    assert!(!is_absolute_uri("im:"));
+    assert!(!is_absolute_uri(":x"));
+}

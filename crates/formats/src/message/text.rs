@@ -96,6 +96,8 @@ pub(crate) fn escape(text: &str, quoted: bool) -> Cow<'_, str> {
 const NAME: u8 = 1;
 const TOKEN: u8 = 2;
 const MIME_TOKEN: u8 = 4;
+const SCHEME: u8 = 8;
+const NOT_IN_URI: u8 = 16;
 
 static CLASS: [u8; 256] = {
     let mut table = [0u8; 256];
@@ -129,7 +131,15 @@ static CLASS: [u8; 256] = {
                     | b'?'
                     | b'='
             );
-        table[b] = ((name as u8) * NAME) | ((token as u8) * TOKEN) | ((mime as u8) * MIME_TOKEN);
+        // After the first letter of an RFC 2396 scheme.
+        let scheme = c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.');
+        // Refused in a URI here: space, controls, DEL, `<`, `>`, `"`.
+        let not_in_uri = c <= b' ' || c == 0x7f || matches!(c, b'<' | b'>' | b'"');
+        table[b] = ((name as u8) * NAME)
+            | ((token as u8) * TOKEN)
+            | ((mime as u8) * MIME_TOKEN)
+            | ((scheme as u8) * SCHEME)
+            | ((not_in_uri as u8) * NOT_IN_URI);
         b += 1;
     }
     table
@@ -216,7 +226,8 @@ pub(crate) fn is_date_time(s: &str) -> bool {
 /// section 3), with no space, `<`, `>`, `"` or control character; other
 /// characters, UTF-8 included, are let through (IRIs in the wild).
 pub(crate) fn is_absolute_uri(uri: &str) -> bool {
-    // One pass over bytes: this runs for every address header.
+    // One pass over bytes with the class table: this runs for every
+    // address header.
     let b = uri.as_bytes();
     if !b.first().is_some_and(|c| c.is_ascii_alphabetic()) {
         return false;
@@ -224,7 +235,7 @@ pub(crate) fn is_absolute_uri(uri: &str) -> bool {
     let mut i = 1;
     while b
         .get(i)
-        .is_some_and(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+        .is_some_and(|&c| CLASS[usize::from(c)] & SCHEME != 0)
     {
         i += 1;
     }
@@ -232,9 +243,8 @@ pub(crate) fn is_absolute_uri(uri: &str) -> bool {
         return false;
     }
     let rest = &b[i + 1..];
-    // Branch-free, so that the compiler can vectorise it.
-    let bad = rest.iter().fold(false, |bad, &c| {
-        bad | (c <= b' ') | (c == 0x7f) | (c == b'<') | (c == b'>') | (c == b'"')
-    });
-    !rest.is_empty() && !bad
+    let classes = rest
+        .iter()
+        .fold(0, |classes, &c| classes | CLASS[usize::from(c)]);
+    !rest.is_empty() && classes & NOT_IN_URI == 0
 }

@@ -7,7 +7,7 @@ use super::{
     Attribute, Basic, Contact, Document, Element, ErrorKind, Extension, Limits, Namespace, Node,
     Note, PidfError, Presence, Status, Tuple, PIDF_NS, XML_NS,
 };
-use quick_xml::events::{BytesRef, BytesStart, Event};
+use quick_xml::events::{BytesCData, BytesRef, BytesStart, BytesText, Event};
 use quick_xml::name::{PrefixDeclaration, QName};
 use quick_xml::{Reader, XmlVersion};
 use std::borrow::Cow;
@@ -40,11 +40,7 @@ pub(super) fn document(
                 }
                 doc = Some(p.root(&start)?);
             }
-            Ev::Text(text) => {
-                if !is_whitespace(&text) {
-                    return Err(p.error(ErrorKind::UnexpectedText { parent: "document" }));
-                }
-            }
+            Ev::Text(text) => p.whitespace(&text, "document")?,
             Ev::End => return Err(p.error(ErrorKind::Xml("unmatched end tag".into()))),
             Ev::Eof => break,
         }
@@ -60,9 +56,30 @@ enum Ev<'i> {
     /// A start tag, or an empty-element tag (whose end follows at once).
     Start(BytesStart<'i>),
     End,
-    /// Character data; borrowed from the input unless decoding changed it.
-    Text(Cow<'i, str>),
+    /// Character data as read: most of it is whitespace between elements,
+    /// which needs no decoding ([`Parser::decode`] when it is kept).
+    Text(Text<'i>),
     Eof,
+}
+
+/// Character data as quick-xml gives it.
+enum Text<'i> {
+    Raw(BytesText<'i>),
+    CData(BytesCData<'i>),
+    /// A character or predefined entity reference, resolved.
+    Char(char),
+}
+
+impl Text<'_> {
+    /// Whether it is XML whitespace only. Decoding (UTF-8, line ends) keeps
+    /// whitespace whitespace and the rest not, so the raw bytes tell.
+    fn is_whitespace(&self) -> bool {
+        match self {
+            Text::Raw(raw) => is_whitespace_bytes(raw),
+            Text::CData(raw) => is_whitespace_bytes(raw),
+            Text::Char(c) => matches!(c, ' ' | '\t' | '\r' | '\n'),
+        }
+    }
 }
 
 /// Parses one standalone element outside the PIDF namespace into a kept
@@ -184,22 +201,10 @@ impl<'i, 'a> Parser<'i, 'a> {
                     self.scope.pop(self.depth);
                     return Ok(Ev::End);
                 }
-                Event::Text(text) => {
-                    let text = text
-                        .xml10_content()
-                        .map_err(|_| self.error(ErrorKind::InvalidUtf8))?;
-                    return Ok(Ev::Text(text));
-                }
-                Event::CData(data) => {
-                    let text = data
-                        .xml10_content()
-                        .map_err(|_| self.error(ErrorKind::InvalidUtf8))?;
-                    return Ok(Ev::Text(text));
-                }
+                Event::Text(text) => return Ok(Ev::Text(Text::Raw(text))),
+                Event::CData(data) => return Ok(Ev::Text(Text::CData(data))),
                 Event::GeneralRef(reference) => {
-                    return self
-                        .reference(&reference)
-                        .map(|c| Ev::Text(Cow::Owned(c.to_string())));
+                    return self.reference(&reference).map(|c| Ev::Text(Text::Char(c)));
                 }
                 Event::DocType(_) => return Err(self.error(ErrorKind::DoctypeRefused)),
                 Event::Decl(decl) => {
@@ -213,6 +218,32 @@ impl<'i, 'a> Parser<'i, 'a> {
                 Event::Comment(_) | Event::PI(_) => {}
                 Event::Eof => return Ok(Ev::Eof),
             }
+        }
+    }
+
+    /// The text of a [`Ev::Text`], decoded: UTF-8 checked, line ends
+    /// normalised. Called before the next event, so errors point at the text.
+    fn decode(&self, text: Text<'i>) -> Result<Cow<'i, str>, PidfError> {
+        let decoded = match text {
+            Text::Raw(raw) => raw.xml10_content(),
+            Text::CData(raw) => raw.xml10_content(),
+            Text::Char(c) => return Ok(Cow::Owned(c.to_string())),
+        };
+        decoded.map_err(|_| self.error(ErrorKind::InvalidUtf8))
+    }
+
+    /// Checks a text that is not kept as decoding would: UTF-8 only (line
+    /// ends cannot make it invalid).
+    fn check_text(&self, text: &Text<'i>) -> Result<(), PidfError> {
+        let raw: &[u8] = match text {
+            Text::Raw(raw) => raw,
+            Text::CData(raw) => raw,
+            Text::Char(_) => return Ok(()),
+        };
+        if raw.is_ascii() || std::str::from_utf8(raw).is_ok() {
+            Ok(())
+        } else {
+            Err(self.error(ErrorKind::InvalidUtf8))
         }
     }
 
@@ -539,8 +570,8 @@ impl<'i, 'a> Parser<'i, 'a> {
         let mut out = String::new();
         loop {
             match self.next()? {
-                Ev::Text(text) if out.is_empty() => out = text.into_owned(),
-                Ev::Text(text) => out.push_str(&text),
+                Ev::Text(text) if out.is_empty() => out = self.decode(text)?.into_owned(),
+                Ev::Text(text) => out.push_str(&self.decode(text)?),
                 Ev::End => return Ok(out),
                 Ev::Start(child) => return Err(self.unexpected(&child, element)),
                 Ev::Eof => return Err(self.error(ErrorKind::Xml(format!("unclosed <{element}>")))),
@@ -568,7 +599,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         loop {
             match self.next()? {
                 Ev::Start(child) => self.fragment_element(&child, false)?,
-                Ev::Text(_) => {}
+                Ev::Text(text) => self.check_text(&text)?,
                 Ev::End => {
                     let depth = self.depth + 1;
                     while self.inner.last().is_some_and(|(_, d)| *d >= depth) {
@@ -739,6 +770,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                     stack.push(element);
                 }
                 Ev::Text(text) => {
+                    let text = self.decode(text)?;
                     if let Some(parent) = stack.last_mut() {
                         push_text(&mut parent.children, text);
                     }
@@ -930,12 +962,14 @@ impl<'i, 'a> Parser<'i, 'a> {
         Ok(presence)
     }
 
-    fn whitespace(&self, text: &str, parent: &'static str) -> Result<(), PidfError> {
-        if is_whitespace(text) {
-            Ok(())
-        } else {
-            Err(self.error(ErrorKind::UnexpectedText { parent }))
+    /// Whitespace where only elements may be; other text is refused, once
+    /// decoding did not refuse it first (as invalid UTF-8).
+    fn whitespace(&self, text: &Text<'i>, parent: &'static str) -> Result<(), PidfError> {
+        if text.is_whitespace() {
+            return Ok(());
         }
+        self.check_text(text)?;
+        Err(self.error(ErrorKind::UnexpectedText { parent }))
     }
 
     fn unexpected(&self, child: &BytesStart<'_>, parent: &'static str) -> PidfError {
@@ -1152,8 +1186,8 @@ fn utf8(bytes: &[u8]) -> Result<&str, ()> {
     std::str::from_utf8(bytes).map_err(|_| ())
 }
 
-fn is_whitespace(text: &str) -> bool {
-    text.bytes()
+fn is_whitespace_bytes(text: &[u8]) -> bool {
+    text.iter()
         .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
