@@ -58,12 +58,41 @@ pub enum AccountError {
     /// The system's random number generator failed.
     #[error("no randomness available for a new secret")]
     Random,
+    /// Another store holds the data directory and did not finish creating
+    /// its new file in time.
+    #[error("{} is being created by a cpim store that holds its directory, and got no schema in time", .0.display())]
+    StoreStarting(std::path::PathBuf),
     /// Opening the store (which makes sure the file is a cpim store) failed.
     #[error(transparent)]
     Store(#[from] crate::SqliteStoreError),
     /// Any other SQLite failure.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+}
+
+/// How long a writer waits for another one (the server's commits, another
+/// `cpim user add`).
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Waits until the store that holds `path`'s directory has given the file
+/// its schema, [`BUSY_WAIT`] at most.
+fn wait_for_schema(path: &Path) -> Result<(), AccountError> {
+    let start = std::time::Instant::now();
+    loop {
+        if path.exists() {
+            let conn =
+                Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            conn.busy_timeout(BUSY_WAIT)?;
+            let version: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if version > 0 {
+                return Ok(());
+            }
+        }
+        if start.elapsed() > BUSY_WAIT {
+            return Err(AccountError::StoreStarting(path.to_path_buf()));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// The account table of one data directory.
@@ -83,10 +112,16 @@ impl Accounts {
             // file the store would take for someone else's. An existing
             // file is not opened as a store: a running server holds the
             // store's lock, and accounts are added beside it.
-            drop(crate::SqliteStore::open(dir.as_ref())?);
+            match crate::SqliteStore::open(dir.as_ref()) {
+                Ok(store) => drop(store),
+                // A server is opening the new file this very moment: let
+                // its store finish creating it.
+                Err(crate::SqliteStoreError::InUse { .. }) => wait_for_schema(&path)?,
+                Err(e) => return Err(e.into()),
+            }
         }
         let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_WAIT)?;
         conn.execute_batch(SCHEMA)?;
         Ok(Accounts {
             conn,

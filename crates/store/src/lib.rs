@@ -5,7 +5,9 @@
 //! in-progress operations in persistent storage." [`SqliteStore`] keeps the
 //! engine's state (publications, subscriptions, access policy, watcher
 //! lists, block lists, local users, delegated operations, section 2.4.1 step
-//! 3d) in one file, `cpim.sqlite3`, under a data directory.
+//! 3d) in one file, `cpim.sqlite3`, under a data directory; `cpim.lock`
+//! beside it keeps a second store, in this or another process, from opening
+//! the same directory while one is open.
 //!
 //! Durability: the file runs in WAL mode; each [`Store::apply`] batch is one
 //! transaction, committed before `apply` returns. With the default
@@ -50,6 +52,11 @@ pub use schema::SCHEMA_VERSION;
 /// File name of the store inside its data directory.
 pub const FILE_NAME: &str = "cpim.sqlite3";
 
+/// File beside it that an open store holds locked (an advisory `flock`,
+/// which the kernel releases when the holding process ends, however it
+/// ends). It holds the holder's process id, for people to read.
+pub const LOCK_FILE_NAME: &str = "cpim.lock";
+
 /// How hard a commit presses the data to the disk (SQLite's `synchronous`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -87,6 +94,27 @@ pub enum SqliteStoreError {
     /// The data directory could not be created.
     #[error("cannot create data directory {path}: {source}")]
     CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another open store, in this process or another, holds the data
+    /// directory: two engines writing one file would each miss the other's
+    /// changes.
+    #[error(
+        "data directory {} is in use by another cpim store{} (lock file {LOCK_FILE_NAME} is held); stop it first",
+        dir.display(),
+        holder.map(|pid| format!(" (process {pid})")).unwrap_or_default()
+    )]
+    InUse {
+        dir: PathBuf,
+        /// The holder's process id as it wrote it in the lock file, if
+        /// readable.
+        holder: Option<u32>,
+    },
+    /// The lock file could not be opened or locked.
+    #[error("cannot lock {}: {source}", path.display())]
+    Lock {
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -144,6 +172,8 @@ impl From<SqliteStoreError> for StoreError {
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
+    // Declared after `conn`, so dropped after it: the lock goes last.
+    _lock: std::fs::File,
 }
 
 impl SqliteStore {
@@ -153,7 +183,8 @@ impl SqliteStore {
     }
 
     /// Opens (creating if needed) `dir/cpim.sqlite3`, bringing its schema to
-    /// [`SCHEMA_VERSION`].
+    /// [`SCHEMA_VERSION`]. Fails with [`SqliteStoreError::InUse`] while
+    /// another store has the directory open.
     pub fn open_with(
         dir: impl AsRef<Path>,
         options: &Options,
@@ -163,11 +194,16 @@ impl SqliteStore {
             path: dir.to_path_buf(),
             source,
         })?;
+        let lock = lock(dir)?;
         let path = dir.join(FILE_NAME);
         let mut conn = Connection::open(&path)?;
         configure(&conn, options)?;
         schema::migrate(&mut conn)?;
-        Ok(SqliteStore { conn, path })
+        Ok(SqliteStore {
+            conn,
+            path,
+            _lock: lock,
+        })
     }
 
     /// Path of the database file.
@@ -651,9 +687,51 @@ fn subject_from_sql(kind: &str, subject: String) -> Result<PolicySubject, Sqlite
     }
 }
 
+/// Takes the data directory's lock: an exclusive `flock` on `cpim.lock`,
+/// held by the returned file for the store's life. Not SQLite's own locks:
+/// those are POSIX record locks, which any close of the same file elsewhere
+/// in the process drops; a `flock` belongs to this one open file and ends
+/// only with it or with the process.
+fn lock(dir: &Path) -> Result<std::fs::File, SqliteStoreError> {
+    use std::io::{Read, Seek, Write};
+
+    let path = dir.join(LOCK_FILE_NAME);
+    let failed = |source| SqliteStoreError::Lock {
+        path: path.clone(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(failed)?;
+    match fs4::FileExt::try_lock(&file) {
+        Ok(()) => {}
+        Err(fs4::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let holder = file
+                .read_to_string(&mut text)
+                .ok()
+                .and_then(|_| text.trim().parse().ok());
+            return Err(SqliteStoreError::InUse {
+                dir: dir.to_path_buf(),
+                holder,
+            });
+        }
+        Err(fs4::TryLockError::Error(e)) => return Err(failed(e)),
+    }
+    file.set_len(0).map_err(failed)?;
+    file.rewind().map_err(failed)?;
+    writeln!(file, "{}", std::process::id()).map_err(failed)?;
+    Ok(file)
+}
+
 fn configure(conn: &Connection, options: &Options) -> Result<(), SqliteStoreError> {
-    // Another process (an operator's `sqlite3` shell, a second cpimd by
-    // mistake) may hold the lock briefly; wait rather than fail at once.
+    // Another process (an operator's `sqlite3` shell, `cpim user add`
+    // writing accounts) may hold SQLite's lock briefly; wait rather than
+    // fail at once.
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {

@@ -11,8 +11,9 @@
 //! directory, then reopens the store: every acknowledged subscription and
 //! publication is there with the absolute expiry its response implied, every
 //! acknowledged unsubscribe stuck, and the batch in flight at the kill is
-//! there whole or not at all. A restored engine then notifies exactly the
-//! acknowledged watchers of a presentity.
+//! there whole or not at all. While the child runs, the parent cannot open
+//! the same store; once it is killed, it can. A restored engine then
+//! notifies exactly the acknowledged watchers of a presentity.
 //!
 //! `CPIM_CRASH_SEED=<u64>` replays one run; `CPIM_CRASH_ROUNDS=<n>` changes
 //! the number of kills.
@@ -232,7 +233,17 @@ fn run_and_kill(dir: &Path, round: u32, seed: u64, kill_after: usize, tracker: &
         }
         tracker.take(line.trim_end_matches('\n'));
     }
-    // SIGKILL on Unix: no destructor, no flush, no checkpoint runs.
+    // One engine per file: while the child holds the store, no second
+    // store opens on its directory.
+    match SqliteStore::open(dir) {
+        Err(cpim_store::SqliteStoreError::InUse { holder, .. }) => {
+            assert_eq!(holder, Some(child.id()), "round {round}");
+        }
+        Err(e) => panic!("round {round}: expected InUse, got {e}"),
+        Ok(_) => panic!("round {round}: opened a store another process holds"),
+    }
+    // SIGKILL on Unix: no destructor, no flush, no checkpoint runs; the
+    // kernel releases the child's lock (the reopen below proves it).
     child.kill().unwrap();
     child.wait().unwrap();
     // Lines printed before the kill but not read yet count too; a line cut

@@ -429,6 +429,43 @@ fn negative_time_in_the_file_is_reported_as_corrupt() {
     }
 }
 
+/// One engine per file: while a store is open, a second one on the same
+/// directory is refused with a typed error naming the directory and the
+/// holder; the database file stays readable by other tools meanwhile, and
+/// the directory opens again once the first store is gone.
+#[test]
+fn one_open_store_per_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = SqliteStore::open(dir.path()).unwrap();
+    match SqliteStore::open(dir.path()) {
+        Err(SqliteStoreError::InUse { dir: d, holder }) => {
+            assert_eq!(d, dir.path());
+            assert_eq!(holder, Some(std::process::id()));
+        }
+        Err(other) => panic!("expected InUse, got {other:?}"),
+        Ok(_) => panic!("opened a directory that is in use"),
+    }
+    let message = SqliteStore::open(dir.path()).err().unwrap().to_string();
+    assert!(
+        message.contains(&dir.path().display().to_string()),
+        "{message}"
+    );
+    let raw = Connection::open(first.path()).unwrap();
+    let n: i64 = raw
+        .query_row("SELECT count(*) FROM subscription", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 0);
+    // Closing another handle on the lock file does not drop the lock (it
+    // would with POSIX record locks).
+    drop(std::fs::File::open(dir.path().join(cpim_store::LOCK_FILE_NAME)).unwrap());
+    assert!(matches!(
+        SqliteStore::open(dir.path()),
+        Err(SqliteStoreError::InUse { .. })
+    ));
+    drop(first);
+    SqliteStore::open(dir.path()).unwrap();
+}
+
 #[test]
 fn another_programs_database_is_not_opened() {
     let dir = tempfile::tempdir().unwrap();

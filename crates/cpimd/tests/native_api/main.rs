@@ -10,6 +10,7 @@ mod draft_3_4_1_access_control;
 mod draft_3_4_presence;
 mod harness;
 mod kill9_keeps_acknowledged;
+mod one_server_per_data_directory;
 mod openapi_names_every_route;
 mod refusals_are_4xx;
 mod restart_keeps_state;
