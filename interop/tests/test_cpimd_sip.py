@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from harness.peers import PeerError
+
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_registered_ua_and_native_user_exchange_messages(cpimd, user_agent, transport):
@@ -77,3 +79,48 @@ def test_native_user_watches_what_registered_ua_publishes(cpimd, user_agent):
 
     ua.publish("closed", note="Hung up")
     erin.expect(notify_with("closed", "Hung up"))
+
+
+def test_ua_watching_an_asked_native_user_is_pending_until_allowed(cpimd, user_agent):
+    dave = cpimd.add_user("dave@cpim.test")
+    erin = cpimd.add_user("erin@cpim.test")
+    erin.publish("open", note="Behind a question")
+    ua = user_agent("sip:dave@cpim.test", cpimd.sip_address, password=dave.password,
+                    auth_user="dave@cpim.test")
+
+    # cpimd's default policy asks erin: the subscription waits, pending.
+    ua.subscribe("sip:erin@cpim.test")
+    notify = ua.expect(lambda e: e["ev"] == "notify")
+    head = notify["raw"].partition("\r\n\r\n")[0]
+    assert re.search(r"(?im)^subscription-state\s*:\s*pending", head), head
+    ua.expect("buddy", uri="sip:erin@cpim.test", sub_state="PENDING")
+
+    erin.cli("allow", "pres:dave@cpim.test")
+    notify = ua.expect(lambda e: e["ev"] == "notify" and "Behind a question" in e["raw"])
+    head = notify["raw"].partition("\r\n\r\n")[0]
+    assert re.search(r"(?im)^subscription-state\s*:\s*active", head), head
+    ua.expect("buddy", uri="sip:erin@cpim.test", sub_state="ACTIVE", basic="open")
+
+
+def test_failures_seen_from_a_real_ua(cpimd, user_agent):
+    dave = cpimd.add_user("dave@cpim.test")
+    ua = user_agent("sip:dave@cpim.test", cpimd.sip_address, password=dave.password,
+                    auth_user="dave@cpim.test")
+
+    ua.message("sip:nobody@cpim.test", "Is anyone there?")
+    status = ua.expect("message_status")
+    assert (status["code"], status["to"]) == (404, "sip:nobody@cpim.test"), status
+
+    # A domain cpimd neither serves nor routes: refused with the engine's
+    # reason; there is no next hop it could have gone to.
+    ua.message("sip:someone@elsewhere.test", "Out of here")
+    status = ua.expect("message_status")
+    assert (status["code"], status["to"]) == (404, "sip:someone@elsewhere.test"), status
+    assert status["reason"] == "no route to elsewhere.test", status
+
+
+def test_register_with_a_wrong_password_is_refused_after_the_challenge(cpimd, user_agent):
+    cpimd.add_user("dave@cpim.test")
+    with pytest.raises(PeerError, match=r"REGISTER answered 403 Forbidden: response does not match"):
+        user_agent("sip:dave@cpim.test", cpimd.sip_address, password="not-the-password",
+                   auth_user="dave@cpim.test")

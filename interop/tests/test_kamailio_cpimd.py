@@ -84,3 +84,21 @@ def test_kamailio_ua_watches_native_user(kamailio_and_cpimd, user_agent):
     notify = alice.expect(lambda e: e["ev"] == "notify" and "Out" in e["raw"]
                           and basics(e["raw"]) == ["closed"])
     alice.expect("buddy", basic="closed")
+
+
+def test_kamailio_ua_denied_by_native_user_gets_no_subscription(kamailio_and_cpimd, user_agent):
+    kamailio, cpimd = kamailio_and_cpimd
+    carol = cpimd.add_user("carol@cpim.test")
+    carol.cli("deny", "pres:alice@sip.test")
+    carol.publish("open", note="Not for alice")
+    alice = user_agent("sip:alice@sip.test", kamailio.address)
+
+    alice.subscribe("sip:carol@cpim.test")
+    # cpimd's refusal comes back through Kamailio (the UA's only peer) with
+    # its reason; no NOTIFY, so nothing of carol's state reaches alice.
+    refusal = alice.expect("subscribe_response", uri="sip:carol@cpim.test")
+    status_line = refusal["raw"].split("\r\n", 1)[0]
+    assert status_line == \
+        "SIP/2.0 403 carol@cpim.test does not share its presence with alice@sip.test"
+    alice.expect("buddy", uri="sip:carol@cpim.test", sub_state="TERMINATED")
+    assert not alice.events("notify")

@@ -17,7 +17,8 @@ process keeps both problems away from the test runner.
 
 Events (field "ev"): ready, registered (code, reason, expires), message
 (from, to, content_type, body, raw), message_status (to, code, reason, body),
-notify (uri, raw: the whole NOTIFY as received), buddy (uri, basic, note,
+notify (uri, raw: the whole NOTIFY as received), subscribe_response (uri,
+raw: a response to the buddy's SUBSCRIBE as received), buddy (uri, basic, note,
 activity, status_text, sub_state), done (op, after each command that was
 accepted), error (op, error).
 
@@ -109,6 +110,8 @@ class Buddy(pj.Buddy):
         raw = whole_message(prm.e)
         if raw is not None and raw.startswith("NOTIFY "):
             emit("notify", uri=self.getInfo().uri, raw=raw)
+        elif raw is not None and raw.startswith("SIP/2.0 ") and " SUBSCRIBE\r\n" in raw:
+            emit("subscribe_response", uri=self.getInfo().uri, raw=raw)
 
     def onBuddyState(self):
         info = self.getInfo()

@@ -286,3 +286,20 @@ async fn asked_presentity_shows_pending_until_it_allows_and_refresh_keeps_the_di
     assert_eq!(ok.parse().to().tag(), Some(tag.as_str()));
     assert_eq!(ok.header("Expires").as_deref(), Some("1200"));
 }
+
+#[tokio::test]
+async fn denied_watcher_gets_403_and_no_notify() {
+    let server = start_with_policy("deny");
+    let mut alice = Ua::udp(&server, "alice@example.com").await;
+    let (refused, notifies) = subscribe(&mut alice, 600, "<sip:bob@example.com>", "d1").await;
+    assert_eq!(refused.code(), 403, "{}", refused.text());
+    assert_eq!(
+        refused.parse().reason(),
+        Some("bob@example.com does not share its presence with alice@example.com")
+    );
+    assert!(notifies.is_empty());
+    assert!(alice
+        .try_recv(std::time::Duration::from_millis(300))
+        .await
+        .is_none());
+}

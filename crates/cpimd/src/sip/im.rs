@@ -132,7 +132,8 @@ pub fn answer_to_sip(request: &Message<'_>, peer: &Peer, answer: &ResponseOp) ->
 }
 
 /// The 4xx for an engine failure, from its reason (draft section 2.4.1
-/// names the cases: no such inbox, access control, not delivered, loop).
+/// names the cases: no such inbox, access control, not delivered, loop; a
+/// presentity refusing a watcher is 403, RFC 6665 s4.2.1.2).
 pub fn failure_code(reason: &str) -> u16 {
     if reason.contains("there is no inbox") || reason.contains("no route to") {
         404
@@ -140,6 +141,7 @@ pub fn failure_code(reason: &str) -> u16 {
         483
     } else if reason.contains("not authorised")
         || reason.contains("does not accept")
+        || reason.contains("does not share its presence")
         || reason.contains("denied")
     {
         403
@@ -308,6 +310,10 @@ mod tests {
     fn failures_map_to_4xx() {
         assert_eq!(failure_code("there is no inbox bob@example.com here"), 404);
         assert_eq!(failure_code("not authorised to send as x"), 403);
+        assert_eq!(
+            failure_code("carol@cpim.test does not share its presence with alice@sip.test"),
+            403
+        );
         assert_eq!(
             failure_code("hop count exhausted; the message may be looping"),
             483

@@ -61,6 +61,10 @@ pub struct SipConfig {
     pub tls: Option<crate::config::Tls>,
     /// Next hops for other domains (`[[sip.route]]`).
     pub route: Vec<SipRoute>,
+    /// Timer T1 in milliseconds, the round-trip estimate every transaction
+    /// timer derives from (RFC 3261 s17.1.1.1: 500 by default; a network
+    /// known to be faster may lower it, s17.1.1.1 allows it).
+    pub t1_ms: Option<u64>,
 }
 
 /// One `[[sip.route]]`: where requests for `domain` go, and the peer whose
@@ -203,7 +207,7 @@ pub async fn start(
         digest,
         locals: bound.iter().map(|b| (b.kind, b.addr)).collect(),
         sockets: transport::Sockets::new(&bound),
-        layer: Mutex::new(TransactionLayer::new(Timers::default())),
+        layer: Mutex::new(TransactionLayer::new(transaction_timers(&config.sip))),
         server_peers: Mutex::new(HashMap::new()),
         waits: Mutex::new(HashMap::new()),
         users: Mutex::new(HashMap::new()),
@@ -351,7 +355,10 @@ impl Binding {
                 self.pump();
                 self.timer.notify_one();
             }
-            None => self.sockets.send(&peer, out),
+            None => {
+                // Answered outside a transaction: nothing to tell.
+                let _ = self.sockets.send(&peer, out);
+            }
         }
     }
 
@@ -417,33 +424,63 @@ impl Binding {
             .unwrap_or_else(|_| (408, "Request Timeout".to_owned(), None))
     }
 
-    /// Sends what the transactions have queued and hands their events out.
+    /// Sends what the transactions have queued and hands their events out;
+    /// bytes that cannot leave are the transaction's transport error
+    /// (RFC 3261 s17.1.4: a client transaction then ends with 503).
     fn pump(&self) {
-        let mut transmits = Vec::new();
-        let mut events = Vec::new();
-        {
+        loop {
+            let mut transmits = Vec::new();
+            let mut events = Vec::new();
+            {
+                let mut layer = lock(&self.layer);
+                while let Some(t) = layer.poll_transmit() {
+                    transmits.push(t);
+                }
+                while let Some(e) = layer.poll_event() {
+                    events.push(e);
+                }
+            }
+            let mut failed = Vec::new();
+            for transmit in transmits {
+                let (peer, bytes, failure) = match transmit {
+                    Transmit::Request { key, bytes } => (
+                        lock(&self.waits).get(&key).map(|w| w.peer.clone()),
+                        bytes,
+                        Transmit::Request {
+                            key,
+                            bytes: Vec::new(),
+                        },
+                    ),
+                    Transmit::Response { key, bytes } => (
+                        lock(&self.server_peers).get(&key).cloned(),
+                        bytes,
+                        Transmit::Response {
+                            key,
+                            bytes: Vec::new(),
+                        },
+                    ),
+                    _ => continue,
+                };
+                if let Some(peer) = peer {
+                    if self.sockets.send(&peer, bytes).is_err() {
+                        failed.push(failure);
+                    }
+                }
+            }
+            self.hand_out(events);
+            if failed.is_empty() {
+                break;
+            }
             let mut layer = lock(&self.layer);
-            while let Some(t) = layer.poll_transmit() {
-                transmits.push(t);
-            }
-            while let Some(e) = layer.poll_event() {
-                events.push(e);
+            for failure in &failed {
+                layer.handle_transport_error(failure);
             }
         }
-        for transmit in transmits {
-            let (peer, bytes) = match transmit {
-                Transmit::Request { key, bytes } => {
-                    (lock(&self.waits).get(&key).map(|w| w.peer.clone()), bytes)
-                }
-                Transmit::Response { key, bytes } => {
-                    (lock(&self.server_peers).get(&key).cloned(), bytes)
-                }
-                _ => (None, Vec::new()),
-            };
-            if let Some(peer) = peer {
-                self.sockets.send(&peer, bytes);
-            }
-        }
+    }
+
+    /// Gives client transactions' outcomes to their waiters and forgets
+    /// ended server transactions' peers.
+    fn hand_out(&self, events: Vec<LayerEvent>) {
         for event in events {
             match event {
                 LayerEvent::Client { key, event } => {
@@ -508,6 +545,17 @@ impl Binding {
         .ok()
         .flatten()
     }
+}
+
+/// The transaction timers: the defaults, with T1 from the configuration
+/// (T2 stays at least T1).
+fn transaction_timers(config: &SipConfig) -> Timers {
+    let mut timers = Timers::default();
+    if let Some(ms) = config.t1_ms.filter(|ms| *ms > 0) {
+        timers.t1 = std::time::Duration::from_millis(ms);
+        timers.t2 = timers.t2.max(timers.t1);
+    }
+    timers
 }
 
 /// Fires transaction timers.

@@ -216,27 +216,7 @@ async fn in_dialog(
     };
     if expires == 0 {
         remove_dialog(binding, &watcher, matches);
-        let others = lock(&binding.users)
-            .get(&watcher)
-            .is_some_and(|u| u.dialogs.iter().any(|d| d.target == *target));
-        if !others {
-            if let Ok(op) =
-                UnsubscribeOp::new(watcher.to_uri(Scheme::Pres), target.to_uri(Scheme::Pres))
-            {
-                let _ = call(
-                    binding,
-                    OpKind::Unsubscribe,
-                    &watcher,
-                    None,
-                    move |origin| Input::Unsubscribe {
-                        origin,
-                        principal,
-                        op,
-                    },
-                )
-                .await;
-            }
-        }
+        unsubscribe_unless_other_dialogs(binding, &watcher, target, principal).await;
         let body = empty(target).to_xml();
         let task_binding = binding.clone();
         let task_watcher = watcher.clone();
@@ -366,9 +346,17 @@ pub async fn notify_event(binding: &Arc<Binding>, user: &Address, event: &Value)
         let user = user.clone();
         tokio::spawn(async move {
             let code = send_notify(&binding, &mut dialog, &state, body).await;
-            // RFC 6665 s4.2.2: 481 or a timeout ends the subscription.
-            if code == 481 || code == 408 {
+            // RFC 6665 s4.2.2: 481 or a timeout ends the subscription: the
+            // dialog here, and the engine's subscription when no other
+            // dialog of the watcher needs it.
+            if !terminated && (code == 481 || code == 408) {
                 remove_dialog(&binding, &user, |d| d.local_tag == dialog.local_tag);
+                let principal = match binding.peer_domain(&dialog.peer) {
+                    Some(domain) if user.domain() == domain => Principal::Domain(domain.to_owned()),
+                    _ => Principal::User(user.clone()),
+                };
+                unsubscribe_unless_other_dialogs(&binding, &user, &dialog.target, principal).await;
+                sync_inbox(&binding, &user).await;
             }
         });
     }
@@ -619,6 +607,32 @@ fn next_cseq(binding: &Binding, dialog: &Dialog) -> u32 {
         }
     }
     dialog.cseq + 1
+}
+
+/// Ends the engine's subscription of `watcher` to `target` when no
+/// SUBSCRIBE dialog of the watcher for that target is left.
+async fn unsubscribe_unless_other_dialogs(
+    binding: &Arc<Binding>,
+    watcher: &Address,
+    target: &Address,
+    principal: Principal,
+) {
+    let others = lock(&binding.users)
+        .get(watcher)
+        .is_some_and(|u| u.dialogs.iter().any(|d| d.target == *target));
+    if others {
+        return;
+    }
+    if let Ok(op) = UnsubscribeOp::new(watcher.to_uri(Scheme::Pres), target.to_uri(Scheme::Pres)) {
+        let _ = call(binding, OpKind::Unsubscribe, watcher, None, move |origin| {
+            Input::Unsubscribe {
+                origin,
+                principal,
+                op,
+            }
+        })
+        .await;
+    }
 }
 
 fn remove_dialog(binding: &Binding, watcher: &Address, matches: impl Fn(&Dialog) -> bool) {

@@ -195,23 +195,29 @@ impl Sockets {
         }
     }
 
-    /// Sends bytes to a peer; failures are logged (the transaction's
-    /// timers notice a lost message).
-    pub fn send(&self, peer: &Peer, bytes: Vec<u8>) {
+    /// Sends bytes to a peer. An error means the bytes cannot leave (no
+    /// connection to that peer, a socket error): a transport error in RFC
+    /// 3261 s17.1.4's sense. A lost datagram is no error; the
+    /// transaction's timers notice it.
+    pub fn send(&self, peer: &Peer, bytes: Vec<u8>) -> Result<(), SendError> {
         match peer.transport {
             TransportKind::Udp => {
                 let Some(Some(socket)) = self.udp.get(peer.local) else {
-                    return;
+                    return Err(SendError::NoSocket);
                 };
-                if let Err(error) = socket.try_send_to(&bytes, peer.addr) {
-                    if error.kind() == std::io::ErrorKind::WouldBlock {
+                match socket.try_send_to(&bytes, peer.addr) {
+                    Ok(_) => Ok(()),
+                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
                         let socket = socket.clone();
                         let addr = peer.addr;
                         tokio::spawn(async move {
                             let _ = socket.send_to(&bytes, addr).await;
                         });
-                    } else {
+                        Ok(())
+                    }
+                    Err(error) => {
                         tracing::debug!(%error, addr = %peer.addr, "SIP UDP send failed");
+                        Err(SendError::Io(error.kind()))
                     }
                 }
             }
@@ -219,19 +225,31 @@ impl Sockets {
                 let sender = lock(&self.streams)
                     .get(&(peer.transport, peer.addr))
                     .cloned();
-                match sender {
-                    Some(sender) => {
-                        if sender.try_send(bytes).is_err() {
-                            tracing::debug!(addr = %peer.addr, transport = %peer.transport, "SIP connection stuck or closed");
-                        }
-                    }
-                    None => {
-                        tracing::debug!(addr = %peer.addr, transport = %peer.transport, "no SIP connection to peer");
-                    }
-                }
+                let Some(sender) = sender else {
+                    tracing::debug!(addr = %peer.addr, transport = %peer.transport, "no SIP connection to peer");
+                    return Err(SendError::NoConnection);
+                };
+                sender.try_send(bytes).map_err(|_| {
+                    tracing::debug!(addr = %peer.addr, transport = %peer.transport, "SIP connection stuck or closed");
+                    SendError::Stuck
+                })
             }
         }
     }
+}
+
+/// Why bytes could not be sent to a peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    #[error("no socket for the listener")]
+    NoSocket,
+    #[error("no open connection to the peer")]
+    NoConnection,
+    #[error("the connection's queue is full or closed")]
+    Stuck,
+    #[error("socket error: {0}")]
+    Io(std::io::ErrorKind),
 }
 
 /// Starts the receive tasks.

@@ -142,7 +142,8 @@ pub fn reject_malformed(binding: &Binding, bytes: &[u8], peer: &Peer, error: &Si
         response = response.header(name, value);
     }
     if let Ok(out) = response.build() {
-        binding.sockets.send(peer, out);
+        // The peer's bytes were bad already; a failure to answer ends here.
+        let _ = binding.sockets.send(peer, out);
     }
 }
 
