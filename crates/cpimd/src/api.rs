@@ -463,7 +463,10 @@ async fn get_presence(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let wants_pidf = accept.contains(PIDF);
-    let xml = accept.contains(OP_XML);
+    // In the draft's notation a fetch that succeeds is answered with the
+    // one notify it yields (section 3.4.4), one that fails with its
+    // response.
+    let xml = accept.contains(OP_XML) && !wants_pidf;
     if is_local(&state, &target) {
         state.auth.ensure_user(&target).await.map_err(backend)?;
     }
@@ -475,6 +478,9 @@ async fn get_presence(
         .active_subscription(me.clone(), target.clone())
         .await?
     {
+        if xml {
+            return Ok(notify_response(&me, &target, TransId::random(), &presence));
+        }
         return Ok(presence_response(&presence, wants_pidf, None));
     }
     let op = SubscribeOp::new(me.to_uri(Scheme::Pres), target.to_uri(Scheme::Pres), 0)
@@ -484,7 +490,7 @@ async fn get_presence(
         &state,
         OpKind::Fetch,
         &me,
-        Some((me.clone(), target)),
+        Some((me.clone(), target.clone())),
         move |origin| Input::Subscribe {
             origin,
             principal,
@@ -497,9 +503,20 @@ async fn get_presence(
         _ => None,
     });
     match presence {
-        Some(presence) if answer.response.status == cpim_formats::op::Status::Success => Ok(
-            presence_response(&presence, wants_pidf, Some(&answer.response)),
-        ),
+        Some(presence) if answer.response.status == cpim_formats::op::Status::Success => {
+            if xml {
+                let trans_id = answer
+                    .fetched
+                    .as_ref()
+                    .map_or_else(TransId::random, |n| n.trans_id);
+                return Ok(notify_response(&me, &target, trans_id, &presence));
+            }
+            Ok(presence_response(
+                &presence,
+                wants_pidf,
+                Some(&answer.response),
+            ))
+        }
         _ if wants_pidf => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             answer
@@ -519,6 +536,26 @@ async fn get_presence(
             Ok(axum::Json(value).into_response())
         }
     }
+}
+
+/// A `<notify>` of the draft's notation carrying `presence` to `watcher`.
+fn notify_response(
+    watcher: &Address,
+    target: &Address,
+    trans_id: TransId,
+    presence: &Presence,
+) -> Response {
+    let op = cpim_formats::op::NotifyOp {
+        watcher: watcher.to_uri(Scheme::Pres),
+        target: target.to_uri(Scheme::Pres),
+        trans_id,
+        presence: presence.clone(),
+    };
+    (
+        [(header::CONTENT_TYPE, OP_XML)],
+        Operation::Notify(op).to_xml(),
+    )
+        .into_response()
 }
 
 fn presence_response(presence: &Presence, pidf: bool, response: Option<&ResponseOp>) -> Response {

@@ -41,15 +41,31 @@ pub fn tls_acceptor(tls: &Tls) -> Result<TlsAcceptor, ServerError> {
             display(&tls.cert)
         )));
     }
-    let key = PrivateKeyDer::from_pem_file(&tls.key)
-        .map_err(|e| ServerError::Tls(format!("{}: {e}", display(&tls.key))))?;
+    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| {
+        ServerError::Tls(format!(
+            "{}: no usable private key (PKCS#8, PKCS#1 or SEC1 PEM): {e}",
+            display(&tls.key)
+        ))
+    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| ServerError::Tls(e.to_string()))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| ServerError::Tls(e.to_string()))?;
+        .map_err(|e| {
+            let problem = match e {
+                rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+                    "the private key does not belong to the certificate".to_owned()
+                }
+                other => other.to_string(),
+            };
+            ServerError::Tls(format!(
+                "{} with {}: {problem}",
+                display(&tls.cert),
+                display(&tls.key)
+            ))
+        })?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }

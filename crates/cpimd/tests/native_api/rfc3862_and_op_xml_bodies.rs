@@ -229,6 +229,7 @@ fn publish_unsubscribe_and_events_in_xml_notation() {
     let server = Server::start(dir.path(), &[]);
     let alice = server.user("alice");
     let bob = server.user("bob");
+    let carol = server.user("carol");
     let (code, _) = server.cpim(&alice, &["allow", &bob.pres()]);
     assert_eq!(code, 0);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -289,6 +290,41 @@ fn publish_unsubscribe_and_events_in_xml_notation() {
         }
         let notify: Value = serde_json::from_str(&json.frame().await).unwrap();
         assert_eq!(notify["presence"]["tuples"][0]["basic"], "open");
+
+        // A fetch in the draft's notation is answered with the notify it
+        // yields (section 3.4.4): by a first-time reader (alice herself)
+        // and by a watcher whose subscription is active (bob); one that
+        // yields no presence (carol: alice has not decided about her) with
+        // the response alone.
+        let presence_url = format!("{}/v1/presence/{}", server.url, alice.pres());
+        for (reader, name) in [(&alice, "alice"), (&bob, "bob")] {
+            let (status, ct, text) = call(
+                reqwest::Method::GET,
+                presence_url.clone(),
+                &reader.token,
+                None,
+                String::new(),
+            )
+            .await;
+            assert_eq!(status, 200, "{name}: {text}");
+            assert_eq!(ct, "application/cpim-op+xml");
+            let Ok(Operation::Notify(fetched)) = Operation::from_xml(text.as_bytes()) else {
+                panic!("{name}: not a notify: {text}");
+            };
+            assert_eq!(fetched.watcher.to_string(), reader.pres());
+            assert_eq!(fetched.target.to_string(), alice.pres());
+            assert_eq!(fetched.presence.tuples.len(), 1, "{name}: {text}");
+        }
+        let (status, _, text) = call(
+            reqwest::Method::GET,
+            presence_url,
+            &carol.token,
+            None,
+            String::new(),
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        response_op(&text);
 
         // A message event is the draft's <message>.
         let (code, _) = server.cpim(&alice, &["send", "--to", &bob.im(), "in xml"]);
@@ -388,76 +424,113 @@ fn publish_unsubscribe_and_events_in_xml_notation() {
 
 #[test]
 fn a_deferred_response_comes_in_the_streams_notation() {
+    // The next hop for other.test is this socket, which answers only when
+    // the test says so: the message's response comes after the POST
+    // stopped waiting.
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(PATIENCE)).unwrap();
     let dir = data_dir();
     let config = dir.path().join("cpimd.toml");
-    // No request waits: every response is deferred to the event stream.
-    std::fs::write(&config, "[limits]\nresponse_wait_ms = 0\n").unwrap();
+    std::fs::write(&config, "[limits]\nresponse_wait_ms = 200\n").unwrap();
+    let route = format!("other.test=udp:{}", peer.local_addr().unwrap());
     let server = Server::start(
         &dir.path().join("data"),
-        &["--config", config.to_str().unwrap()],
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--sip",
+            "udp:127.0.0.1:0",
+            "--sip-route",
+            &route,
+        ],
     );
     let alice = server.user("alice");
-    let bob = server.user("bob");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let mut xml = Stream::open(&server, &bob.token, "?notation=xml", None).await;
-        let mut json = Stream::open(&server, &bob.token, "?notation=json", None).await;
-        // With no wait at all the answer is "later" unless the engine was
-        // faster than the first poll; a few tries make the deferred path
-        // certain.
-        let mut deferred = None;
-        for trans_id in 4242..4252 {
-            let subscribe = format!(
-                "<subscribe watcher='{}' target='{}' duration='60' transID='{trans_id}'/>",
-                bob.pres(),
-                alice.pres()
-            );
-            let (status, _, text) = call(
-                reqwest::Method::POST,
-                format!("{}/v1/subscriptions", server.url),
-                &bob.token,
-                Some("application/cpim-op+xml"),
-                subscribe,
-            )
-            .await;
-            if status == 202 {
-                deferred = Some(trans_id);
-                break;
-            }
-            assert_eq!(status, 200, "{text}");
-            assert_eq!(response_op(&text).trans_id.get(), trans_id, "{text}");
-        }
-        let trans_id = deferred.expect("no response was deferred");
+        let mut xml = Stream::open(&server, &alice.token, "?notation=xml", None).await;
+        let mut json = Stream::open(&server, &alice.token, "?notation=json", None).await;
+        let message = format!(
+            "<message source='{}' destination='im:xavier@other.test' transID='4242'>Content-Type: text/plain\r\n\r\nfar away</message>",
+            alice.im()
+        );
+        let (status, _, text) = call(
+            reqwest::Method::POST,
+            format!("{}/v1/messages", server.url),
+            &alice.token,
+            Some("application/cpim-op+xml"),
+            message,
+        )
+        .await;
+        assert_eq!(status, 202, "{text}");
+
+        // Now the next hop accepts the MESSAGE.
+        let request = tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; 65536];
+            let (n, from) = peer.recv_from(&mut buf).unwrap();
+            let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+            peer.send_to(sip_ok(&request).as_bytes(), from).unwrap();
+            request
+        })
+        .await
+        .unwrap();
+        assert!(request.starts_with("MESSAGE sip:xavier@other.test"), "{request}");
+        assert!(request.contains("far away"), "{request}");
+
         let response = loop {
-            match xml.op().await {
-                Operation::Response(r) if r.trans_id.get() == trans_id => break r,
-                _ => {}
+            if let Operation::Response(r) = xml.op().await {
+                break r;
             }
         };
-        let wanted = trans_id.to_string();
-        let json_response = loop {
+        assert_eq!(response.trans_id.get(), 4242);
+        assert_eq!(response.status, Status::Success);
+        let deferred = loop {
             let event: Value = serde_json::from_str(&json.frame().await).unwrap();
-            if event["op"] == "response" && event["transID"] == wanted.as_str() {
+            if event["op"] == "response" {
                 break event;
             }
         };
-        // The same response in both notations.
-        assert_eq!(json_response["status"], response.status.as_str());
+        assert_eq!(deferred["transID"], "4242");
+        assert_eq!(deferred["status"], "success");
     });
 
     // A notation the server does not know is refused before the upgrade.
-    let status = runtime.block_on(async {
+    let answer = runtime.block_on(async {
         crate::harness::http()
             .get(format!("{}/v1/events?notation=yaml", server.url))
-            .bearer_auth(&bob.token)
+            .bearer_auth(&alice.token)
             .send()
             .await
             .unwrap()
     });
-    assert_eq!(status.status(), 400);
-    let body: Value = runtime.block_on(status.json()).unwrap();
+    assert_eq!(answer.status(), 400);
+    let body: Value = runtime.block_on(answer.json()).unwrap();
     assert_eq!(body["field"], "notation", "{body}");
+}
+
+/// A `200 OK` to a SIP request (RFC 3261 section 8.2.6.2): its Via, From,
+/// Call-ID and CSeq copied, a tag added to To.
+fn sip_ok(request: &str) -> String {
+    let mut response = String::from("SIP/2.0 200 OK\r\n");
+    for line in request.split("\r\n").skip(1) {
+        if line.is_empty() {
+            break;
+        }
+        let name = line.split(':').next().unwrap_or_default().trim();
+        match name.to_ascii_lowercase().as_str() {
+            "via" | "v" | "from" | "f" | "call-id" | "i" | "cseq" => {
+                response.push_str(line);
+                response.push_str("\r\n");
+            }
+            "to" | "t" => {
+                response.push_str(line);
+                response.push_str(";tag=nexthop\r\n");
+            }
+            _ => {}
+        }
+    }
+    response.push_str("Content-Length: 0\r\n\r\n");
+    response
 }

@@ -169,3 +169,59 @@ fn https_and_wss_are_served_and_plain_http_is_not() {
     assert_eq!(code, 0, "{answer}");
     assert_eq!(inbox.next(|e| e["op"] == "message")["body"], "still here");
 }
+
+/// Starts cpimd with `--tls-cert cert --tls-key key`; it must exit at once
+/// with status 1 and one line naming the problem, which is returned.
+fn refused_tls(data: &Path, cert: &Path, key: &Path) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cpimd"))
+        .arg("--data")
+        .arg(data)
+        .args(["--domain", "example.com", "--http", "127.0.0.1:0"])
+        .arg("--tls-cert")
+        .arg(cert)
+        .arg("--tls-key")
+        .arg(key)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("listening"), "it started: {stdout}");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .find(|l| l.starts_with("cpimd: "))
+        .unwrap_or_else(|| panic!("no error line: {output:?}"))
+        .to_owned()
+}
+
+#[test]
+fn unusable_certificates_are_refused_at_start_with_the_file_named() {
+    let dir = data_dir();
+    let pki = make_pki(dir.path());
+    let data = dir.path().join("data");
+    let missing = dir.path().join("missing.pem");
+
+    let error = refused_tls(&data, &missing, &pki.key);
+    assert!(error.contains("missing.pem"), "{error}");
+
+    // A key where the certificate should be.
+    let error = refused_tls(&data, &pki.key, &pki.key);
+    assert!(error.contains("server.key"), "{error}");
+    assert!(error.contains("no certificate"), "{error}");
+
+    // A certificate where the key should be.
+    let error = refused_tls(&data, &pki.cert, &pki.cert);
+    assert!(
+        error.contains("server.pem: no usable private key"),
+        "{error}"
+    );
+
+    // A key that is not the certificate's.
+    let other = dir.path().join("other.key");
+    std::fs::write(&other, KeyPair::generate().unwrap().serialize_pem()).unwrap();
+    let error = refused_tls(&data, &pki.cert, &other);
+    assert!(error.contains("other.key"), "{error}");
+    assert!(
+        error.contains("the private key does not belong to the certificate"),
+        "{error}"
+    );
+}
