@@ -2,8 +2,10 @@
 //! [`Engine::restore_from`]), one record at a time as the store lends them.
 //!
 //! A restart reads millions of subscriptions: each is taken from the
-//! store's row text without a copy, its target found by that text in the
-//! interner, and only a watcher not seen before is built as an address.
+//! store's row text without a copy, its target found by that text in a
+//! table of the users alone, and only a watcher not seen before is built as
+//! an address. The watcher maps and the expiry index are built at the end,
+//! one presentity at a time, from the subscriptions gathered in a vector.
 
 use std::collections::BTreeSet;
 
@@ -63,6 +65,12 @@ struct Restorer {
     /// Users whose publications were restored; their combined document is
     /// built once, at the end.
     published: Vec<Id>,
+    /// Subscriptions as (target, watcher, state), in the store's order:
+    /// put in their presentities' watcher maps at the end, one presentity
+    /// at a time, each map sized once. Inserting them as they come would
+    /// touch a random map of millions of entries per row and grow each
+    /// map many times.
+    subscriptions: Vec<(Id, Id, Sub)>,
 }
 
 impl Restorer {
@@ -73,6 +81,7 @@ impl Restorer {
             user_texts: String::new(),
             hasher: foldhash::fast::RandomState::default(),
             published: Vec::new(),
+            subscriptions: Vec::new(),
         }
     }
 
@@ -190,15 +199,7 @@ impl Restorer {
             expires: s.expires,
             pending: s.state != SubscriptionStatus::Active,
         };
-        // One per (watcher, target); a store never holds two, and if it did
-        // the later would stand.
-        if e.users
-            .get_mut(&tid)
-            .and_then(|user| user.watchers.insert(wid, sub))
-            .is_some()
-        {
-            e.names.release(wid);
-        }
+        self.subscriptions.push((tid, wid, sub));
         Ok(())
     }
 
@@ -250,16 +251,33 @@ impl Restorer {
                 user.rebuild();
             }
         }
-        // Built in bulk from the sorted whole: far cheaper than one insert
-        // per subscription.
-        let mut timers = Vec::with_capacity(e.subscription_count());
-        for (tid, user) in &e.users {
+        // Grouped by presentity (a stable sort: within one, the store's
+        // order stands).
+        let mut subscriptions = self.subscriptions;
+        subscriptions.sort_by_key(|&(tid, _, _)| tid);
+        let mut timers = Vec::with_capacity(subscriptions.len());
+        for group in subscriptions.chunk_by(|a, b| a.0 == b.0) {
+            let tid = group[0].0;
+            let Some(user) = e.users.get_mut(&tid) else {
+                continue;
+            };
+            user.watchers.reserve(group.len());
+            for &(_, wid, sub) in group {
+                // One per (watcher, target); a store never holds two, and if
+                // it did the later would stand.
+                if user.watchers.insert(wid, sub).is_some() {
+                    e.names.release(wid);
+                }
+            }
             timers.extend(
                 user.watchers
                     .iter()
-                    .map(|(wid, sub)| (sub.expires, *tid, *wid)),
+                    .map(|(wid, sub)| (sub.expires, tid, *wid)),
             );
         }
+        drop(subscriptions);
+        // Built in bulk from the sorted whole: far cheaper than one insert
+        // per subscription.
         timers.sort_unstable();
         e.sub_timers = BTreeSet::from_iter(timers);
         e.names.collect();
