@@ -207,7 +207,8 @@ impl Restorer {
     fn stored_user(&mut self, text: &str, record: &str) -> Result<Id, StoreError> {
         let hash = self.hash_text(text);
         let found = self.users.find(widen(hash), |key| {
-            key.hash == hash && self.user_texts.get(key.start..key.end) == Some(text)
+            key.hash == hash
+                && self.user_texts.get(key.start as usize..key.end as usize) == Some(text)
         });
         if let Some(key) = found {
             return Ok(key.id);
@@ -226,12 +227,17 @@ impl Restorer {
     fn index_user(&mut self, text: &str, id: Id) {
         let hash = self.hash_text(text);
         let start = self.user_texts.len();
+        let (Ok(start32), Ok(end)) = (u32::try_from(start), u32::try_from(start + text.len()))
+        else {
+            // Past 4 GiB of user text: found the slow way, by address.
+            return;
+        };
         self.user_texts.push_str(text);
         let key = UserKey {
             hash,
             id,
-            start,
-            end: self.user_texts.len(),
+            start: start32,
+            end,
         };
         self.users
             .insert_unique(widen(hash), key, |key| widen(key.hash));
@@ -285,11 +291,12 @@ impl Restorer {
     }
 }
 
-/// Where a user's record text is in `Restorer::user_texts`.
+/// Where a user's record text is in `Restorer::user_texts` (16 bytes: the
+/// table is read once per subscription and should stay in the cache).
 #[derive(Clone, Copy, Debug)]
 struct UserKey {
     hash: u32,
     id: Id,
-    start: usize,
-    end: usize,
+    start: u32,
+    end: u32,
 }
