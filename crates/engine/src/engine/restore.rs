@@ -8,13 +8,11 @@
 //! one presentity at a time, from the subscriptions gathered in a vector.
 
 use std::collections::BTreeSet;
+use std::hash::BuildHasher;
 
 use cpim_formats::op::TransId;
 use cpim_formats::pidf::Presence;
-
 use hashbrown::HashTable;
-
-use std::hash::BuildHasher;
 
 use super::names::widen;
 use super::{parse_text, Delegation, Engine, Id, Publication, Rule, Sub, User};
@@ -33,6 +31,7 @@ impl Engine {
             .engine
             .names
             .reserve(snapshot.users.len() + snapshot.subscriptions.len());
+        restorer.subscriptions.reserve(snapshot.subscriptions.len());
         for record in snapshot.records() {
             restorer.take(record)?;
         }
