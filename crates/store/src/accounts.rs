@@ -336,6 +336,28 @@ mod tests {
         drop(store);
     }
 
+    /// A store that holds the directory while it is still creating its
+    /// file (a server starting): accounts wait for its schema instead of
+    /// making a file the store would then refuse as someone else's.
+    #[test]
+    fn accounts_wait_for_a_store_creating_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = crate::lock(dir.path()).unwrap();
+        let path = dir.path().join(crate::FILE_NAME);
+        let creator = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let mut conn = Connection::open(&path).unwrap();
+            crate::schema::migrate(&mut conn).unwrap();
+        });
+        let mut accounts = Accounts::open(dir.path()).unwrap();
+        creator.join().unwrap();
+        accounts.add("alice@example.com", 1).unwrap();
+        drop(held);
+        // The store takes the file the accounts wrote into.
+        let store = crate::SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), crate::SCHEMA_VERSION);
+    }
+
     #[test]
     fn duplicate_user_is_refused() {
         let dir = tempfile::tempdir().unwrap();

@@ -199,9 +199,14 @@ pub(super) fn widen(hash: u32) -> u64 {
 pub(super) fn plain_parts(text: &str) -> Option<(&str, &str)> {
     let at = text.rfind('@')?;
     let (local, domain) = (&text[..at], &text[at + 1..]);
-    let plain_local = local
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-_.!~*'".contains(&b));
+    // A dot-atom: a local part with empty atoms is written quoted, so this
+    // spelling of it is not the plain form.
+    let plain_local = local.split('.').all(|atom| {
+        !atom.is_empty()
+            && atom
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_!~*'".contains(&b))
+    });
     let plain_domain = domain
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
@@ -239,6 +244,10 @@ mod tests {
         assert_ne!(decoded, odd_id);
         assert_eq!(names.addr(decoded).local(), "aA");
         assert_eq!(names.retain_text("x@example.com", never), Err(()));
+        // Not a dot-atom: never split, even when an address has those parts.
+        let quoted = names.retain(&Address::new("a..b", "example.com").unwrap());
+        assert_eq!(names.retain_text("a..b@example.com", never), Err(()));
+        assert_eq!(names.holds(quoted), 1);
     }
 
     #[test]

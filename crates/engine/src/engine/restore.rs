@@ -2,17 +2,17 @@
 //! [`Engine::restore_from`]), one record at a time as the store lends them.
 //!
 //! A restart reads millions of subscriptions: each is taken from the
-//! store's row text without a copy, its target found by that text in the
-//! interner, and only a watcher not seen before is built as an address.
+//! store's row text without a copy, its target found by that text in a
+//! table of the users alone, and only a watcher not seen before is built as
+//! an address. The watcher maps and the expiry index are built at the end,
+//! one presentity at a time, from the subscriptions gathered in a vector.
 
 use std::collections::BTreeSet;
+use std::hash::BuildHasher;
 
 use cpim_formats::op::TransId;
 use cpim_formats::pidf::Presence;
-
 use hashbrown::HashTable;
-
-use std::hash::BuildHasher;
 
 use super::names::widen;
 use super::{parse_text, Delegation, Engine, Id, Publication, Rule, Sub, User};
@@ -31,6 +31,7 @@ impl Engine {
             .engine
             .names
             .reserve(snapshot.users.len() + snapshot.subscriptions.len());
+        restorer.subscriptions.reserve(snapshot.subscriptions.len());
         for record in snapshot.records() {
             restorer.take(record)?;
         }
@@ -63,6 +64,12 @@ struct Restorer {
     /// Users whose publications were restored; their combined document is
     /// built once, at the end.
     published: Vec<Id>,
+    /// Subscriptions as (target, watcher, state), in the store's order:
+    /// put in their presentities' watcher maps at the end, one presentity
+    /// at a time, each map sized once. Inserting them as they come would
+    /// touch a random map of millions of entries per row and grow each
+    /// map many times.
+    subscriptions: Vec<(Id, Id, Sub)>,
 }
 
 impl Restorer {
@@ -73,6 +80,7 @@ impl Restorer {
             user_texts: String::new(),
             hasher: foldhash::fast::RandomState::default(),
             published: Vec::new(),
+            subscriptions: Vec::new(),
         }
     }
 
@@ -190,15 +198,7 @@ impl Restorer {
             expires: s.expires,
             pending: s.state != SubscriptionStatus::Active,
         };
-        // One per (watcher, target); a store never holds two, and if it did
-        // the later would stand.
-        if e.users
-            .get_mut(&tid)
-            .and_then(|user| user.watchers.insert(wid, sub))
-            .is_some()
-        {
-            e.names.release(wid);
-        }
+        self.subscriptions.push((tid, wid, sub));
         Ok(())
     }
 
@@ -206,7 +206,8 @@ impl Restorer {
     fn stored_user(&mut self, text: &str, record: &str) -> Result<Id, StoreError> {
         let hash = self.hash_text(text);
         let found = self.users.find(widen(hash), |key| {
-            key.hash == hash && self.user_texts.get(key.start..key.end) == Some(text)
+            key.hash == hash
+                && self.user_texts.get(key.start as usize..key.end as usize) == Some(text)
         });
         if let Some(key) = found {
             return Ok(key.id);
@@ -225,12 +226,17 @@ impl Restorer {
     fn index_user(&mut self, text: &str, id: Id) {
         let hash = self.hash_text(text);
         let start = self.user_texts.len();
+        let (Ok(start32), Ok(end)) = (u32::try_from(start), u32::try_from(start + text.len()))
+        else {
+            // Past 4 GiB of user text: found the slow way, by address.
+            return;
+        };
         self.user_texts.push_str(text);
         let key = UserKey {
             hash,
             id,
-            start,
-            end: self.user_texts.len(),
+            start: start32,
+            end,
         };
         self.users
             .insert_unique(widen(hash), key, |key| widen(key.hash));
@@ -250,16 +256,33 @@ impl Restorer {
                 user.rebuild();
             }
         }
-        // Built in bulk from the sorted whole: far cheaper than one insert
-        // per subscription.
-        let mut timers = Vec::with_capacity(e.subscription_count());
-        for (tid, user) in &e.users {
+        // Grouped by presentity (a stable sort: within one, the store's
+        // order stands).
+        let mut subscriptions = self.subscriptions;
+        subscriptions.sort_by_key(|&(tid, _, _)| tid);
+        let mut timers = Vec::with_capacity(subscriptions.len());
+        for group in subscriptions.chunk_by(|a, b| a.0 == b.0) {
+            let tid = group[0].0;
+            let Some(user) = e.users.get_mut(&tid) else {
+                continue;
+            };
+            user.watchers.reserve(group.len());
+            for &(_, wid, sub) in group {
+                // One per (watcher, target); a store never holds two, and if
+                // it did the later would stand.
+                if user.watchers.insert(wid, sub).is_some() {
+                    e.names.release(wid);
+                }
+            }
             timers.extend(
                 user.watchers
                     .iter()
-                    .map(|(wid, sub)| (sub.expires, *tid, *wid)),
+                    .map(|(wid, sub)| (sub.expires, tid, *wid)),
             );
         }
+        drop(subscriptions);
+        // Built in bulk from the sorted whole: far cheaper than one insert
+        // per subscription.
         timers.sort_unstable();
         e.sub_timers = BTreeSet::from_iter(timers);
         e.names.collect();
@@ -267,11 +290,12 @@ impl Restorer {
     }
 }
 
-/// Where a user's record text is in `Restorer::user_texts`.
+/// Where a user's record text is in `Restorer::user_texts` (16 bytes: the
+/// table is read once per subscription and should stay in the cache).
 #[derive(Clone, Copy, Debug)]
 struct UserKey {
     hash: u32,
     id: Id,
-    start: usize,
-    end: usize,
+    start: u32,
+    end: u32,
 }
