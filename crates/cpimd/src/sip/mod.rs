@@ -427,7 +427,7 @@ impl Binding {
     /// Sends what the transactions have queued and hands their events out;
     /// bytes that cannot leave are the transaction's transport error
     /// (RFC 3261 s17.1.4: a client transaction then ends with 503).
-    fn pump(&self) {
+    fn pump(self: &Arc<Binding>) {
         loop {
             let mut transmits = Vec::new();
             let mut events = Vec::new();
@@ -461,10 +461,17 @@ impl Binding {
                     ),
                     _ => continue,
                 };
-                if let Some(peer) = peer {
-                    if self.sockets.send(&peer, bytes).is_err() {
-                        failed.push(failure);
+                let Some(peer) = peer else { continue };
+                if peer.transport == TransportKind::Tcp
+                    && matches!(failure, Transmit::Request { .. })
+                    && self.is_next_hop(&peer)
+                    && !self.sockets.can_reach(&peer)
+                {
+                    if self.sockets.wait_for_connection(&peer, bytes, failure) {
+                        tokio::spawn(transport::connect(self.clone(), peer));
                     }
+                } else if self.sockets.send(&peer, bytes).is_err() {
+                    failed.push(failure);
                 }
             }
             self.hand_out(events);
@@ -476,6 +483,29 @@ impl Binding {
                 layer.handle_transport_error(failure);
             }
         }
+    }
+
+    /// Transmits that could not leave: their transactions' transport
+    /// errors, and what follows from them.
+    fn transport_failed(self: &Arc<Binding>, failed: &[Transmit]) {
+        if failed.is_empty() {
+            return;
+        }
+        {
+            let mut layer = lock(&self.layer);
+            for failure in failed {
+                layer.handle_transport_error(failure);
+            }
+        }
+        self.pump();
+    }
+
+    /// Whether `peer` is a configured next hop (connections to it are
+    /// opened here when none is open).
+    fn is_next_hop(&self, peer: &Peer) -> bool {
+        self.routes
+            .values()
+            .any(|hop| hop.transport == peer.transport && hop.addr == peer.addr)
     }
 
     /// Gives client transactions' outcomes to their waiters and forgets
