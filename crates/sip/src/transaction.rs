@@ -13,8 +13,8 @@
 //! [`Incoming::NotHandled`](crate::transaction::Incoming::NotHandled).
 
 use std::cmp::Reverse;
-use std::sync::Arc;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::headers::MAGIC_COOKIE;
