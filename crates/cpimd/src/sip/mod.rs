@@ -179,6 +179,14 @@ pub async fn start(
                 domain: domain.clone(),
                 reason: format!("next hop {:?} is not TRANSPORT:ADDR:PORT", route.next_hop),
             })?;
+        if hop.kind == TransportKind::Tls {
+            // Outbound TLS needs the peer's name and certificate checks:
+            // refused plainly rather than failing every request later.
+            return Err(StartError::Route {
+                domain,
+                reason: "a tls: next hop is not supported yet (use udp: or tcp:)".to_owned(),
+            });
+        }
         let local = bound
             .iter()
             .position(|b| b.kind == hop.kind)
