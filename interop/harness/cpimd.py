@@ -29,9 +29,12 @@ def binary(name):
 class Cpimd:
     """A running cpimd serving `domains`; with `sip`, its SIP binding listens
     on UDP and TCP at `sip_address` (one port for both; `sip_port` when
-    given, else a free one); `args` are extra command-line flags."""
+    given, else a free one); with `sip_tls` (certificate and key PEM files)
+    also on TLS at `sip_tls_address`, the HTTP side staying plain; `args`
+    are extra command-line flags."""
 
-    def __init__(self, workdir, domains=("cpim.test",), sip=False, args=(), sip_port=None):
+    def __init__(self, workdir, domains=("cpim.test",), sip=False, args=(), sip_port=None,
+                 sip_tls=None):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.data = self.dir / "data"
@@ -45,7 +48,15 @@ class Cpimd:
         self.sip_address = None
         if sip:
             self.sip_address = "127.0.0.1:%d" % (sip_port or free_port())
-            cmd += ["--sip", "udp:%s,tcp:%s" % (self.sip_address, self.sip_address)]
+            listeners = "udp:%s,tcp:%s" % (self.sip_address, self.sip_address)
+            self.sip_tls_address = None
+            if sip_tls:
+                self.sip_tls_address = "127.0.0.1:%d" % free_port()
+                listeners += ",tls:" + self.sip_tls_address
+                config = self.dir / "cpimd.toml"
+                config.write_text('[sip.tls]\ncert = "%s"\nkey = "%s"\n' % tuple(sip_tls))
+                cmd += ["--config", str(config)]
+            cmd += ["--sip", listeners]
         self._log = open(self.log, "w")
         self.proc = subprocess.Popen(cmd + list(args), stdout=subprocess.PIPE, stderr=self._log,
                                      stdin=subprocess.DEVNULL, text=True)
@@ -64,6 +75,8 @@ class Cpimd:
         # Each listener announces itself on a line of its own; wait for all.
         url, sip = None, set()
         want = {"udp:" + self.sip_address, "tcp:" + self.sip_address} if self.sip_address else set()
+        if getattr(self, "sip_tls_address", None):
+            want.add("tls:" + self.sip_tls_address)
         try:
             while url is None or not want <= sip:
                 line = lines.get(timeout=WAIT * 2)

@@ -86,10 +86,11 @@ class Baresip:
     """baresip as a SIP UA registered through `proxy`, commanded over its
     ctrl_tcp socket; `contacts` fill its address book (the first is where
     message() sends). `auth_user` and `password` answer digest challenges;
-    `presence` makes it watch its contacts and publish its own state."""
+    `presence` makes it watch its contacts and publish its own state;
+    `transport` is how it reaches the proxy, `cafile` the CA it trusts."""
 
     def __init__(self, workdir, aor, proxy, contacts=(), auth_user=None, password=None,
-                 presence=False):
+                 presence=False, transport="udp", cafile=None):
         self.dir = Path(workdir)
         self.aor = aor
         self.pidfile = self.dir / "baresip.pid"
@@ -104,6 +105,9 @@ class Baresip:
             env.update(BARESIP_AUTH_USER=auth_user, BARESIP_AUTH_PASS=password or "")
         if presence:
             env["BARESIP_PRESENCE"] = "1"
+        env["BARESIP_TRANSPORT"] = transport
+        if cafile:
+            env["BARESIP_CAFILE"] = str(cafile)
         started = subprocess.run([str(PEERS / "baresip-start"), str(self.dir), aor, proxy]
                                  + list(contacts), env=env, capture_output=True, text=True)
         if started.returncode != 0:

@@ -91,12 +91,15 @@ def baresip(tmp_path, request):
 def kamailio_and_cpimd(tmp_path, request):
     """Kamailio (sip.test) and cpimd (cpim.test) as each other's next hop:
     Kamailio relays cpim.test to cpimd's SIP port, cpimd routes sip.test to
-    Kamailio over UDP. Yields (kamailio, cpimd)."""
+    Kamailio over UDP (or the transport given as the fixture's parameter,
+    e.g. parametrize("kamailio_and_cpimd", ["tcp"], indirect=True)).
+    Yields (kamailio, cpimd)."""
+    transport = getattr(request, "param", "udp")
     sip_port = free_port()
     proxy = Kamailio(tmp_path / "kamailio", next_hop="127.0.0.1:%d" % sip_port)
     try:
         server = Cpimd(tmp_path / "cpimd", sip=True, sip_port=sip_port,
-                       args=["--sip-route", "sip.test=udp:" + proxy.address])
+                       args=["--sip-route", "sip.test=%s:%s" % (transport, proxy.address)])
     except BaseException:
         proxy.stop()
         raise

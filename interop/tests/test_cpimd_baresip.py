@@ -5,7 +5,11 @@ watches and is watched (RFC 3856 SUBSCRIBE/NOTIFY, RFC 3903 PUBLISH <->
 draft section 3.4)."""
 
 import re
+import subprocess
 import time
+
+from harness.cpimd import Cpimd
+from harness.peers import log_tail
 
 
 def test_baresip_registered_at_cpimd_exchanges_messages_with_native_user(cpimd, baresip):
@@ -73,3 +77,37 @@ def test_baresip_registered_at_cpimd_and_native_user_watch_each_other(cpimd, bar
     assert re.search(r"SUBSCRIBE sip:erin@cpim\.test SIP/2\.0", log), log[-3000:]
     erin.publish("closed", note="Away")
     wait_contact_status(ua, "Offline")
+
+
+def test_baresip_over_tls_registers_and_exchanges_messages(tmp_path, baresip):
+    # A throwaway certificate for 127.0.0.1, which baresip is told to trust.
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    server = Cpimd(tmp_path / "cpimd-tls", sip=True, sip_tls=(cert, key))
+    try:
+        dave = server.add_user("dave@cpim.test")
+        erin = server.add_user("erin@cpim.test")
+        erin.watch()
+        ua = baresip("sip:dave@cpim.test", server.sip_tls_address,
+                     contacts=["sip:erin@cpim.test"], auth_user="dave@cpim.test",
+                     password=dave.password, transport="tls", cafile=cert)
+        log = ua.wait_log("dave@cpim.test: {0/TLS/v4} 200 OK")
+        assert re.search(r"REGISTER sip:cpim\.test;transport=tls SIP/2\.0|"
+                         r"Via: SIP/2\.0/TLS ", log), log[-3000:]
+
+        ua.command("message", "Hi Erin, over TLS")
+        got = erin.expect("message")
+        assert (got["body"], got["from"]) == ("Hi Erin, over TLS", "im:dave@cpim.test")
+
+        answer = erin.send("im:dave@cpim.test", "Hi Dave, back over TLS")
+        assert answer["status"] == "success", answer
+        log = ua.wait_log("Hi Dave, back over TLS")
+        assert re.search(r"TLS 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+\s+MESSAGE sip:dave", log) \
+            or "Via: SIP/2.0/TLS %s" % server.sip_tls_address in log, log[-3000:]
+    finally:
+        code = server.stop()
+        print("--- cpimd.log ---\n%s" % log_tail(server.log, 40))
+    assert code == 0

@@ -5,6 +5,8 @@ boundary in both directions."""
 
 import re
 
+import pytest
+
 
 def basics(raw):
     return re.findall(r"<(?:\w+:)?basic>\s*(\w+)\s*</(?:\w+:)?basic>", raw)
@@ -39,6 +41,25 @@ def test_native_user_and_kamailio_ua_exchange_messages(kamailio_and_cpimd, user_
     assert back["from"] == "im:alice@sip.test"
     status = alice.expect("message_status")
     assert (status["code"], status["to"]) == (200, "sip:bob@cpim.test")
+
+
+@pytest.mark.parametrize("kamailio_and_cpimd", ["tcp"], indirect=True)
+def test_native_user_reaches_kamailio_ua_with_kamailio_as_tcp_next_hop(kamailio_and_cpimd,
+                                                                      user_agent):
+    kamailio, cpimd = kamailio_and_cpimd
+    bob = cpimd.add_user("bob@cpim.test")
+    alice = user_agent("sip:alice@sip.test", kamailio.address)
+
+    for text in ("First over TCP", "Second over TCP"):
+        answer = bob.send("im:alice@sip.test", text)
+        got = alice.expect("message")
+        assert got["body"] == text
+        # Kamailio's Via on top; cpimd's below it says it came over TCP.
+        vias = re.findall(r"(?im)^(?:via|v)\s*:\s*(.*)$", got["raw"])
+        assert vias[0].startswith("SIP/2.0/UDP %s;" % kamailio.address), vias
+        assert vias[1].startswith("SIP/2.0/TCP "), vias
+        # Kamailio's 200 came back on cpimd's connection.
+        assert answer["status"] == "success", answer
 
 
 def test_native_user_watches_kamailio_ua(kamailio_and_cpimd, user_agent):

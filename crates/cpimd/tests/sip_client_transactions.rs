@@ -2,7 +2,9 @@
 //! good answer: timer F is a 408 (a relayed message then has no answer, the
 //! engine's `indeterminant`), bytes that cannot leave are a transport
 //! error and a 503 (s17.1.4), and a NOTIFY answered 481 ends the
-//! subscription (RFC 6665 s4.2.2).
+//! subscription (RFC 6665 s4.2.2). A next hop over TCP gets a connection
+//! opened to it, reused for later requests, with the answers read on it
+//! (s18.1.1, s18.2.2).
 
 #![allow(clippy::unwrap_used)]
 
@@ -64,7 +66,8 @@ async fn relayed_message_with_no_response_is_retransmitted_then_indeterminant() 
 
 #[tokio::test]
 async fn relayed_message_that_cannot_leave_is_a_503_failure() {
-    // A TCP next hop with no connection to it: the bytes cannot leave.
+    // A TCP next hop where nothing listens: the connection cannot open, so
+    // the bytes cannot leave.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hop = closed.local_addr().unwrap();
     drop(closed);
@@ -80,6 +83,67 @@ async fn relayed_message_that_cannot_leave_is_a_503_failure() {
     assert!(status < 300, "{status} {answer}");
     assert_eq!(answer["status"], "failure", "{answer}");
     assert_eq!(answer["reason"], "503 Service Unavailable", "{answer}");
+}
+
+/// One message read off a stream: framed by Content-Length.
+async fn read_message(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> Received {
+    use tokio::io::AsyncReadExt;
+    loop {
+        if let Ok(cpim_sip::Status::Complete(_, used)) = cpim_sip::Message::parse_stream(buf) {
+            return Received(buf.drain(..used).collect());
+        }
+        let mut chunk = [0u8; 8192];
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "cpimd closed the connection");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[tokio::test]
+async fn relayed_messages_over_tcp_share_one_connection_opened_to_the_next_hop() {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hop = listener.local_addr().unwrap();
+    let server = routed_to(&format!("tcp:{hop}"), "udp:127.0.0.1:0,tcp:127.0.0.1:0");
+    // b.test's side: accepts one connection, answers each MESSAGE on it.
+    let other = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        let mut bodies = Vec::new();
+        for _ in 0..2 {
+            let request = read_message(&mut stream, &mut buf).await;
+            let message = request.parse();
+            assert_eq!(message.method(), "MESSAGE");
+            assert_eq!(message.via()[0].transport(), "TCP");
+            bodies.push(String::from_utf8_lossy(message.body()).into_owned());
+            let ok = cpim_sip::ResponseBuilder::for_request(&message, 200, "OK", Some("b"))
+                .build()
+                .unwrap();
+            drop(message);
+            stream.write_all(&ok).await.unwrap();
+        }
+        // No second connection was opened.
+        let again = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
+        (bodies, again.is_err())
+    });
+    for body in ["first over TCP", "second over TCP"] {
+        let (status, answer) = http(
+            &server,
+            "alice@a.test",
+            reqwest::Method::POST,
+            "/v1/messages",
+            json!({"to": "im:bob@b.test", "body": body}),
+        )
+        .await;
+        assert!(status < 300, "{status} {answer}");
+        assert_eq!(answer["status"], "success", "{answer}");
+    }
+    let (bodies, one_connection) = other.await.unwrap();
+    assert_eq!(bodies, ["first over TCP", "second over TCP"]);
+    assert!(one_connection);
 }
 
 /// Sends a SUBSCRIBE for bob's presence; returns the final response and

@@ -142,3 +142,22 @@ fn tls_listener_with_an_unreadable_certificate_names_the_file() {
         "{stderr}"
     );
 }
+
+#[test]
+fn tls_next_hop_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cpimd"))
+        .arg("--data")
+        .arg(dir.path())
+        .args(["--domain", "example.com", "--http", "127.0.0.1:0"])
+        .args(["--sip", "udp:127.0.0.1:0"])
+        .args(["--sip-route", "b.test=tls:127.0.0.1:5061"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("sip route for b.test: a tls: next hop is not supported yet"),
+        "{stderr}"
+    );
+}

@@ -14,6 +14,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::headers::MAGIC_COOKIE;
@@ -72,8 +73,10 @@ pub enum KeyError {
 /// the top Via branch and the CSeq method.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClientKey {
-    branch: String,
-    method: String,
+    // Shared text: a key is cloned into the table, the ready queue and the
+    // deadline heap, and handed to the user; a clone is a count increment.
+    branch: Arc<str>,
+    method: Arc<str>,
 }
 
 impl ClientKey {
@@ -81,8 +84,8 @@ impl ClientKey {
     pub fn of(message: &Message<'_>) -> Result<ClientKey, KeyError> {
         let branch = rfc3261_branch(message)?;
         Ok(ClientKey {
-            branch: branch.to_owned(),
-            method: message.cseq().method.to_owned(),
+            branch: branch.into(),
+            method: message.cseq().method.into(),
         })
     }
 
@@ -99,10 +102,11 @@ impl ClientKey {
 /// top Via branch and sent-by, and the method (ACK matches INVITE).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ServerKey {
-    branch: String,
-    host: String,
+    // Shared text, as in `ClientKey`.
+    branch: Arc<str>,
+    host: Arc<str>,
     port: Option<u16>,
-    method: String,
+    method: Arc<str>,
 }
 
 impl ServerKey {
@@ -118,10 +122,10 @@ impl ServerKey {
             other => other,
         };
         Ok(ServerKey {
-            branch: branch.to_owned(),
-            host: via.host().to_string().to_ascii_lowercase(),
+            branch: branch.into(),
+            host: via.host().to_string().to_ascii_lowercase().into(),
             port: via.port(),
-            method: method.to_owned(),
+            method: method.into(),
         })
     }
 

@@ -179,6 +179,14 @@ pub async fn start(
                 domain: domain.clone(),
                 reason: format!("next hop {:?} is not TRANSPORT:ADDR:PORT", route.next_hop),
             })?;
+        if hop.kind == TransportKind::Tls {
+            // Outbound TLS needs the peer's name and certificate checks:
+            // refused plainly rather than failing every request later.
+            return Err(StartError::Route {
+                domain,
+                reason: "a tls: next hop is not supported yet (use udp: or tcp:)".to_owned(),
+            });
+        }
         let local = bound
             .iter()
             .position(|b| b.kind == hop.kind)
@@ -271,69 +279,63 @@ struct Wait {
 /// A final response: code, reason phrase and, when one came, its bytes.
 type Reply = (u16, String, Option<Vec<u8>>);
 
-/// What the receive path decided, once the parsed message is dropped.
-enum Next {
-    Serve(Option<ServerKey>),
-    Answered(ClientKey, u16, String, Vec<u8>),
-    Nothing,
-}
-
 impl Binding {
     /// One message from the transport (a datagram, or a framed stream
     /// message).
     pub fn receive(self: &Arc<Binding>, bytes: Vec<u8>, peer: Peer) {
-        let next = match Message::parse_datagram_with(&bytes, &wire::limits()) {
+        // A request is parsed once, in the task that answers it; a response
+        // only hands its code to the waiting client transaction.
+        if !bytes.starts_with(b"SIP/2.0 ") {
+            let binding = self.clone();
+            tokio::spawn(async move { binding.serve(bytes, peer).await });
+            return;
+        }
+        let answered = match Message::parse_datagram_with(&bytes, &wire::limits()) {
             Err(error) => {
                 wire::reject_malformed(self, &bytes, &peer, &error);
-                Next::Nothing
+                None
             }
             Ok(message) => {
                 let incoming =
                     lock(&self.layer).receive(&message, peer.reliability(), Instant::now());
-                match incoming {
-                    Incoming::Request(key) => {
-                        lock(&self.server_peers).insert(key.clone(), peer.clone());
-                        Next::Serve(Some(key))
+                match (incoming, message.status_code()) {
+                    (Incoming::Response(key), Some(code)) if code >= 200 => {
+                        Some((key, code, message.reason().unwrap_or_default().to_owned()))
                     }
-                    Incoming::Response(key) => match message.status_code() {
-                        Some(code) if code >= 200 => Next::Answered(
-                            key,
-                            code,
-                            message.reason().unwrap_or_default().to_owned(),
-                            bytes.clone(),
-                        ),
-                        _ => Next::Nothing,
-                    },
-                    // INVITE, or a request without an RFC 3261 branch: served
-                    // without a transaction; ACK is never answered.
-                    Incoming::NotHandled(_)
-                        if message.is_request() && message.method() != "ACK" =>
-                    {
-                        Next::Serve(None)
-                    }
-                    _ => Next::Nothing,
+                    _ => None,
                 }
             }
         };
-        match next {
-            Next::Serve(key) => {
-                let binding = self.clone();
-                tokio::spawn(async move { binding.serve(bytes, peer, key).await });
+        if let Some((key, code, reason)) = answered {
+            if let Some(wait) = lock(&self.waits).remove(&key) {
+                let _ = wait.reply.send((code, reason, Some(bytes)));
             }
-            Next::Answered(key, code, reason, bytes) => {
-                if let Some(wait) = lock(&self.waits).remove(&key) {
-                    let _ = wait.reply.send((code, reason, Some(bytes)));
-                }
-            }
-            Next::Nothing => {}
         }
         self.pump();
     }
 
-    /// Answers one request.
-    async fn serve(self: Arc<Binding>, bytes: Vec<u8>, peer: Peer, key: Option<ServerKey>) {
-        let Ok(request) = Message::parse_datagram_with(&bytes, &wire::limits()) else {
-            return;
+    /// Answers one request: in its server transaction (a retransmission is
+    /// absorbed or answered by it), or without one for a request the layer
+    /// does not handle (no RFC 3261 branch, INVITE); ACK is never answered.
+    async fn serve(self: Arc<Binding>, bytes: Vec<u8>, peer: Peer) {
+        let request = match Message::parse_datagram_with(&bytes, &wire::limits()) {
+            Ok(request) => request,
+            Err(error) => {
+                wire::reject_malformed(&self, &bytes, &peer, &error);
+                return;
+            }
+        };
+        let incoming = lock(&self.layer).receive(&request, peer.reliability(), Instant::now());
+        let key = match incoming {
+            Incoming::Request(key) => {
+                lock(&self.server_peers).insert(key.clone(), peer.clone());
+                Some(key)
+            }
+            Incoming::NotHandled(_) if request.is_request() && request.method() != "ACK" => None,
+            _ => {
+                self.pump();
+                return;
+            }
         };
         let response = self.answer(&request, &peer).await;
         let code = response.code();
@@ -427,7 +429,7 @@ impl Binding {
     /// Sends what the transactions have queued and hands their events out;
     /// bytes that cannot leave are the transaction's transport error
     /// (RFC 3261 s17.1.4: a client transaction then ends with 503).
-    fn pump(&self) {
+    fn pump(self: &Arc<Binding>) {
         loop {
             let mut transmits = Vec::new();
             let mut events = Vec::new();
@@ -461,10 +463,17 @@ impl Binding {
                     ),
                     _ => continue,
                 };
-                if let Some(peer) = peer {
-                    if self.sockets.send(&peer, bytes).is_err() {
-                        failed.push(failure);
+                let Some(peer) = peer else { continue };
+                if peer.transport == TransportKind::Tcp
+                    && matches!(failure, Transmit::Request { .. })
+                    && self.is_next_hop(&peer)
+                    && !self.sockets.can_reach(&peer)
+                {
+                    if self.sockets.wait_for_connection(&peer, bytes, failure) {
+                        tokio::spawn(transport::connect(self.clone(), peer));
                     }
+                } else if self.sockets.send(&peer, bytes).is_err() {
+                    failed.push(failure);
                 }
             }
             self.hand_out(events);
@@ -476,6 +485,29 @@ impl Binding {
                 layer.handle_transport_error(failure);
             }
         }
+    }
+
+    /// Transmits that could not leave: their transactions' transport
+    /// errors, and what follows from them.
+    fn transport_failed(self: &Arc<Binding>, failed: &[Transmit]) {
+        if failed.is_empty() {
+            return;
+        }
+        {
+            let mut layer = lock(&self.layer);
+            for failure in failed {
+                layer.handle_transport_error(failure);
+            }
+        }
+        self.pump();
+    }
+
+    /// Whether `peer` is a configured next hop (connections to it are
+    /// opened here when none is open).
+    fn is_next_hop(&self, peer: &Peer) -> bool {
+        self.routes
+            .values()
+            .any(|hop| hop.transport == peer.transport && hop.addr == peer.addr)
     }
 
     /// Gives client transactions' outcomes to their waiters and forgets

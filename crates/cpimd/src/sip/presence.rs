@@ -13,12 +13,11 @@
 //! subscription: each gets every notify, and only the last one to end
 //! unsubscribes.
 //!
-//! A refresh: the engine keeps one subscription per watcher and presentity
-//! and refuses a second (draft section 3.4.1 step 3), so a SUBSCRIBE
-//! refresh ends the engine's subscription and makes a new one with the new
-//! duration. The "unsubscribed" notify this causes is passed over; the new
-//! subscription's notify goes out as the NOTIFY RFC 6665 s4.2.1.2 asks for
-//! after a refresh.
+//! A refresh (a SUBSCRIBE in the dialog with Expires above 0) is the
+//! engine's refresh: the subscription is renewed in place (relayed in its
+//! own dialog when the presentity is in another domain), and the notify of
+//! the current state that follows goes out as the NOTIFY RFC 6665
+//! s4.2.1.2 asks for after a refresh.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -232,31 +231,18 @@ async fn in_dialog(
         });
         return dialog_response(binding, request, peer, local_tag, 0);
     }
-    let (Ok(unsubscribe), Ok(op)) = (
-        UnsubscribeOp::new(watcher.to_uri(Scheme::Pres), target.to_uri(Scheme::Pres)),
-        SubscribeOp::new(
-            watcher.to_uri(Scheme::Pres),
-            target.to_uri(Scheme::Pres),
-            expires,
-        ),
+    let Ok(op) = SubscribeOp::new(
+        watcher.to_uri(Scheme::Pres),
+        target.to_uri(Scheme::Pres),
+        expires,
     ) else {
         return response(request, peer, 400, "Bad Request: watcher or target", None);
     };
-    skip_unsubscribed(binding, &watcher, target, 1);
-    let ended = call(binding, OpKind::Unsubscribe, &watcher, None, {
-        let principal = principal.clone();
-        move |origin| Input::Unsubscribe {
-            origin,
-            principal,
-            op: unsubscribe,
-        }
-    })
-    .await;
-    if !ended.is_ok_and(|a| a.response.status == cpim_formats::op::Status::Success) {
-        skip_unsubscribed(binding, &watcher, target, -1);
-    }
+    // The engine renews the subscription in place (and relays the refresh
+    // when the presentity is in another domain); a NOTIFY of the current
+    // state follows (RFC 6665 s4.2.1.2).
     let answer = call(binding, OpKind::Subscribe, &watcher, None, move |origin| {
-        Input::Subscribe {
+        Input::Refresh {
             origin,
             principal,
             op,
@@ -270,20 +256,6 @@ async fn in_dialog(
         }
         Ok(answer) => answer_to_sip(request, peer, &answer.response),
         Err(reason) => response(request, peer, 500, &reason, None),
-    }
-}
-
-/// Counts (or uncounts) an "unsubscribed" notify for `target` that a
-/// refresh causes and the reader passes over.
-fn skip_unsubscribed(binding: &Binding, watcher: &Address, target: &Address, delta: i32) {
-    let mut users = lock(&binding.users);
-    let Some(user) = users.get_mut(watcher) else {
-        return;
-    };
-    let count = user.refreshing.entry(target.clone()).or_insert(0);
-    *count = count.saturating_add_signed(delta);
-    if *count == 0 {
-        user.refreshing.remove(target);
     }
 }
 
@@ -319,15 +291,6 @@ pub async fn notify_event(binding: &Arc<Binding>, user: &Address, event: &Value)
     let dialogs: Vec<Dialog> = {
         let mut users = lock(&binding.users);
         let Some(u) = users.get_mut(user) else { return };
-        if text("reason") == "unsubscribed" {
-            if let Some(count) = u.refreshing.get_mut(&target) {
-                *count = count.saturating_sub(1);
-                if *count == 0 {
-                    u.refreshing.remove(&target);
-                }
-                return;
-            }
-        }
         let found = u
             .dialogs
             .iter()

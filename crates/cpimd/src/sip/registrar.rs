@@ -38,9 +38,6 @@ pub struct SipUser {
     pub dialogs: Vec<Dialog>,
     /// The user's engine inbox, open while it has a binding or a dialog.
     pub inbox: Option<Inbox>,
-    /// Per presentity: how many "unsubscribed" notifies to pass over, each
-    /// caused by a SUBSCRIBE refresh (see [`presence`](super::presence)).
-    pub refreshing: std::collections::HashMap<Address, u32>,
 }
 
 /// One registered contact.

@@ -9,9 +9,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use cpim_sip::message::Status;
+use cpim_sip::transaction::Transmit;
 use cpim_sip::Message;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 
@@ -166,13 +167,23 @@ pub async fn bind(listens: &[Listen], tls: Option<&TlsAcceptor>) -> Result<Vec<B
 pub struct Sockets {
     udp: Vec<Option<Arc<UdpSocket>>>,
     streams: Mutex<HashMap<(TransportKind, SocketAddr), StreamSender>>,
+    /// Next hops a TCP connection is being opened to, and the requests
+    /// waiting for it (bytes, and the transmit to fail if it cannot open).
+    connecting: Mutex<HashMap<SocketAddr, Vec<Waiting>>>,
 }
+
+/// A request waiting for its connection: its bytes, and the transmit that
+/// names its transaction should the connection not open.
+type Waiting = (Vec<u8>, Transmit);
 
 /// Queues bytes for one connection's writer.
 type StreamSender = mpsc::Sender<Vec<u8>>;
 
 /// Messages queued for one connection before it counts as stuck.
 const STREAM_QUEUE: usize = 256;
+
+/// Longest a TCP connection to a next hop may take to open.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Longest a TLS handshake may take before the connection is dropped.
 const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -192,7 +203,27 @@ impl Sockets {
                 })
                 .collect(),
             streams: Mutex::new(HashMap::new()),
+            connecting: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether bytes for `peer` can go out now: UDP always, a stream
+    /// transport when a connection to it is open.
+    pub fn can_reach(&self, peer: &Peer) -> bool {
+        match peer.transport {
+            TransportKind::Udp => true,
+            _ => lock(&self.streams).contains_key(&(peer.transport, peer.addr)),
+        }
+    }
+
+    /// Queues a request for a next hop a TCP connection is to be opened
+    /// to; true when no connection attempt runs yet (the caller starts
+    /// [`connect`]).
+    pub fn wait_for_connection(&self, peer: &Peer, bytes: Vec<u8>, failure: Transmit) -> bool {
+        let mut connecting = lock(&self.connecting);
+        let waiting = connecting.entry(peer.addr).or_default();
+        waiting.push((bytes, failure));
+        waiting.len() == 1
     }
 
     /// Sends bytes to a peer. An error means the bytes cannot leave (no
@@ -308,7 +339,15 @@ async fn tcp_accept(
                 let binding = binding.clone();
                 match tls.clone() {
                     None => {
-                        tokio::spawn(connection(binding, stream, addr, local, TransportKind::Tcp));
+                        let rx = register(&binding, TransportKind::Tcp, addr);
+                        tokio::spawn(connection(
+                            binding,
+                            stream,
+                            addr,
+                            local,
+                            TransportKind::Tcp,
+                            rx,
+                        ));
                     }
                     Some(acceptor) => {
                         tokio::spawn(async move {
@@ -316,8 +355,16 @@ async fn tcp_accept(
                                 .await
                             {
                                 Ok(Ok(stream)) => {
-                                    connection(binding, stream, addr, local, TransportKind::Tls)
-                                        .await;
+                                    let rx = register(&binding, TransportKind::Tls, addr);
+                                    connection(
+                                        binding,
+                                        stream,
+                                        addr,
+                                        local,
+                                        TransportKind::Tls,
+                                        rx,
+                                    )
+                                    .await;
                                 }
                                 Ok(Err(error)) => {
                                     tracing::debug!(%addr, %error, "SIP TLS handshake failed");
@@ -336,6 +383,66 @@ async fn tcp_accept(
     }
 }
 
+/// Makes `addr` reachable over `transport`: what is sent to it from now on
+/// queues for the connection's writer.
+fn register(
+    binding: &Binding,
+    transport: TransportKind,
+    addr: SocketAddr,
+) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel::<Vec<u8>>(STREAM_QUEUE);
+    lock(&binding.sockets.streams).insert((transport, addr), tx);
+    rx
+}
+
+/// Opens a TCP connection to a next hop that has none (RFC 3261 s18.1.1:
+/// the client opens one when it has none to reuse), serves it like an
+/// accepted one (responses and the hop's requests come back on it), and
+/// sends what waited for it. When it cannot be opened, every waiting
+/// request has its transport error.
+pub async fn connect(binding: Arc<Binding>, peer: Peer) {
+    let opened = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(peer.addr)).await;
+    let waiting = |binding: &Binding| {
+        lock(&binding.sockets.connecting)
+            .remove(&peer.addr)
+            .unwrap_or_default()
+    };
+    let failed: Vec<Transmit> = match opened {
+        Ok(Ok(stream)) => {
+            let rx = register(&binding, TransportKind::Tcp, peer.addr);
+            tokio::spawn(connection(
+                binding.clone(),
+                stream,
+                peer.addr,
+                peer.local,
+                TransportKind::Tcp,
+                rx,
+            ));
+            waiting(&binding)
+                .into_iter()
+                .filter_map(|(bytes, failure)| {
+                    binding.sockets.send(&peer, bytes).err().map(|_| failure)
+                })
+                .collect()
+        }
+        Ok(Err(error)) => {
+            tracing::debug!(%error, addr = %peer.addr, "SIP TCP connection to next hop failed");
+            waiting(&binding)
+                .into_iter()
+                .map(|(_, failure)| failure)
+                .collect()
+        }
+        Err(_) => {
+            tracing::debug!(addr = %peer.addr, "SIP TCP connection to next hop timed out");
+            waiting(&binding)
+                .into_iter()
+                .map(|(_, failure)| failure)
+                .collect()
+        }
+    };
+    binding.transport_failed(&failed);
+}
+
 /// Serves one TCP or TLS connection: messages framed out of the byte
 /// stream go to the binding; what the binding sends to this peer is
 /// written in order.
@@ -345,12 +452,11 @@ async fn connection<S>(
     addr: SocketAddr,
     local: usize,
     transport: TransportKind,
+    mut rx: mpsc::Receiver<Vec<u8>>,
 ) where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (mut read, mut write) = tokio::io::split(stream);
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(STREAM_QUEUE);
-    lock(&binding.sockets.streams).insert((transport, addr), tx);
     let writer = tokio::spawn(async move {
         while let Some(bytes) = rx.recv().await {
             if write.write_all(&bytes).await.is_err() {
