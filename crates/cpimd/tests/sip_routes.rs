@@ -9,34 +9,40 @@ mod sip_support;
 use serde_json::json;
 use sip_support::{events, http, next_event, start_custom, Server};
 
-/// A UDP port free right now on the loopback interface: each server must
-/// know the other's address before either starts.
-fn free_udp_port() -> u16 {
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket.local_addr().unwrap().port()
+/// A port free right now on the loopback interface for `transport`: each
+/// server must know the other's address before either starts.
+fn free_port(transport: &str) -> u16 {
+    if transport == "udp" {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().port()
+    } else {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }
 }
 
 /// A serves a.test (alice), B serves b.test (bob); A routes b.test to B by
-/// the configuration file, B routes a.test to A by the flag.
-fn pair() -> (Server, Server) {
-    let (port_a, port_b) = (free_udp_port(), free_udp_port());
+/// the configuration file, B routes a.test to A by the flag, both over
+/// `transport`.
+fn pair_over(transport: &str) -> (Server, Server) {
+    let (port_a, port_b) = (free_port(transport), free_port(transport));
     let a = start_custom(
         "a.test",
         &["alice@a.test"],
         &format!(
-            "[service]\ndefault_policy = \"allow\"\n\n[[sip.route]]\ndomain = \"b.test\"\nnext_hop = \"udp:127.0.0.1:{port_b}\"\n"
+            "[service]\ndefault_policy = \"allow\"\n\n[[sip.route]]\ndomain = \"b.test\"\nnext_hop = \"{transport}:127.0.0.1:{port_b}\"\n"
         ),
-        &format!("udp:127.0.0.1:{port_a}"),
+        &format!("{transport}:127.0.0.1:{port_a}"),
         &[],
     );
     let b = start_custom(
         "b.test",
         &["bob@b.test"],
         "[service]\ndefault_policy = \"allow\"\n",
-        &format!("udp:127.0.0.1:{port_b}"),
+        &format!("{transport}:127.0.0.1:{port_b}"),
         &[
             "--sip-route".to_owned(),
-            format!("a.test=udp:127.0.0.1:{port_a}"),
+            format!("a.test={transport}:127.0.0.1:{port_a}"),
         ],
     );
     (a, b)
@@ -44,7 +50,28 @@ fn pair() -> (Server, Server) {
 
 #[tokio::test]
 async fn messages_cross_domains_both_ways() {
-    let (a, b) = pair();
+    messages_cross_domains_both_ways_over("udp").await;
+}
+
+/// Over TCP each server opens its own connection to the other, from an
+/// ephemeral port: the peer is still recognised as the other domain.
+#[tokio::test]
+async fn messages_cross_domains_both_ways_over_tcp() {
+    messages_cross_domains_both_ways_over("tcp").await;
+}
+
+#[tokio::test]
+async fn subscription_to_a_user_of_another_domain_gets_its_notifies() {
+    subscription_to_a_user_of_another_domain_over("udp").await;
+}
+
+#[tokio::test]
+async fn subscription_to_a_user_of_another_domain_over_tcp_gets_its_notifies() {
+    subscription_to_a_user_of_another_domain_over("tcp").await;
+}
+
+async fn messages_cross_domains_both_ways_over(transport: &str) {
+    let (a, b) = pair_over(transport);
     let mut bob_events = events(&b, "bob@b.test").await;
     let mut alice_events = events(&a, "alice@a.test").await;
 
@@ -95,9 +122,8 @@ async fn messages_cross_domains_both_ways() {
     );
 }
 
-#[tokio::test]
-async fn subscription_to_a_user_of_another_domain_gets_its_notifies() {
-    let (a, b) = pair();
+async fn subscription_to_a_user_of_another_domain_over(transport: &str) {
+    let (a, b) = pair_over(transport);
     let mut alice_events = events(&a, "alice@a.test").await;
     let (status, _) = http(
         &b,

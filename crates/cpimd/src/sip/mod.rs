@@ -541,13 +541,25 @@ impl Binding {
             .unwrap_or((peer.transport, peer.addr))
     }
 
-    /// The other domain whose configured next hop `peer` is: its requests
-    /// are taken as that domain's (address-based peer trust).
-    fn peer_domain(&self, peer: &Peer) -> Option<&str> {
+    /// Whether `peer` is `domain`'s configured next hop, so its requests
+    /// with a From of that domain are taken as the domain's (address-based
+    /// peer trust). Over UDP the source must be the next hop's address and
+    /// port; a TCP connection the next hop opens comes from an ephemeral
+    /// port, so there its address alone counts.
+    fn speaks_for(&self, peer: &Peer, domain: &str) -> bool {
+        self.routes.get(domain).is_some_and(|hop| {
+            hop.transport == peer.transport
+                && (hop.addr == peer.addr
+                    || (peer.transport != TransportKind::Udp && hop.addr.ip() == peer.addr.ip()))
+        })
+    }
+
+    /// Whether `peer` is exactly (transport, address and port) some other
+    /// domain's next hop: nobody else sends from there.
+    fn is_domain_peer(&self, peer: &Peer) -> bool {
         self.routes
-            .iter()
-            .find(|(_, hop)| hop.addr == peer.addr && hop.transport == peer.transport)
-            .map(|(domain, _)| domain.as_str())
+            .values()
+            .any(|hop| hop.addr == peer.addr && hop.transport == peer.transport)
     }
 
     fn serves(&self, domain: &str) -> bool {

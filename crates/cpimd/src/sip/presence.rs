@@ -209,9 +209,10 @@ async fn in_dialog(
     let Some(mut dialog) = found else {
         return response(request, peer, 481, "Subscription Does Not Exist", None);
     };
-    let principal = match binding.peer_domain(peer) {
-        Some(domain) if watcher.domain() == domain => Principal::Domain(domain.to_owned()),
-        _ => Principal::User(watcher.clone()),
+    let principal = if binding.speaks_for(peer, watcher.domain()) {
+        Principal::Domain(watcher.domain().to_owned())
+    } else {
+        Principal::User(watcher.clone())
     };
     if expires == 0 {
         remove_dialog(binding, &watcher, matches);
@@ -314,9 +315,10 @@ pub async fn notify_event(binding: &Arc<Binding>, user: &Address, event: &Value)
             // dialog of the watcher needs it.
             if !terminated && (code == 481 || code == 408) {
                 remove_dialog(&binding, &user, |d| d.local_tag == dialog.local_tag);
-                let principal = match binding.peer_domain(&dialog.peer) {
-                    Some(domain) if user.domain() == domain => Principal::Domain(domain.to_owned()),
-                    _ => Principal::User(user.clone()),
+                let principal = if binding.speaks_for(&dialog.peer, user.domain()) {
+                    Principal::Domain(user.domain().to_owned())
+                } else {
+                    Principal::User(user.clone())
                 };
                 unsubscribe_unless_other_dialogs(&binding, &user, &dialog.target, principal).await;
                 sync_inbox(&binding, &user).await;

@@ -192,20 +192,19 @@ pub async fn sender(
     request: &Message<'_>,
     peer: &Peer,
 ) -> Result<(Address, Principal), ResponseBuilder> {
-    if let Some(domain) = binding.peer_domain(peer) {
-        return match wire::address(request.from().uri().as_str()) {
-            Some(user) if user.domain() == domain => {
-                let principal = Principal::Domain(domain.to_owned());
-                Ok((user, principal))
-            }
-            _ => Err(response(
-                request,
-                peer,
-                403,
-                "Forbidden: From is not of the peer's domain",
-                None,
-            )),
-        };
+    let from = wire::address(request.from().uri().as_str());
+    if let Some(user) = from.filter(|user| binding.speaks_for(peer, user.domain())) {
+        let principal = Principal::Domain(user.domain().to_owned());
+        return Ok((user, principal));
+    }
+    if binding.is_domain_peer(peer) {
+        return Err(response(
+            request,
+            peer,
+            403,
+            "Forbidden: From is not of the peer's domain",
+            None,
+        ));
     }
     let user = authenticate(binding, request, peer).await?;
     Ok((user.clone(), Principal::User(user)))

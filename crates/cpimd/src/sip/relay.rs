@@ -107,7 +107,7 @@ pub async fn notify(binding: &Arc<Binding>, request: &Message<'_>, peer: &Peer) 
     let Some(sub) = sub else {
         return response(request, peer, 481, "Subscription Does Not Exist", None);
     };
-    if binding.peer_domain(peer) != Some(sub.domain.as_str()) {
+    if !binding.speaks_for(peer, &sub.domain) {
         return response(request, peer, 403, "Forbidden: not the dialog's peer", None);
     }
     if !request
