@@ -45,6 +45,7 @@ use cpim_engine::{
 use rusqlite::{params, Connection, Row, Transaction, TransactionBehavior};
 
 pub mod accounts;
+mod read_ahead;
 mod schema;
 
 pub use schema::SCHEMA_VERSION;
@@ -221,6 +222,10 @@ impl Store for SqliteStore {
     fn load_into(&mut self, sink: &mut RecordSink<'_>) -> Result<(), StoreError> {
         // One read transaction, so the records are consistent even if
         // another connection writes meanwhile.
+        if let Some(loaded) = read_ahead::load(&mut self.conn, sink) {
+            return loaded;
+        }
+        // No second thread to be had: read on this one.
         let tx = self.conn.transaction().map_err(SqliteStoreError::from)?;
         read_records(&tx, sink)?;
         tx.commit().map_err(SqliteStoreError::from)?;
@@ -435,6 +440,11 @@ fn read_records(tx: &Transaction<'_>, sink: &mut RecordSink<'_>) -> Result<(), S
             }))
         },
     )?;
+    read_rare_records(tx, sink)
+}
+
+/// The records of the kinds that number in tens, not millions, in order.
+fn read_rare_records(tx: &Transaction<'_>, sink: &mut RecordSink<'_>) -> Result<(), StoreError> {
     each_row(
         tx,
         "SELECT presentity, subject_kind, subject, decision FROM policy",

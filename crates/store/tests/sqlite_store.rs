@@ -272,6 +272,89 @@ fn load_into_lends_users_first_and_stops_at_a_sink_error() -> Result<(), StoreEr
     Ok(())
 }
 
+/// Past the size of the batches the store reads ahead in (thousands of
+/// rows, on a thread of its own), every record still comes once, in kind
+/// order, text intact; and a sink failing mid-way, while the reader waits
+/// with batches in flight, gets its own error back, and the store is left
+/// free to write.
+#[test]
+fn load_into_across_many_read_batches() -> Result<(), StoreError> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(dir.path()).unwrap();
+    let mut puts: Vec<Change> = (0..300)
+        .map(|u| Change::PutUser(format!("user{u}@example.com")))
+        .collect();
+    puts.extend((0..300).map(|u| {
+        Change::PutPublication(PublicationRecord {
+            presentity: format!("user{u}@example.com"),
+            publisher: format!("device-{u}"),
+            // Long enough that some batches end by size, not row count.
+            pidf: format!(
+                "<presence entity=\"pres:user{u}@example.com\"/>{}",
+                "x".repeat(4000)
+            ),
+            expires: Timestamp::from_millis(1_000 + u),
+        })
+    }));
+    puts.extend((0..30_000u64).map(|w| {
+        Change::PutSubscription(SubscriptionRecord {
+            watcher: format!("watcher{w}@example.net"),
+            target: format!("user{}@example.com", w % 300),
+            expires: Timestamp::from_millis(5_000 + w),
+            state: if w % 7 == 0 {
+                SubscriptionStatus::Pending
+            } else {
+                SubscriptionStatus::Active
+            },
+        })
+    }));
+    puts.push(Change::PutBlock(BlockRecord {
+        inbox: "user1@example.com".into(),
+        blocked: "spam@example.org".into(),
+    }));
+    store.apply(&puts)?;
+
+    let mut lent = Snapshot::default();
+    let mut kinds = Vec::new();
+    store.load_into(&mut |record| {
+        let kind = match record {
+            Record::User(_) => 0,
+            Record::Publication(_) => 1,
+            Record::Subscription(_) => 2,
+            _ => 3,
+        };
+        if kinds.last() != Some(&kind) {
+            kinds.push(kind);
+        }
+        lent.push(record);
+        Ok(())
+    })?;
+    assert_eq!(kinds, [0, 1, 2, 3], "each kind in one run, users first");
+    assert_eq!(sorted(lent), model(&[&puts]));
+
+    let mut seen = 0;
+    let err = store
+        .load_into(&mut |_| {
+            seen += 1;
+            if seen == 10_000 {
+                return Err(StoreError::Corrupt {
+                    record: "test".into(),
+                    reason: "refused mid-way".into(),
+                });
+            }
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt { reason, .. } if reason == "refused mid-way"),
+        "{err:?}"
+    );
+    assert_eq!(seen, 10_000, "no record after the sink's error");
+    store.apply(&[Change::PutUser("late@example.com".into())])?;
+    assert_eq!(store.load()?.users.len(), 301);
+    Ok(())
+}
+
 #[test]
 fn put_replaces_the_record_with_the_same_key() -> Result<(), StoreError> {
     let dir = tempfile::tempdir().unwrap();

@@ -20,9 +20,9 @@ use super::{Address, UriError, UriErrorKind};
 impl Address {
     /// The bare JID `node@domain` for this address.
     pub fn to_jid(&self) -> Result<String, JidError> {
-        let mut node = String::with_capacity(self.local.len());
-        for (i, ch) in self.local.char_indices() {
-            let rest = &self.local[i + ch.len_utf8()..];
+        let mut node = String::with_capacity(self.local().len());
+        for (i, ch) in self.local().char_indices() {
+            let rest = &self.local()[i + ch.len_utf8()..];
             match escape_code(ch) {
                 Some(_) if ch == '\\' && unescape_xep0106(rest).is_none() => node.push('\\'),
                 Some(code) => {
@@ -31,7 +31,7 @@ impl Address {
                 }
                 // A literal `#26;` would read back as `&` (RFC 3922 s3.2
                 // step 3), and XEP-0106 has no escape for `#`.
-                None if ch == '#' && unescape_rfc3922(&self.local[i..]).is_some() => {
+                None if ch == '#' && unescape_rfc3922(&self.local()[i..]).is_some() => {
                     return Err(JidError::new(JidErrorKind::Ambiguous, i));
                 }
                 None if nodeprep_prohibited(ch) => {
