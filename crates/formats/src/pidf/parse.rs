@@ -1556,6 +1556,7 @@ mod tests {
     /// fixture with each byte replaced by one that matters to the scan, or
     /// cut short, under default and tight limits.
     #[test]
+    #[allow(clippy::unwrap_used)]
     fn plain_content_skip_matches_event_reading() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/pidf");
         let mut inputs: Vec<Vec<u8>> = std::fs::read_dir(dir)
