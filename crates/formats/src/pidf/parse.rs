@@ -305,7 +305,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                 max: self.limits.max_attributes,
             }));
         }
-        if memchr::memmem::find(raw, b"xmlns").is_some() {
+        if declares_namespace(raw) {
             for attr in start.attributes().with_checks(false) {
                 let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
                 if let Some(decl) = attr.key.as_namespace_binding() {
@@ -359,7 +359,11 @@ impl<'i, 'a> Parser<'i, 'a> {
     }
 
     fn is_pidf(&self, name: QName<'_>) -> Result<bool, PidfError> {
-        Ok(self.element_ns(name)?.is_some_and(is_pidf_ns))
+        self.scope.element_is_pidf(name).map_err(|prefix| {
+            self.error(ErrorKind::UnboundPrefix(
+                String::from_utf8_lossy(&prefix).into_owned(),
+            ))
+        })
     }
 
     fn root(&mut self, start: &BytesStart<'i>) -> Result<Document, PidfError> {
@@ -449,7 +453,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         let mut tuple = Tuple::default();
         let mut id = None;
         let mut others = false;
-        for attr in start.attributes() {
+        for attr in checked_attributes(start) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
             if attr.key.as_ref() == b"id" {
                 id = Some(self.attribute_string(&attr)?);
@@ -570,7 +574,7 @@ impl<'i, 'a> Parser<'i, 'a> {
 
     fn contact(&mut self, start: &BytesStart<'i>) -> Result<Contact, PidfError> {
         let mut priority = None;
-        for attr in start.attributes() {
+        for attr in checked_attributes(start) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
             if attr.key.as_ref() == b"priority" {
                 let value = self.attribute_value(&attr)?;
@@ -584,7 +588,7 @@ impl<'i, 'a> Parser<'i, 'a> {
 
     fn note(&mut self, start: &BytesStart<'i>) -> Result<Note, PidfError> {
         let mut lang = None;
-        for attr in start.attributes() {
+        for attr in checked_attributes(start) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
             // The xml prefix is bound to XML_NS and no other prefix may be.
             if attr.key.as_ref() == b"xml:lang" {
@@ -870,8 +874,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         // Most extension elements have no attributes at all.
         let attributes = !start.attributes_raw().iter().all(|&b| is_space(b));
         // Declarations first: a prefix declared here is not used from outside.
-        let declares =
-            attributes && memchr::memmem::find(start.attributes_raw(), b"xmlns").is_some();
+        let declares = attributes && declares_namespace(start.attributes_raw());
         for attr in start.attributes().with_checks(false).filter(|_| declares) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
             if let Some(decl) = attr.key.as_namespace_binding() {
@@ -887,7 +890,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                 self.inner.push((at..self.names.len(), depth));
             }
         }
-        for attr in start.attributes().filter(|_| attributes) {
+        for attr in checked_attributes(start).filter(|_| attributes) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
             if attr.value.contains(&b'&') {
                 self.attribute_value(&attr)?;
@@ -1060,7 +1063,7 @@ impl<'i, 'a> Parser<'i, 'a> {
     /// The attributes of a start tag, namespace-resolved, values normalised.
     fn attributes(&self, start: &BytesStart<'i>) -> Result<Vec<Attr>, PidfError> {
         let mut out = Vec::new();
-        for attr in start.attributes() {
+        for attr in checked_attributes(start) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
             let value = attr
                 .normalized_value(XmlVersion::Implicit1_0)
@@ -1276,6 +1279,9 @@ struct Scope {
     /// (prefix end, namespace end, depth of the declaring element); each
     /// prefix starts where the previous binding's namespace ends.
     bindings: Vec<(usize, usize, usize)>,
+    /// For each binding, whether its namespace is PIDF's (found once, when
+    /// declared, rather than at every element).
+    pidf: Vec<bool>,
 }
 
 /// A resolved name.
@@ -1308,6 +1314,7 @@ impl Scope {
         let prefix_end = self.bytes.len();
         self.bytes.extend_from_slice(namespace);
         self.bindings.push((prefix_end, self.bytes.len(), depth));
+        self.pidf.push(is_pidf_ns(namespace));
         Ok(())
     }
 
@@ -1318,6 +1325,7 @@ impl Scope {
                 break;
             }
             self.bindings.pop();
+            self.pidf.pop();
             let start = self.bindings.last().map_or(0, |b| b.1);
             debug_assert!(start <= prefix_end);
             self.bytes.truncate(start);
@@ -1327,15 +1335,39 @@ impl Scope {
     /// The innermost binding of `prefix`: searched from the inside out, so
     /// the usual hit (a declaration on the root) costs one pass at most.
     fn lookup(&self, prefix: &[u8]) -> Option<&[u8]> {
+        let i = self.lookup_index(prefix)?;
+        let start = self.bindings[i].0;
+        self.bytes.get(start..self.bindings[i].1)
+    }
+
+    /// Whether an element name is in the PIDF namespace: `Err` with the
+    /// prefix when no declaration binds it. The same answer as resolving
+    /// the name and comparing, without looking at the namespace again.
+    fn element_is_pidf(&self, name: QName<'_>) -> Result<bool, Vec<u8>> {
+        match name.prefix() {
+            None => Ok(self.lookup_index(b"").is_some_and(|i| {
+                let (prefix_end, ns_end, _) = self.bindings[i];
+                ns_end > prefix_end && self.pidf[i]
+            })),
+            Some(prefix) if prefix.as_ref() == b"xml" => Ok(false),
+            Some(prefix) => match self.lookup_index(prefix.as_ref()) {
+                Some(i) => Ok(self.pidf[i]),
+                None => Err(prefix.as_ref().to_vec()),
+            },
+        }
+    }
+
+    /// The index of the innermost binding of `prefix`.
+    fn lookup_index(&self, prefix: &[u8]) -> Option<usize> {
         let mut i = self.bindings.len();
         while i > 0 {
             i -= 1;
-            let (prefix_end, ns_end, _) = self.bindings[i];
+            let prefix_end = self.bindings[i].0;
             let start = if i == 0 { 0 } else { self.bindings[i - 1].1 };
             if prefix_end - start == prefix.len()
                 && self.bytes.get(start..prefix_end) == Some(prefix)
             {
-                return self.bytes.get(prefix_end..ns_end);
+                return Some(i);
             }
         }
         None
@@ -1400,6 +1432,26 @@ fn trimmed(text: String) -> String {
 
 fn utf8(bytes: &[u8]) -> Result<&str, ()> {
     std::str::from_utf8(bytes).map_err(|_| ())
+}
+
+/// Whether an element's attributes may declare a namespace: `xmlns` in
+/// them (searched with a finder built once).
+fn declares_namespace(raw: &[u8]) -> bool {
+    static XMLNS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"xmlns"));
+    raw.len() >= 5 && XMLNS.find(raw).is_some()
+}
+
+/// An element's attributes, checked for repeated names as quick-xml does
+/// by default, but only when there are two or more: the check keeps a
+/// vector, which a lone attribute does not need.
+fn checked_attributes<'s>(
+    start: &'s BytesStart<'_>,
+) -> quick_xml::events::attributes::Attributes<'s> {
+    let several = start.attributes().with_checks(false).nth(1).is_some();
+    let mut attributes = start.attributes();
+    attributes.with_checks(several);
+    attributes
 }
 
 /// XML white space (`S`).
