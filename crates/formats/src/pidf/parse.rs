@@ -1276,12 +1276,11 @@ fn note_use(
 struct Scope {
     /// Prefixes and namespaces, back to back.
     bytes: Vec<u8>,
-    /// (prefix end, namespace end, depth of the declaring element); each
-    /// prefix starts where the previous binding's namespace ends.
-    bindings: Vec<(usize, usize, usize)>,
-    /// For each binding, whether its namespace is PIDF's (found once, when
-    /// declared, rather than at every element).
-    pidf: Vec<bool>,
+    /// (prefix end, namespace end, depth of the declaring element, whether
+    /// the namespace is PIDF's); each prefix starts where the previous
+    /// binding's namespace ends. PIDF-ness is found once, when declared,
+    /// rather than at every element.
+    bindings: Vec<(usize, usize, usize, bool)>,
 }
 
 /// A resolved name.
@@ -1313,19 +1312,19 @@ impl Scope {
         self.bytes.extend_from_slice(prefix);
         let prefix_end = self.bytes.len();
         self.bytes.extend_from_slice(namespace);
-        self.bindings.push((prefix_end, self.bytes.len(), depth));
-        self.pidf.push(is_pidf_ns(namespace));
+        let pidf = is_pidf_ns(namespace);
+        self.bindings
+            .push((prefix_end, self.bytes.len(), depth, pidf));
         Ok(())
     }
 
     /// Drops the bindings of elements deeper than `depth`.
     fn pop(&mut self, depth: usize) {
-        while let Some(&(prefix_end, _, d)) = self.bindings.last() {
+        while let Some(&(prefix_end, _, d, _)) = self.bindings.last() {
             if d <= depth {
                 break;
             }
             self.bindings.pop();
-            self.pidf.pop();
             let start = self.bindings.last().map_or(0, |b| b.1);
             debug_assert!(start <= prefix_end);
             self.bytes.truncate(start);
@@ -1346,12 +1345,12 @@ impl Scope {
     fn element_is_pidf(&self, name: QName<'_>) -> Result<bool, Vec<u8>> {
         match name.prefix() {
             None => Ok(self.lookup_index(b"").is_some_and(|i| {
-                let (prefix_end, ns_end, _) = self.bindings[i];
-                ns_end > prefix_end && self.pidf[i]
+                let (prefix_end, ns_end, _, pidf) = self.bindings[i];
+                ns_end > prefix_end && pidf
             })),
             Some(prefix) if prefix.as_ref() == b"xml" => Ok(false),
             Some(prefix) => match self.lookup_index(prefix.as_ref()) {
-                Some(i) => Ok(self.pidf[i]),
+                Some(i) => Ok(self.bindings[i].3),
                 None => Err(prefix.as_ref().to_vec()),
             },
         }
