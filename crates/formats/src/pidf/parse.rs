@@ -389,6 +389,9 @@ impl<'i, 'a> Parser<'i, 'a> {
 
     fn presence(&mut self, start: &BytesStart<'i>) -> Result<Presence, PidfError> {
         let mut presence = Presence::default();
+        // Hashes of the tuple ids so far, once there are enough of them
+        // that comparing with each costs more.
+        let mut ids = None;
         let mut entity = None;
         for attr in self.attributes(start)? {
             match attr {
@@ -427,7 +430,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                             }
                             let at = self.pos;
                             let tuple = self.tuple(&child)?;
-                            if presence.tuples.iter().any(|t| t.id == tuple.id) {
+                            if is_repeated_id(&presence.tuples, &mut ids, &tuple.id) {
                                 return Err(PidfError::new(
                                     ErrorKind::DuplicateTupleId(tuple.id),
                                     at,
@@ -1433,6 +1436,28 @@ fn utf8(bytes: &[u8]) -> Result<&str, ()> {
     std::str::from_utf8(bytes).map_err(|_| ())
 }
 
+/// Whether `id` is the id of one of `tuples`: compared with each while
+/// they are few, then looked up by hash (kept in `ids`, built on first
+/// use), comparing texts only when the hash is known.
+fn is_repeated_id(
+    tuples: &[Tuple],
+    ids: &mut Option<std::collections::HashSet<u64>>,
+    id: &str,
+) -> bool {
+    const FEW: usize = 8;
+    let hash = |id: &str| {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        id.hash(&mut hasher);
+        hasher.finish()
+    };
+    if tuples.len() < FEW {
+        return tuples.iter().any(|t| t.id == id);
+    }
+    let ids = ids.get_or_insert_with(|| tuples.iter().map(|t| hash(&t.id)).collect());
+    !ids.insert(hash(id)) && tuples.iter().any(|t| t.id == id)
+}
+
 /// Whether an element's attributes may declare a namespace: `xmlns` in
 /// them (searched with a finder built once).
 fn declares_namespace(raw: &[u8]) -> bool {
@@ -1658,6 +1683,39 @@ mod tests {
             }
         }
         assert!(compared > 10_000);
+    }
+
+    /// A repeated tuple id is refused at the second tuple with it, among
+    /// few tuples and among many (where ids are looked up by hash).
+    #[test]
+    fn repeated_tuple_ids() {
+        let doc = |ids: &[&str]| {
+            let mut xml =
+                String::from(r#"<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="pres:a@b">"#);
+            for id in ids {
+                xml.push_str(&format!(r#"<tuple id="{id}"><status/></tuple>"#));
+            }
+            xml.push_str("</presence>");
+            xml
+        };
+        let many: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let parsed = document(doc(&many).as_bytes(), &Limits::default(), None);
+        assert!(matches!(parsed, Ok(Document::Pidf(p)) if p.tuples.len() == 20));
+        for at in [3, 15] {
+            let mut ids = many.clone();
+            ids[at] = "t1";
+            let xml = doc(&ids);
+            let second = xml
+                .match_indices(r#"<tuple id="t1">"#)
+                .nth(1)
+                .map(|(i, _)| i);
+            let error = document(xml.as_bytes(), &Limits::default(), None).err();
+            assert_eq!(
+                error.map(|e| (e.kind().clone(), e.position())),
+                second.map(|i| (ErrorKind::DuplicateTupleId("t1".into()), i)),
+            );
+        }
     }
 
     #[test]
