@@ -90,12 +90,38 @@ impl Default for Limits {
 }
 
 /// A parsed `message/cpim` message, borrowing its input.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Message<'a> {
     form: Form,
     signed: Option<Signed<'a>>,
     headers: Vec<Header<'a>>,
+    /// Holds the message's MIME headers too (see [`Content`]).
     content: Content<'a>,
+}
+
+/// Part by part, the MIME headers of the message included.
+impl PartialEq for Message<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.form == other.form
+            && self.signed == other.signed
+            && self.mime_headers() == other.mime_headers()
+            && self.headers == other.headers
+            && self.content == other.content
+    }
+}
+
+impl Eq for Message<'_> {}
+
+impl std::fmt::Debug for Message<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Message")
+            .field("form", &self.form)
+            .field("signed", &self.signed)
+            .field("mime_headers", &self.mime_headers())
+            .field("headers", &self.headers)
+            .field("content", &self.content)
+            .finish()
+    }
 }
 
 impl<'a> Message<'a> {

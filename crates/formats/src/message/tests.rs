@@ -156,3 +156,17 @@ fn absolute_uri_byte_classes() {
     assert!(!is_absolute_uri("im:"));
     assert!(!is_absolute_uri(":x"));
 }
+
+/// Messages that differ only in their MIME headers are not equal, though
+/// those headers share a vector with the content's.
+#[test]
+fn equality_counts_the_mime_headers() {
+    let one =
+        b"Content-Type: message/cpim\r\n\r\nSubject: hi\r\n\r\nContent-Type: text/plain\r\n\r\nx";
+    let two =
+        b"content-type: message/cpim\r\n\r\nSubject: hi\r\n\r\nContent-Type: text/plain\r\n\r\nx";
+    let (one, two) = (Message::parse(one).unwrap(), Message::parse(two).unwrap());
+    assert_eq!(one.content(), two.content());
+    assert_ne!(one, two);
+    assert!(format!("{one:?}").contains("mime_headers: [MimeHeader"));
+}

@@ -283,13 +283,18 @@ impl<'a> Parser<'a, '_> {
                 Ok(Operation::Subscribe(op))
             }
             b"unsubscribe" => {
-                let mut attrs = self.attrs(e, "unsubscribe", position)?;
+                let (watcher, target, trans_id) = self.party_attrs(
+                    e,
+                    "unsubscribe",
+                    position,
+                    ["watcher", "target"],
+                    Scheme::Pres,
+                )?;
                 let op = UnsubscribeOp {
-                    watcher: attrs.uri("watcher", Scheme::Pres)?,
-                    target: attrs.uri("target", Scheme::Pres)?,
-                    trans_id: attrs.trans_id()?,
+                    watcher,
+                    target,
+                    trans_id,
                 };
-                attrs.finish()?;
                 self.empty_content("unsubscribe", empty)?;
                 Ok(Operation::Unsubscribe(op))
             }
@@ -307,11 +312,13 @@ impl<'a> Parser<'a, '_> {
         position: usize,
         empty: bool,
     ) -> Result<MessageOp, OpError> {
-        let mut attrs = self.attrs(e, "message", position)?;
-        let source = attrs.uri("source", Scheme::Im)?;
-        let destination = attrs.uri("destination", Scheme::Im)?;
-        let trans_id = attrs.trans_id()?;
-        attrs.finish()?;
+        let (source, destination, trans_id) = self.party_attrs(
+            e,
+            "message",
+            position,
+            ["source", "destination"],
+            Scheme::Im,
+        )?;
         let (text, text_position) = if empty {
             (String::new(), self.position())
         } else {
@@ -375,11 +382,8 @@ impl<'a> Parser<'a, '_> {
         position: usize,
         empty: bool,
     ) -> Result<NotifyOp, OpError> {
-        let mut attrs = self.attrs(e, "notify", position)?;
-        let watcher = attrs.uri("watcher", Scheme::Pres)?;
-        let target = attrs.uri("target", Scheme::Pres)?;
-        let trans_id = attrs.trans_id()?;
-        attrs.finish()?;
+        let (watcher, target, trans_id) =
+            self.party_attrs(e, "notify", position, ["watcher", "target"], Scheme::Pres)?;
         let missing = OpError::MissingChild {
             element: "notify",
             child: "presence",
@@ -440,6 +444,27 @@ impl<'a> Parser<'a, '_> {
                 }
             })?;
         Ok(document.into_presence(&target.to_string()))
+    }
+
+    /// The attributes of an operation that names two parties and nothing
+    /// else (`<message>`, `<notify>`, `<unsubscribe>`): the two URIs named
+    /// by `parties`, in `scheme`, and `transID`, read in that order so that
+    /// the first missing or invalid one is the one reported; any other
+    /// attribute is refused.
+    fn party_attrs(
+        &self,
+        e: &BytesStart<'a>,
+        element: &'static str,
+        position: usize,
+        parties: [&'static str; 2],
+        scheme: Scheme,
+    ) -> Result<(Uri, Uri, TransId), OpError> {
+        let mut attrs = self.attrs(e, element, position)?;
+        let first = attrs.uri(parties[0], scheme)?;
+        let second = attrs.uri(parties[1], scheme)?;
+        let trans_id = attrs.trans_id()?;
+        attrs.finish()?;
+        Ok((first, second, trans_id))
     }
 
     /// Reads every attribute of `e`, resolving references and checking

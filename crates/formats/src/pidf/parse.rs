@@ -21,6 +21,17 @@ pub(super) fn document(
     limits: &Limits,
     understood: Option<&[&str]>,
 ) -> Result<Document, PidfError> {
+    document_with(xml, limits, understood, true)
+}
+
+/// [`document`], passing over plain extension content or not (`skip`), so
+/// that tests can hold the two ways to the same results.
+fn document_with(
+    xml: &[u8],
+    limits: &Limits,
+    understood: Option<&[&str]>,
+    skip: bool,
+) -> Result<Document, PidfError> {
     if xml.len() > limits.max_bytes {
         return Err(PidfError::new(
             ErrorKind::LimitExceeded {
@@ -31,6 +42,7 @@ pub(super) fn document(
         ));
     }
     let mut p = Parser::new(xml, limits, understood);
+    p.skip_plain = skip;
     let mut doc = None;
     loop {
         match p.next()? {
@@ -146,6 +158,14 @@ struct Parser<'i, 'a> {
     /// Inside a fragment: whether each open element's children are checked
     /// for `mustUnderstand`.
     checks: Vec<bool>,
+    /// Bytes of plain fragment content passed over without the reader (see
+    /// [`Parser::skip_plain_content`]), which the reader's positions lack.
+    skipped: usize,
+    /// Whether to pass over plain fragment content (always, but in tests).
+    skip_plain: bool,
+    /// Namespace declarations written on fragments so far: prefix, raw
+    /// namespace (`None`: no namespace), the text written.
+    declarations: Vec<(Vec<u8>, Option<Vec<u8>>, String)>,
 }
 
 impl<'i, 'a> Parser<'i, 'a> {
@@ -168,7 +188,16 @@ impl<'i, 'a> Parser<'i, 'a> {
             outer: Vec::new(),
             names: Vec::new(),
             checks: Vec::new(),
+            skipped: 0,
+            skip_plain: true,
+            declarations: Vec::new(),
         }
+    }
+
+    /// The offset in the input after the last event read.
+    fn offset(&self) -> usize {
+        usize::try_from(self.reader.buffer_position())
+            .map_or(usize::MAX, |at| at.saturating_add(self.skipped))
     }
 
     fn error(&self, kind: ErrorKind) -> PidfError {
@@ -185,11 +214,12 @@ impl<'i, 'a> Parser<'i, 'a> {
             return Ok(Ev::End);
         }
         loop {
-            self.pos = usize::try_from(self.reader.buffer_position()).unwrap_or(usize::MAX);
+            self.pos = self.offset();
             let event = match self.reader.read_event() {
                 Ok(event) => event,
                 Err(e) => {
-                    let at = usize::try_from(self.reader.error_position()).unwrap_or(self.pos);
+                    let at = usize::try_from(self.reader.error_position())
+                        .map_or(self.pos, |at| at.saturating_add(self.skipped));
                     return Err(PidfError::new(xml_error(e), at));
                 }
             };
@@ -275,7 +305,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                 max: self.limits.max_attributes,
             }));
         }
-        if memchr::memmem::find(raw, b"xmlns").is_some() {
+        if declares_namespace(raw) {
             for attr in start.attributes().with_checks(false) {
                 let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
                 if let Some(decl) = attr.key.as_namespace_binding() {
@@ -329,7 +359,11 @@ impl<'i, 'a> Parser<'i, 'a> {
     }
 
     fn is_pidf(&self, name: QName<'_>) -> Result<bool, PidfError> {
-        Ok(self.element_ns(name)?.is_some_and(is_pidf_ns))
+        self.scope.element_is_pidf(name).map_err(|prefix| {
+            self.error(ErrorKind::UnboundPrefix(
+                String::from_utf8_lossy(&prefix).into_owned(),
+            ))
+        })
     }
 
     fn root(&mut self, start: &BytesStart<'i>) -> Result<Document, PidfError> {
@@ -355,6 +389,9 @@ impl<'i, 'a> Parser<'i, 'a> {
 
     fn presence(&mut self, start: &BytesStart<'i>) -> Result<Presence, PidfError> {
         let mut presence = Presence::default();
+        // Hashes of the tuple ids so far, once there are enough of them
+        // that comparing with each costs more.
+        let mut ids = None;
         let mut entity = None;
         for attr in self.attributes(start)? {
             match attr {
@@ -393,7 +430,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                             }
                             let at = self.pos;
                             let tuple = self.tuple(&child)?;
-                            if presence.tuples.iter().any(|t| t.id == tuple.id) {
+                            if is_repeated_id(&presence.tuples, &mut ids, &tuple.id) {
                                 return Err(PidfError::new(
                                     ErrorKind::DuplicateTupleId(tuple.id),
                                     at,
@@ -419,7 +456,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         let mut tuple = Tuple::default();
         let mut id = None;
         let mut others = false;
-        for attr in start.attributes() {
+        for attr in checked_attributes(start) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
             if attr.key.as_ref() == b"id" {
                 id = Some(self.attribute_string(&attr)?);
@@ -540,7 +577,7 @@ impl<'i, 'a> Parser<'i, 'a> {
 
     fn contact(&mut self, start: &BytesStart<'i>) -> Result<Contact, PidfError> {
         let mut priority = None;
-        for attr in start.attributes() {
+        for attr in checked_attributes(start) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
             if attr.key.as_ref() == b"priority" {
                 let value = self.attribute_value(&attr)?;
@@ -554,7 +591,7 @@ impl<'i, 'a> Parser<'i, 'a> {
 
     fn note(&mut self, start: &BytesStart<'i>) -> Result<Note, PidfError> {
         let mut lang = None;
-        for attr in start.attributes() {
+        for attr in checked_attributes(start) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
             // The xml prefix is bound to XML_NS and no other prefix may be.
             if attr.key.as_ref() == b"xml:lang" {
@@ -596,6 +633,9 @@ impl<'i, 'a> Parser<'i, 'a> {
         self.names.clear();
         self.checks.clear();
         self.fragment_element(start, true)?;
+        if self.skip_plain && !self.pending_end {
+            self.skip_plain_content(start.name().as_ref());
+        }
         loop {
             match self.next()? {
                 Ev::Start(child) => self.fragment_element(&child, false)?,
@@ -613,7 +653,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                 Ev::Eof => return Err(self.error(ErrorKind::Xml("unclosed element".into()))),
             }
         }
-        let end = usize::try_from(self.reader.buffer_position()).unwrap_or(usize::MAX);
+        let end = self.offset();
         let raw = self
             .input
             .get(begin..end)
@@ -621,32 +661,212 @@ impl<'i, 'a> Parser<'i, 'a> {
         let text =
             std::str::from_utf8(raw).map_err(|_| PidfError::new(ErrorKind::InvalidUtf8, begin))?;
         let (head, rest) = text.split_at((1 + name_len).min(text.len()));
-        let mut xml = String::with_capacity(text.len() + 48 * self.outer.len());
+        let mut declared = Vec::with_capacity(self.outer.len());
+        for k in 0..self.outer.len() {
+            declared.push(self.declaration(k)?);
+        }
+        let extra: usize = declared.iter().map(|&d| self.declarations[d].2.len()).sum();
+        let mut xml = String::with_capacity(text.len() + extra);
         xml.push_str(head);
-        for (prefix, namespace) in &self.outer {
-            let prefix = self.names.get(prefix.clone()).unwrap_or_default();
-            let namespace = namespace
-                .clone()
-                .map(|ns| self.names.get(ns).unwrap_or_default());
-            xml.push_str(" xmlns");
-            if !prefix.is_empty() {
-                xml.push(':');
-                xml.push_str(utf8(prefix).map_err(|()| self.error(ErrorKind::InvalidUtf8))?);
-            }
-            xml.push_str("=\"");
-            if let Some(ns) = namespace {
-                if needs_normalising(ns) {
-                    let ns = namespace_uri(ns).map_err(|kind| self.error(kind))?;
-                    super::write::escape_attr(&mut xml, &ns);
-                } else {
-                    let ns = utf8(ns).map_err(|()| self.error(ErrorKind::InvalidUtf8))?;
-                    super::write::escape_attr(&mut xml, ns);
-                }
-            }
-            xml.push('"');
+        for d in declared {
+            xml.push_str(&self.declarations[d].2);
         }
         xml.push_str(rest);
         Ok(Extension { xml })
+    }
+
+    /// The index in `declarations` of the declaration written for the
+    /// `k`th prefix of `outer`. The same few prefixes and namespaces come
+    /// back in every extension of a document, so each is checked and
+    /// escaped once.
+    fn declaration(&mut self, k: usize) -> Result<usize, PidfError> {
+        let (prefix, namespace) = &self.outer[k];
+        let prefix = self.names.get(prefix.clone()).unwrap_or_default();
+        let namespace = namespace
+            .clone()
+            .map(|ns| self.names.get(ns).unwrap_or_default());
+        let known = self
+            .declarations
+            .iter()
+            .position(|(p, ns, _)| p == prefix && ns.as_deref() == namespace);
+        if let Some(known) = known {
+            return Ok(known);
+        }
+        let mut xml = String::new();
+        xml.push_str(" xmlns");
+        if !prefix.is_empty() {
+            xml.push(':');
+            xml.push_str(utf8(prefix).map_err(|()| self.error(ErrorKind::InvalidUtf8))?);
+        }
+        xml.push_str("=\"");
+        if let Some(ns) = namespace {
+            if needs_normalising(ns) {
+                let ns = namespace_uri(ns).map_err(|kind| self.error(kind))?;
+                super::write::escape_attr(&mut xml, &ns);
+            } else {
+                let ns = utf8(ns).map_err(|()| self.error(ErrorKind::InvalidUtf8))?;
+                super::write::escape_attr(&mut xml, ns);
+            }
+        }
+        xml.push('"');
+        let entry = (prefix.to_vec(), namespace.map(<[u8]>::to_vec), xml);
+        self.declarations.push(entry);
+        Ok(self.declarations.len() - 1)
+    }
+
+    /// Passes over the content of the fragment root just opened, up to its
+    /// end tag, without the reader, when that content is plain: text
+    /// without references, child elements with simple names and
+    /// double-quoted attributes, no namespace declaration, no
+    /// `mustUnderstand`, no comment, CDATA or processing instruction, valid
+    /// UTF-8, within every limit, every prefix bound. For such content the
+    /// event-by-event reading does nothing but count elements and note the
+    /// prefixes used, which this does too, in the same order. Anything else
+    /// returns `false` with nothing changed, and the events are read as
+    /// usual, so that errors and their positions are the reader's.
+    fn skip_plain_content(&mut self, root: &[u8]) -> bool {
+        let input = self.input;
+        let start = self.offset();
+        let (outer_len, names_len) = (self.outer.len(), self.names.len());
+        match self.plain_content(input, start, root) {
+            Some((end, elements)) => {
+                self.elements += elements;
+                self.skipped += end - start;
+                *self.reader.get_mut() = input.get(end..).unwrap_or_default();
+                true
+            }
+            None => {
+                self.outer.truncate(outer_len);
+                self.names.truncate(names_len);
+                false
+            }
+        }
+    }
+
+    /// [`Parser::skip_plain_content`]'s scan from `at`: the offset of the
+    /// root's end tag and the number of elements passed.
+    fn plain_content(&mut self, input: &[u8], at: usize, root: &[u8]) -> Option<(usize, usize)> {
+        const MAX_NESTING: usize = 16;
+        let max_depth = self.limits.max_depth.min(MAX_DEPTH);
+        let mut open = [(0usize, 0usize); MAX_NESTING];
+        let mut nesting = 0;
+        let mut elements = 0;
+        let mut i = at;
+        loop {
+            i += memchr::memchr2(b'<', b'&', input.get(i..)?)?;
+            if input[i] == b'&' {
+                return None;
+            }
+            match *input.get(i + 1)? {
+                b'/' => {
+                    let name_end = plain_name(input, i + 2)?;
+                    if input.get(name_end) != Some(&b'>') {
+                        return None;
+                    }
+                    let name = &input[i + 2..name_end];
+                    if nesting == 0 {
+                        if name != root {
+                            return None;
+                        }
+                        let content = &input[at..i];
+                        if !content.is_ascii() {
+                            std::str::from_utf8(content).ok()?;
+                        }
+                        return Some((i, elements));
+                    }
+                    nesting -= 1;
+                    let (from, to) = open[nesting];
+                    if input.get(from..to)? != name {
+                        return None;
+                    }
+                    i = name_end + 1;
+                }
+                b'!' | b'?' => return None,
+                _ => {
+                    let name_end = plain_name(input, i + 1)?;
+                    let name = &input[i + 1..name_end];
+                    let (j, empty) = self.plain_attributes(input, name_end)?;
+                    elements += 1;
+                    let depth = self.depth + nesting + 1;
+                    if depth > max_depth || self.elements + elements > self.limits.max_elements {
+                        return None;
+                    }
+                    let qname = QName(name);
+                    let prefix = match qname.prefix() {
+                        Some(p) => p.into_inner(),
+                        None => &[][..],
+                    };
+                    if prefix != b"xml" {
+                        let ns = self.scope.resolve_element(qname);
+                        if matches!(ns, Resolved::Unknown(_)) {
+                            return None;
+                        }
+                        note_use(&mut self.names, &self.inner, &mut self.outer, prefix, ns).ok()?;
+                    }
+                    if !empty {
+                        *open.get_mut(nesting)? = (i + 1, name_end);
+                        nesting += 1;
+                    }
+                    i = j;
+                }
+            }
+        }
+    }
+
+    /// The attributes of a plain start tag from `i` (after its name): the
+    /// offset after the tag and whether it is an empty-element tag. Notes
+    /// the prefixes of attributes as [`Parser::fragment_element`] does.
+    fn plain_attributes(&mut self, input: &[u8], mut i: usize) -> Option<(usize, bool)> {
+        let mut seen = [(0usize, 0usize); 8];
+        let mut count = 0;
+        loop {
+            let spaced = input.get(i).is_some_and(|&b| is_space(b));
+            while input.get(i).is_some_and(|&b| is_space(b)) {
+                i += 1;
+            }
+            match *input.get(i)? {
+                b'>' => return Some((i + 1, false)),
+                b'/' if input.get(i + 1) == Some(&b'>') => return Some((i + 2, true)),
+                _ if !spaced => return None,
+                _ => {}
+            }
+            let name_end = plain_name(input, i)?;
+            let name = &input[i..name_end];
+            if input.get(name_end..name_end + 2)? != b"=\"" {
+                return None;
+            }
+            let value_start = name_end + 2;
+            let value_len = memchr::memchr(b'"', input.get(value_start..)?)?;
+            let value = &input[value_start..value_start + value_len];
+            if value.iter().any(|&b| b == b'<' || b == b'&') {
+                return None;
+            }
+            // Declarations and `mustUnderstand` are left to the reader, and
+            // so are repeated names (the reader's error names both).
+            let qname = QName(name);
+            if qname.as_namespace_binding().is_some()
+                || qname.local_name().as_ref() == b"mustUnderstand"
+                || seen[..count].iter().any(|&(a, b)| &input[a..b] == name)
+            {
+                return None;
+            }
+            *seen.get_mut(count)? = (i, name_end);
+            count += 1;
+            if count > self.limits.max_attributes {
+                return None;
+            }
+            if let Some(prefix) = qname.prefix() {
+                let prefix = prefix.into_inner();
+                if prefix != b"xml" {
+                    let ns = self.scope.resolve_attribute(qname);
+                    if matches!(ns, Resolved::Unknown(_)) {
+                        return None;
+                    }
+                    note_use(&mut self.names, &self.inner, &mut self.outer, prefix, ns).ok()?;
+                }
+            }
+            i = value_start + value_len + 1;
+        }
     }
 
     /// Notes what one element of a fragment declares and uses, and checks
@@ -654,8 +874,10 @@ impl<'i, 'a> Parser<'i, 'a> {
     fn fragment_element(&mut self, start: &BytesStart<'i>, root: bool) -> Result<(), PidfError> {
         let depth = self.depth;
         let mut marked = false;
+        // Most extension elements have no attributes at all.
+        let attributes = !start.attributes_raw().iter().all(|&b| is_space(b));
         // Declarations first: a prefix declared here is not used from outside.
-        let declares = memchr::memmem::find(start.attributes_raw(), b"xmlns").is_some();
+        let declares = attributes && declares_namespace(start.attributes_raw());
         for attr in start.attributes().with_checks(false).filter(|_| declares) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
             if let Some(decl) = attr.key.as_namespace_binding() {
@@ -671,7 +893,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                 self.inner.push((at..self.names.len(), depth));
             }
         }
-        for attr in start.attributes() {
+        for attr in checked_attributes(start).filter(|_| attributes) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
             if attr.value.contains(&b'&') {
                 self.attribute_value(&attr)?;
@@ -844,7 +1066,7 @@ impl<'i, 'a> Parser<'i, 'a> {
     /// The attributes of a start tag, namespace-resolved, values normalised.
     fn attributes(&self, start: &BytesStart<'i>) -> Result<Vec<Attr>, PidfError> {
         let mut out = Vec::new();
-        for attr in start.attributes() {
+        for attr in checked_attributes(start) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
             let value = attr
                 .normalized_value(XmlVersion::Implicit1_0)
@@ -1057,9 +1279,11 @@ fn note_use(
 struct Scope {
     /// Prefixes and namespaces, back to back.
     bytes: Vec<u8>,
-    /// (prefix end, namespace end, depth of the declaring element); each
-    /// prefix starts where the previous binding's namespace ends.
-    bindings: Vec<(usize, usize, usize)>,
+    /// (prefix end, namespace end, depth of the declaring element, whether
+    /// the namespace is PIDF's); each prefix starts where the previous
+    /// binding's namespace ends. PIDF-ness is found once, when declared,
+    /// rather than at every element.
+    bindings: Vec<(usize, usize, usize, bool)>,
 }
 
 /// A resolved name.
@@ -1091,13 +1315,15 @@ impl Scope {
         self.bytes.extend_from_slice(prefix);
         let prefix_end = self.bytes.len();
         self.bytes.extend_from_slice(namespace);
-        self.bindings.push((prefix_end, self.bytes.len(), depth));
+        let pidf = is_pidf_ns(namespace);
+        self.bindings
+            .push((prefix_end, self.bytes.len(), depth, pidf));
         Ok(())
     }
 
     /// Drops the bindings of elements deeper than `depth`.
     fn pop(&mut self, depth: usize) {
-        while let Some(&(prefix_end, _, d)) = self.bindings.last() {
+        while let Some(&(prefix_end, _, d, _)) = self.bindings.last() {
             if d <= depth {
                 break;
             }
@@ -1111,15 +1337,39 @@ impl Scope {
     /// The innermost binding of `prefix`: searched from the inside out, so
     /// the usual hit (a declaration on the root) costs one pass at most.
     fn lookup(&self, prefix: &[u8]) -> Option<&[u8]> {
+        let i = self.lookup_index(prefix)?;
+        let start = self.bindings[i].0;
+        self.bytes.get(start..self.bindings[i].1)
+    }
+
+    /// Whether an element name is in the PIDF namespace: `Err` with the
+    /// prefix when no declaration binds it. The same answer as resolving
+    /// the name and comparing, without looking at the namespace again.
+    fn element_is_pidf(&self, name: QName<'_>) -> Result<bool, Vec<u8>> {
+        match name.prefix() {
+            None => Ok(self.lookup_index(b"").is_some_and(|i| {
+                let (prefix_end, ns_end, _, pidf) = self.bindings[i];
+                ns_end > prefix_end && pidf
+            })),
+            Some(prefix) if prefix.as_ref() == b"xml" => Ok(false),
+            Some(prefix) => match self.lookup_index(prefix.as_ref()) {
+                Some(i) => Ok(self.bindings[i].3),
+                None => Err(prefix.as_ref().to_vec()),
+            },
+        }
+    }
+
+    /// The index of the innermost binding of `prefix`.
+    fn lookup_index(&self, prefix: &[u8]) -> Option<usize> {
         let mut i = self.bindings.len();
         while i > 0 {
             i -= 1;
-            let (prefix_end, ns_end, _) = self.bindings[i];
+            let prefix_end = self.bindings[i].0;
             let start = if i == 0 { 0 } else { self.bindings[i - 1].1 };
             if prefix_end - start == prefix.len()
                 && self.bytes.get(start..prefix_end) == Some(prefix)
             {
-                return self.bytes.get(prefix_end..ns_end);
+                return Some(i);
             }
         }
         None
@@ -1184,6 +1434,71 @@ fn trimmed(text: String) -> String {
 
 fn utf8(bytes: &[u8]) -> Result<&str, ()> {
     std::str::from_utf8(bytes).map_err(|_| ())
+}
+
+/// Whether `id` is the id of one of `tuples`: compared with each while
+/// they are few, then looked up by hash (kept in `ids`, built on first
+/// use), comparing texts only when the hash is known.
+fn is_repeated_id(
+    tuples: &[Tuple],
+    ids: &mut Option<std::collections::HashSet<u64>>,
+    id: &str,
+) -> bool {
+    const FEW: usize = 8;
+    let hash = |id: &str| {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        id.hash(&mut hasher);
+        hasher.finish()
+    };
+    if tuples.len() < FEW {
+        return tuples.iter().any(|t| t.id == id);
+    }
+    let ids = ids.get_or_insert_with(|| tuples.iter().map(|t| hash(&t.id)).collect());
+    !ids.insert(hash(id)) && tuples.iter().any(|t| t.id == id)
+}
+
+/// Whether an element's attributes may declare a namespace: `xmlns` in
+/// them (searched with a finder built once).
+fn declares_namespace(raw: &[u8]) -> bool {
+    static XMLNS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"xmlns"));
+    raw.len() >= 5 && XMLNS.find(raw).is_some()
+}
+
+/// An element's attributes, checked for repeated names as quick-xml does
+/// by default, but only when there are two or more: the check keeps a
+/// vector, which a lone attribute does not need.
+fn checked_attributes<'s>(
+    start: &'s BytesStart<'_>,
+) -> quick_xml::events::attributes::Attributes<'s> {
+    let several = start.attributes().with_checks(false).nth(1).is_some();
+    let mut attributes = start.attributes();
+    attributes.with_checks(several);
+    attributes
+}
+
+/// XML white space (`S`).
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Where a name of the plain form [`Parser::skip_plain_content`] passes
+/// over ends, from `i`: ASCII letters, digits, `_`, `-`, `.`, and at most
+/// one `:` with a name on each side. `None` for anything else.
+fn plain_name(input: &[u8], i: usize) -> Option<usize> {
+    let mut end = i;
+    let mut colon = None;
+    while let Some(&b) = input.get(end) {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' | b'.' => {}
+            b':' if colon.is_none() => colon = Some(end),
+            _ => break,
+        }
+        end += 1;
+    }
+    let name_ok = end > i && colon.is_none_or(|c| c > i && c + 1 < end);
+    name_ok.then_some(end)
 }
 
 fn is_whitespace_bytes(text: &[u8]) -> bool {
@@ -1309,6 +1624,98 @@ mod tests {
         assert!(!is_date_time("2001-10-27T16:49:29"));
         assert!(!is_date_time("2001-10-27T16:49:29.Z"));
         assert!(!is_date_time("yesterday"));
+    }
+
+    /// Passing over plain extension content gives exactly what reading it
+    /// event by event gives: the same document, or the same error at the
+    /// same byte, with and without `mustUnderstand` checks, for every
+    /// fixture with each byte replaced by one that matters to the scan, or
+    /// cut short, under default and tight limits.
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn plain_content_skip_matches_event_reading() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/pidf");
+        let mut inputs: Vec<Vec<u8>> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| std::fs::read(entry.unwrap().path()).unwrap())
+            .collect();
+        assert!(inputs.len() >= 5, "fixtures missing in {dir}");
+        inputs.push(
+            br#"<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:r="urn:r" xmlns:d="urn:d" entity="pres:a@b"><tuple id="t"><status><basic>open</basic><r:x a="1" r:b="2" xml:lang="en"><r:y/>text<d:z>z</d:z></r:x></status><d:q><d:w k="v"><u/></d:w></d:q></tuple><r:p><r:a/><r:b c="&lt;">x</r:b></r:p></presence>"#
+                .to_vec(),
+        );
+        inputs.push(
+            br#"<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:r="urn:r" xmlns:d="urn:d" entity="pres:a@b"><r:x><r:m mustUnderstand="true"/><d:m mustUnderstand="1">t</d:m></r:x></presence>"#
+                .to_vec(),
+        );
+        let replacements = [b'<', b'>', b'/', b'"', b'&', b'=', b':', b' ', b'!', 0xff];
+        let tight = Limits {
+            max_depth: 5,
+            max_elements: 12,
+            max_attributes: 2,
+            ..Limits::default()
+        };
+        let understood: &[&str] = &["urn:r"];
+        let mut compared = 0;
+        let runs = [
+            (Limits::default(), None),
+            (Limits::default(), Some(understood)),
+            (tight, None),
+        ];
+        for input in &inputs {
+            for &(ref limits, understanding) in &runs {
+                let mut same = |bytes: &[u8]| {
+                    let skipping = document_with(bytes, limits, understanding, true);
+                    let reading = document_with(bytes, limits, understanding, false);
+                    assert_eq!(skipping, reading, "{:?}", String::from_utf8_lossy(bytes));
+                    compared += 1;
+                };
+                same(input);
+                let mut bytes = input.clone();
+                for at in 0..input.len() {
+                    same(&input[..at]);
+                    for &b in &replacements {
+                        bytes[at] = b;
+                        same(&bytes);
+                    }
+                    bytes[at] = input[at];
+                }
+            }
+        }
+        assert!(compared > 10_000);
+    }
+
+    /// A repeated tuple id is refused at the second tuple with it, among
+    /// few tuples and among many (where ids are looked up by hash).
+    #[test]
+    fn repeated_tuple_ids() {
+        let doc = |ids: &[&str]| {
+            let mut xml =
+                String::from(r#"<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="pres:a@b">"#);
+            for id in ids {
+                xml.push_str(&format!(r#"<tuple id="{id}"><status/></tuple>"#));
+            }
+            xml.push_str("</presence>");
+            xml
+        };
+        let many: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let parsed = document(doc(&many).as_bytes(), &Limits::default(), None);
+        assert!(matches!(parsed, Ok(Document::Pidf(p)) if p.tuples.len() == 20));
+        for at in [3, 15] {
+            let mut ids = many.clone();
+            ids[at] = "t1";
+            let xml = doc(&ids);
+            let second = xml
+                .match_indices(r#"<tuple id="t1">"#)
+                .nth(1)
+                .map(|(i, _)| i);
+            let error = document(xml.as_bytes(), &Limits::default(), None).err();
+            assert_eq!(
+                error.map(|e| (e.kind().clone(), e.position())),
+                second.map(|i| (ErrorKind::DuplicateTupleId("t1".into()), i)),
+            );
+        }
     }
 
     #[test]
