@@ -121,7 +121,7 @@ enum Call {
         reply: oneshot::Sender<Result<Answer, DriverError>>,
     },
     Admin {
-        input: Input,
+        input: Box<Input>,
         reply: oneshot::Sender<Result<(), DriverError>>,
     },
     Open {
@@ -206,7 +206,11 @@ impl Driver {
     /// committed.
     pub async fn admin(&self, input: Input) -> Result<(), DriverError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Call::Admin { input, reply }).await?;
+        self.send(Call::Admin {
+            input: Box::new(input),
+            reply,
+        })
+        .await?;
         rx.await.map_err(|_| DriverError::Stopped)?
     }
 
@@ -421,7 +425,7 @@ impl<S: Store> Task<S> {
                     }
                 }
             }
-            Call::Admin { input, reply } => match self.engine.handle(input, now) {
+            Call::Admin { input, reply } => match self.engine.handle(*input, now) {
                 Ok(()) => self.admin_done.push(reply),
                 Err(error) => {
                     let _ = reply.send(Err(error.into()));
