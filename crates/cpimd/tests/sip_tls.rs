@@ -94,18 +94,25 @@ async fn register_and_message_over_tls_both_ways() {
     assert_eq!(answer["status"], "success", "{answer}");
 }
 
-#[test]
-fn tls_listener_without_certificate_stops_cpimd_with_a_reason() {
-    let dir = tempfile::tempdir().unwrap();
+/// Starts cpimd in a fresh data directory with `args` after its usual
+/// ones, expects it to stop with a failure, and returns what it printed on
+/// stderr.
+fn start_fails(dir: &std::path::Path, args: &[&std::ffi::OsStr]) -> String {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_cpimd"))
         .arg("--data")
-        .arg(dir.path())
+        .arg(dir)
         .args(["--domain", "example.com", "--http", "127.0.0.1:0"])
-        .args(["--sip", "tls:127.0.0.1:0"])
+        .args(args)
         .output()
         .unwrap();
     assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn tls_listener_without_certificate_stops_cpimd_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = start_fails(dir.path(), &["--sip".as_ref(), "tls:127.0.0.1:0".as_ref()]);
     assert!(
         stderr.contains("a tls: listener needs [sip.tls] or --tls-cert and --tls-key"),
         "{stderr}"
@@ -126,17 +133,15 @@ fn tls_listener_with_an_unreadable_certificate_names_the_file() {
         ),
     )
     .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cpimd"))
-        .arg("--config")
-        .arg(&config)
-        .arg("--data")
-        .arg(dir.path())
-        .args(["--domain", "example.com", "--http", "127.0.0.1:0"])
-        .args(["--sip", "tls:127.0.0.1:0"])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = start_fails(
+        dir.path(),
+        &[
+            "--config".as_ref(),
+            config.as_os_str(),
+            "--sip".as_ref(),
+            "tls:127.0.0.1:0".as_ref(),
+        ],
+    );
     assert!(
         stderr.contains("sip TLS") && stderr.contains("missing.pem"),
         "{stderr}"
@@ -146,16 +151,15 @@ fn tls_listener_with_an_unreadable_certificate_names_the_file() {
 #[test]
 fn tls_next_hop_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cpimd"))
-        .arg("--data")
-        .arg(dir.path())
-        .args(["--domain", "example.com", "--http", "127.0.0.1:0"])
-        .args(["--sip", "udp:127.0.0.1:0"])
-        .args(["--sip-route", "b.test=tls:127.0.0.1:5061"])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = start_fails(
+        dir.path(),
+        &[
+            "--sip".as_ref(),
+            "udp:127.0.0.1:0".as_ref(),
+            "--sip-route".as_ref(),
+            "b.test=tls:127.0.0.1:5061".as_ref(),
+        ],
+    );
     assert!(
         stderr.contains("sip route for b.test: a tls: next hop is not supported yet"),
         "{stderr}"

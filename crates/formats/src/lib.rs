@@ -18,3 +18,6 @@ pub mod pidf;
 /// The abstract CPIM operations (draft sections 6-9): `message`, `response`,
 /// `subscribe`, `notify`, `unsubscribe`, with transaction ids.
 pub mod op;
+
+#[cfg(test)]
+mod test_support;
