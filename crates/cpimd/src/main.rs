@@ -26,6 +26,12 @@ mod ws;
 
 use config::{Args, Config, PolicyName};
 
+// The server allocates and frees many small, short-lived buffers per request
+// (SIP transactions, JSON, WebSocket frames) from several threads; glibc's
+// allocator showed as the largest single cost under load (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = Args::parse();
     init_logging();
