@@ -502,8 +502,9 @@ impl Binding {
         self.pump();
     }
 
-    /// Whether `peer` is a configured next hop (connections to it are
-    /// opened here when none is open).
+    /// Whether `peer` is exactly (transport, address and port) a configured
+    /// next hop: connections to it are opened here when none is open, and
+    /// nobody but that domain sends from there.
     fn is_next_hop(&self, peer: &Peer) -> bool {
         self.routes
             .values()
@@ -552,14 +553,6 @@ impl Binding {
                 && (hop.addr == peer.addr
                     || (peer.transport != TransportKind::Udp && hop.addr.ip() == peer.addr.ip()))
         })
-    }
-
-    /// Whether `peer` is exactly (transport, address and port) some other
-    /// domain's next hop: nobody else sends from there.
-    fn is_domain_peer(&self, peer: &Peer) -> bool {
-        self.routes
-            .values()
-            .any(|hop| hop.addr == peer.addr && hop.transport == peer.transport)
     }
 
     fn serves(&self, domain: &str) -> bool {

@@ -197,7 +197,7 @@ pub async fn sender(
         let principal = Principal::Domain(user.domain().to_owned());
         return Ok((user, principal));
     }
-    if binding.is_domain_peer(peer) {
+    if binding.is_next_hop(peer) {
         return Err(response(
             request,
             peer,
