@@ -2,6 +2,7 @@
 //! in its own module; add one by adding a module and a variant below.
 
 mod fanout;
+mod latency;
 mod memory;
 mod native;
 mod setup;

@@ -11,10 +11,12 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
+
+use crate::latency::Figures;
 
 /// Flags of `cpim-load native`.
 #[derive(clap::Args, Debug)]
@@ -49,12 +51,6 @@ pub fn run(args: &Args) -> Result<(), NativeError> {
         .build()
         .map_err(|e| NativeError::Setup(e.to_string()))?;
     runtime.block_on(bench(args))
-}
-
-struct Figures {
-    rate: f64,
-    p50: Duration,
-    p99: Duration,
 }
 
 async fn bench(args: &Args) -> Result<(), NativeError> {
@@ -309,15 +305,5 @@ async fn drive(
         all.extend(latencies);
     }
     let elapsed = started.elapsed();
-    all.sort_unstable();
-    let at = |q: f64| {
-        all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    Ok(Figures {
-        rate: all.len() as f64 / elapsed.as_secs_f64(),
-        p50: at(0.50),
-        p99: at(0.99),
-    })
+    Ok(Figures::of(&mut all, elapsed))
 }

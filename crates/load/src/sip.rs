@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 use cpim_sip::{Message, RequestBuilder, ResponseBuilder};
 use tokio::net::UdpSocket;
 
+use crate::latency;
 use crate::native;
 
 /// Flags of `cpim-load sip`.
@@ -353,17 +354,11 @@ async fn drive(
         }
     }
     let elapsed = started.elapsed();
-    latencies.sort_unstable();
-    let at = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
+    let latency::Figures { rate, p50, p99 } = latency::Figures::of(&mut latencies, elapsed);
     Ok(Figures {
-        rate: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: at(0.50),
-        p99: at(0.99),
+        rate,
+        p50,
+        p99,
         retransmissions,
     })
 }
