@@ -87,7 +87,6 @@ impl Names {
         };
         let address = parse(text)?;
         if !is(&address, local, domain) {
-            drop(vacant);
             return Ok(self.retain_owned(address));
         }
         let id = new_id(
