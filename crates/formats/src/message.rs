@@ -494,8 +494,9 @@ impl std::fmt::Debug for Content<'_> {
 pub struct Header<'a> {
     /// The line without its CRLF: name, `:`, parameters, space, value.
     line: &'a str,
-    name_len: usize,
-    params_len: usize,
+    /// Where the value starts in `line`; the name ends at the first `:`
+    /// (NAMECHAR excludes it), so it is found again when asked for.
+    value_start: usize,
     namespace: &'a str,
     offset: usize,
     kind: HeaderKind<'a>,
@@ -504,7 +505,10 @@ pub struct Header<'a> {
 impl<'a> Header<'a> {
     /// The header name as written, prefix included (`MyFeatures.Wacky`).
     pub fn name(&self) -> &'a str {
-        &self.line[..self.name_len]
+        // The first ':' ends the name: the parser checked that it is there.
+        self.line
+            .split_once(':')
+            .map_or(self.line, |(name, _)| name)
     }
 
     /// The namespace prefix, if the name has one.
@@ -527,7 +531,8 @@ impl<'a> Header<'a> {
 
     /// The parameters as written, each with its leading `;` (e.g. `;lang=fr`).
     pub fn params(&self) -> &'a str {
-        &self.line[self.name_len + 1..self.name_len + 1 + self.params_len]
+        // From after the colon to the space before the value.
+        &self.line[self.name().len() + 1..self.value_start - 1]
     }
 
     /// Each parameter as `(name, value)`; string values keep their quotes
@@ -546,7 +551,7 @@ impl<'a> Header<'a> {
 
     /// The value as written, escapes included.
     pub fn value(&self) -> &'a str {
-        &self.line[self.name_len + self.params_len + 2..]
+        &self.line[self.value_start..]
     }
 
     /// The value with escapes decoded (section 2.3).

@@ -550,11 +550,9 @@ impl<'a> Parser<'a, '_> {
         }
         let name = &line[..i];
         i += 1;
-        let params_start = i;
         while b.get(i) == Some(&b';') {
             i = param(line, start, i + 1)?;
         }
-        let params_len = i - params_start;
         if b.get(i) != Some(&b' ') {
             return fail(ErrorKind::ExpectedSpace, start + i);
         }
@@ -598,8 +596,7 @@ impl<'a> Parser<'a, '_> {
         };
         Ok(Header {
             line,
-            name_len: name.len(),
-            params_len,
+            value_start: i + 1,
             namespace,
             offset: start,
             kind,
