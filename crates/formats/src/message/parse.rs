@@ -997,11 +997,14 @@ fn require_list<'a>(value: &'a str, at: usize, scope: &Scope<'a>) -> Result<Requ
 /// (for LF, then for a stray CR) and a third pass for control characters.
 #[inline(always)]
 fn clean_line(input: &[u8], pos: usize, end: usize) -> Option<usize> {
-    let mut i = pos;
+    // Offsets within `hay`, whose length bounds every read: one bounds
+    // check per chunk.
+    let hay = input.get(pos..end)?;
+    let mut i = 0;
     // Sixteen bytes at a time while they last: a branch-free test the
     // compiler turns into a few vector instructions, then the exact place
     // from two words.
-    while let Some(chunk) = input.get(i..i + 16).filter(|_| i + 16 <= end) {
+    while let Some(chunk) = hay.get(i..).and_then(<[u8]>::first_chunk::<16>) {
         if chunk
             .iter()
             .fold(false, |any, &c| any | (c < 0x20) | (c == 0x7f))
@@ -1012,30 +1015,30 @@ fn clean_line(input: &[u8], pos: usize, end: usize) -> Option<usize> {
                 mask = special_bytes(u64::from_le_bytes(high.try_into().ok()?));
                 i += 8;
             }
-            return crlf_at(input, i + (mask.trailing_zeros() / 8) as usize, end);
+            return crlf_at(hay, i + (mask.trailing_zeros() / 8) as usize).map(|at| pos + at);
         }
         i += 16;
     }
     loop {
         let mut word = [b' '; 8];
-        let rest = input.get(i..end.min(i + 8))?;
+        let rest = hay.get(i..hay.len().min(i + 8))?;
         if rest.is_empty() {
             return None;
         }
         word[..rest.len()].copy_from_slice(rest);
         let mask = special_bytes(u64::from_le_bytes(word));
         if mask != 0 {
-            return crlf_at(input, i + (mask.trailing_zeros() / 8) as usize, end);
+            return crlf_at(hay, i + (mask.trailing_zeros() / 8) as usize).map(|at| pos + at);
         }
         i += 8;
     }
 }
 
-/// `Some(at)` when the control character at `at` starts a CRLF that ends
-/// before `end`.
-#[inline]
-fn crlf_at(input: &[u8], at: usize, end: usize) -> Option<usize> {
-    (input[at] == b'\r' && at + 1 < end && input[at + 1] == b'\n').then_some(at)
+/// `Some(at)` when the control character at `at` starts a CRLF within
+/// `hay`.
+#[inline(always)]
+fn crlf_at(hay: &[u8], at: usize) -> Option<usize> {
+    (hay.get(at..at + 2) == Some(b"\r\n")).then_some(at)
 }
 
 /// Eight copies of a byte.
