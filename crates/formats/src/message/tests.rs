@@ -289,3 +289,54 @@ fn value_checks_match_their_definitions() {
     }
     assert!(compared > 2_000, "{compared}");
 }
+
+/// The parts found again when asked for (MIME header names, message header
+/// names and parameters) and the in-place single `Require` name read as the
+/// input has them.
+#[test]
+fn accessors_read_the_parts_back() {
+    let input = b"Content-type: Message/CPIM\r\n\r\n\
+        NS: p <urn:p>\r\n\
+        p.Flag:;lang=fr;x=\"a:b\" on: off\r\n\
+        Require: p.Flag\r\n\
+        Require: p.Flag,From\r\n\r\n\
+        Content-Type:\ttext/plain;\r\n charset=utf-8\r\n\r\nhi";
+    let m = Message::parse(input).unwrap();
+    let mime = &m.mime_headers()[0];
+    assert_eq!(
+        (mime.name(), mime.value()),
+        ("Content-type", &b"Message/CPIM"[..])
+    );
+    assert!(mime.is_content_type());
+    let ct = m.content().content_type().unwrap();
+    assert_eq!(ct.name(), "Content-Type");
+    assert_eq!(ct.value(), b"text/plain;\r\n charset=utf-8");
+    assert_eq!(&*ct.unfolded(), b"text/plain; charset=utf-8");
+    assert_eq!(ct.raw(), b"Content-Type:\ttext/plain;\r\n charset=utf-8");
+    let flag = &m.headers()[1];
+    assert_eq!(flag.name(), "p.Flag");
+    assert_eq!((flag.prefix(), flag.local_name()), (Some("p"), "Flag"));
+    assert_eq!(flag.params(), ";lang=fr;x=\"a:b\"");
+    assert_eq!(flag.lang(), Some("fr"));
+    assert_eq!(flag.value(), "on: off");
+    assert_eq!(flag.namespace(), "urn:p");
+    let HeaderKind::Require(one) = m.headers()[2].kind() else {
+        panic!("{:?}", m.headers()[2].kind())
+    };
+    let HeaderKind::Require(two) = m.headers()[3].kind() else {
+        panic!("{:?}", m.headers()[3].kind())
+    };
+    assert_eq!(one.len(), 1);
+    let first_require = input.windows(9).position(|w| w == b"Require: ").unwrap();
+    assert_eq!(
+        (one[0].namespace, one[0].local, one[0].offset),
+        ("urn:p", "Flag", first_require + 9)
+    );
+    assert_eq!(
+        two.iter().map(|r| r.name).collect::<Vec<_>>(),
+        ["p.Flag", "From"]
+    );
+    assert_eq!(format!("{one:?}"), format!("{:?}", one.as_slice()));
+    assert_eq!(m.required().count(), 3);
+    assert_eq!(m.to_vec(), input);
+}
