@@ -394,6 +394,7 @@ impl<'a> MimeHeader<'a> {
     }
 
     /// Whether the name is `Content-Type`, in any case.
+    #[inline]
     pub(crate) fn is_content_type(&self) -> bool {
         text::eq_ignore_case(&self.raw[..self.name_len], b"content-type")
     }
