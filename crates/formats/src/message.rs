@@ -363,32 +363,55 @@ impl<'a> Signed<'a> {
 }
 
 /// A MIME header field (RFC 2045/2822 syntax; may be folded), as given.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// The field and where its value starts; the name is found again when asked
+/// for, so that parsing does not check it as UTF-8 (it is visible ASCII).
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct MimeHeader<'a> {
     raw: &'a [u8],
-    name: &'a str,
-    value: &'a [u8],
+    name_len: usize,
+    value_start: usize,
     offset: usize,
+}
+
+impl std::fmt::Debug for MimeHeader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MimeHeader")
+            .field("raw", &self.raw)
+            .field("name", &self.name())
+            .field("value", &self.value())
+            .field("offset", &self.offset)
+            .finish()
+    }
 }
 
 impl<'a> MimeHeader<'a> {
     /// The field name, as written (MIME names are case-insensitive).
     pub fn name(&self) -> &'a str {
-        self.name
+        // The parser lets only visible ASCII (33-126) into a name, so this
+        // never falls back.
+        std::str::from_utf8(&self.raw[..self.name_len]).unwrap_or_default()
+    }
+
+    /// Whether the name is `Content-Type`, in any case.
+    #[inline]
+    pub(crate) fn is_content_type(&self) -> bool {
+        text::eq_ignore_case(&self.raw[..self.name_len], b"content-type")
     }
 
     /// The value after the colon and leading white space, folds included.
     pub fn value(&self) -> &'a [u8] {
-        self.value
+        &self.raw[self.value_start..]
     }
 
     /// The value with folding undone (RFC 2822 section 2.2.3: CRLF removed).
     pub fn unfolded(&self) -> Cow<'a, [u8]> {
-        if memchr::memchr(b'\r', self.value).is_none() {
-            return Cow::Borrowed(self.value);
+        let value = self.value();
+        if memchr::memchr(b'\r', value).is_none() {
+            return Cow::Borrowed(value);
         }
-        let mut out = Vec::with_capacity(self.value.len());
-        let mut rest = self.value;
+        let mut out = Vec::with_capacity(value.len());
+        let mut rest = value;
         while let Some(i) = memchr::memmem::find(rest, b"\r\n") {
             out.extend_from_slice(&rest[..i]);
             rest = &rest[i + 2..];
@@ -428,9 +451,7 @@ impl<'a> Content<'a> {
 
     /// The value of its first `Content-Type` header, as given.
     pub fn content_type(&self) -> Option<&MimeHeader<'a>> {
-        self.headers()
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case("Content-Type"))
+        self.headers().iter().find(|h| h.is_content_type())
     }
 
     /// The body, byte for byte.
@@ -474,8 +495,9 @@ impl std::fmt::Debug for Content<'_> {
 pub struct Header<'a> {
     /// The line without its CRLF: name, `:`, parameters, space, value.
     line: &'a str,
-    name_len: usize,
-    params_len: usize,
+    /// Where the value starts in `line`; the name ends at the first `:`
+    /// (NAMECHAR excludes it), so it is found again when asked for.
+    value_start: usize,
     namespace: &'a str,
     offset: usize,
     kind: HeaderKind<'a>,
@@ -484,7 +506,10 @@ pub struct Header<'a> {
 impl<'a> Header<'a> {
     /// The header name as written, prefix included (`MyFeatures.Wacky`).
     pub fn name(&self) -> &'a str {
-        &self.line[..self.name_len]
+        // The first ':' ends the name: the parser checked that it is there.
+        self.line
+            .split_once(':')
+            .map_or(self.line, |(name, _)| name)
     }
 
     /// The namespace prefix, if the name has one.
@@ -507,7 +532,8 @@ impl<'a> Header<'a> {
 
     /// The parameters as written, each with its leading `;` (e.g. `;lang=fr`).
     pub fn params(&self) -> &'a str {
-        &self.line[self.name_len + 1..self.name_len + 1 + self.params_len]
+        // From after the colon to the space before the value.
+        &self.line[self.name().len() + 1..self.value_start - 1]
     }
 
     /// Each parameter as `(name, value)`; string values keep their quotes
@@ -526,7 +552,7 @@ impl<'a> Header<'a> {
 
     /// The value as written, escapes included.
     pub fn value(&self) -> &'a str {
-        &self.line[self.name_len + self.params_len + 2..]
+        &self.line[self.value_start..]
     }
 
     /// The value with escapes decoded (section 2.3).
@@ -572,7 +598,7 @@ pub enum HeaderKind<'a> {
     /// `NS` (section 4.6).
     Ns(Namespace<'a>),
     /// `Require` (section 4.7).
-    Require(Vec<Required<'a>>),
+    Require(RequiredList<'a>),
     /// Any other header, kept as given.
     Other,
 }
@@ -627,6 +653,50 @@ pub struct Required<'a> {
     pub local: &'a str,
     /// Byte offset of the name in the input.
     pub offset: usize,
+}
+
+/// The names one `Require` header lists, in order; a slice through
+/// `Deref`. One name (the usual case) is kept in place, so that parsing a
+/// message with `Require` costs no allocation for it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RequiredList<'a>(RequiredRepr<'a>);
+
+#[derive(Clone, PartialEq, Eq)]
+enum RequiredRepr<'a> {
+    One(Required<'a>),
+    Many(Vec<Required<'a>>),
+}
+
+impl<'a> RequiredList<'a> {
+    pub(crate) fn one(required: Required<'a>) -> RequiredList<'a> {
+        RequiredList(RequiredRepr::One(required))
+    }
+
+    pub(crate) fn many(list: Vec<Required<'a>>) -> RequiredList<'a> {
+        RequiredList(RequiredRepr::Many(list))
+    }
+
+    /// The names as a slice.
+    pub fn as_slice(&self) -> &[Required<'a>] {
+        match &self.0 {
+            RequiredRepr::One(required) => std::slice::from_ref(required),
+            RequiredRepr::Many(list) => list,
+        }
+    }
+}
+
+impl<'a> std::ops::Deref for RequiredList<'a> {
+    type Target = [Required<'a>];
+
+    fn deref(&self) -> &[Required<'a>] {
+        self.as_slice()
+    }
+}
+
+impl std::fmt::Debug for RequiredList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
 }
 
 /// The extension headers a receiver implements, as namespace URI and name

@@ -120,7 +120,7 @@ fn special_bytes_are_exact() {
 /// the colon.
 #[test]
 fn absolute_uri_byte_classes() {
-    use super::text::is_absolute_uri;
+    use super::text::{is_absolute_uri, is_absolute_uri_without_fragment};
     for c in 0..=127u8 {
         let ch = char::from(c);
         // A ':' there ends the scheme early: `a:b:x` is absolute too.
@@ -141,6 +141,16 @@ fn absolute_uri_byte_classes() {
             in_rest,
             "{c:#x} after ':'"
         );
+        assert_eq!(
+            is_absolute_uri_without_fragment(&format!("im:a{ch}b")),
+            in_rest && c != b'#',
+            "{c:#x} after ':' (no fragment)"
+        );
+        assert_eq!(
+            is_absolute_uri_without_fragment(&format!("a{ch}b:x")),
+            in_scheme && c != b'#',
+            "{c:#x} in scheme (no fragment)"
+        );
     }
     assert!(is_absolute_uri("im:\u{e9}"));
     assert!(!is_absolute_uri("im:"));
@@ -159,4 +169,174 @@ fn equality_counts_the_mime_headers() {
     assert_eq!(one.content(), two.content());
     assert_ne!(one, two);
     assert!(format!("{one:?}").contains("mime_headers: [MimeHeader"));
+}
+
+/// The date-time and language-tag checks as first written (field by field,
+/// split on `-`): the one-pass versions must agree with them.
+mod reference {
+    pub(super) fn is_date_time(s: &str) -> bool {
+        let b = s.as_bytes();
+        let num = |from: usize, len: usize| -> Option<u32> {
+            let digits = b.get(from..from + len)?;
+            digits.iter().try_fold(0u32, |n, &d| {
+                d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+            })
+        };
+        let sep = |at: usize, c: u8| b.get(at).is_some_and(|&x| x == c);
+        let date_ok = num(0, 4).is_some()
+            && sep(4, b'-')
+            && num(5, 2).is_some_and(|m| (1..=12).contains(&m))
+            && sep(7, b'-')
+            && num(8, 2).is_some_and(|d| (1..=31).contains(&d))
+            && b.get(10).is_some_and(|&t| t == b'T' || t == b't');
+        let time_ok = num(11, 2).is_some_and(|h| h < 24)
+            && sep(13, b':')
+            && num(14, 2).is_some_and(|m| m < 60)
+            && sep(16, b':')
+            && num(17, 2).is_some_and(|s| s <= 60);
+        if !(date_ok && time_ok) {
+            return false;
+        }
+        let mut at = 19;
+        if sep(at, b'.') {
+            let digits = b[at + 1..]
+                .iter()
+                .take_while(|d| d.is_ascii_digit())
+                .count();
+            if digits == 0 {
+                return false;
+            }
+            at += 1 + digits;
+        }
+        match b.get(at) {
+            Some(b'Z' | b'z') => at + 1 == b.len(),
+            Some(b'+' | b'-') => {
+                at + 6 == b.len()
+                    && num(at + 1, 2).is_some_and(|h| h < 24)
+                    && sep(at + 3, b':')
+                    && num(at + 4, 2).is_some_and(|m| m < 60)
+            }
+            _ => false,
+        }
+    }
+
+    pub(super) fn is_language_tag(tag: &str) -> bool {
+        let mut parts = tag.split('-');
+        let primary_ok = parts.next().is_some_and(|p| {
+            (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic())
+        });
+        primary_ok
+            && parts
+                .all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+    }
+}
+
+/// The one-pass date-time, language-tag and case-insensitive checks give
+/// what the plain definitions give, on valid values with each byte replaced
+/// by one that matters to them, and on every prefix.
+#[test]
+fn value_checks_match_their_definitions() {
+    use super::text::{eq_ignore_case, starts_ignore_case};
+    let replacements = b"09:-+.TtZz aA\x80/";
+    let mut compared = 0;
+    for value in [
+        "2000-12-13T13:40:00-08:00",
+        "1985-04-12T23:20:50.52Z",
+        "1990-12-31t23:59:60z",
+        "2000-12-13T13:40:00.123+23:59",
+    ] {
+        crate::test_support::each_mutation(value.as_bytes(), replacements, |bytes| {
+            if let Ok(s) = std::str::from_utf8(bytes) {
+                assert_eq!(is_date_time(s), reference::is_date_time(s), "{s:?}");
+                compared += 1;
+            }
+        });
+    }
+    for tag in [
+        "en",
+        "zh-Hant-TW",
+        "abcdefgh-12345678",
+        "i-default",
+        "x-a-b",
+    ] {
+        crate::test_support::each_mutation(tag.as_bytes(), b"-aZ9 \x80_", |bytes| {
+            if let Ok(s) = std::str::from_utf8(bytes) {
+                assert_eq!(is_language_tag(s), reference::is_language_tag(s), "{s:?}");
+                compared += 1;
+            }
+        });
+    }
+    for name in ["Content-Type", "message/cpim", "content-type:"] {
+        let lower = name.to_ascii_lowercase();
+        crate::test_support::each_mutation(name.as_bytes(), b"-/:\r\x0d\x0f\x0a@[`{ Aa", |bytes| {
+            let expected = bytes.eq_ignore_ascii_case(lower.as_bytes());
+            let starts = bytes.len() >= lower.len()
+                && bytes[..lower.len()].eq_ignore_ascii_case(lower.as_bytes());
+            match lower.as_bytes() {
+                b"content-type" => assert_eq!(eq_ignore_case(bytes, b"content-type"), expected),
+                b"message/cpim" => assert_eq!(eq_ignore_case(bytes, b"message/cpim"), expected),
+                _ => assert_eq!(starts_ignore_case(bytes, b"content-type:"), starts),
+            }
+            compared += 1;
+        });
+    }
+    // Every byte against every letter and symbol position.
+    for c in 0..=255u8 {
+        let one = [c];
+        assert_eq!(eq_ignore_case(&one, b"a"), c.eq_ignore_ascii_case(&b'a'));
+        assert_eq!(eq_ignore_case(&one, b"-"), c == b'-');
+        assert_eq!(eq_ignore_case(&one, b"/"), c == b'/');
+    }
+    assert!(compared > 2_000, "{compared}");
+}
+
+/// The parts found again when asked for (MIME header names, message header
+/// names and parameters) and the in-place single `Require` name read as the
+/// input has them.
+#[test]
+fn accessors_read_the_parts_back() {
+    let input = b"Content-type: Message/CPIM\r\n\r\n\
+        NS: p <urn:p>\r\n\
+        p.Flag:;lang=fr;x=\"a:b\" on: off\r\n\
+        Require: p.Flag\r\n\
+        Require: p.Flag,From\r\n\r\n\
+        Content-Type:\ttext/plain;\r\n charset=utf-8\r\n\r\nhi";
+    let m = Message::parse(input).unwrap();
+    let mime = &m.mime_headers()[0];
+    assert_eq!(
+        (mime.name(), mime.value()),
+        ("Content-type", &b"Message/CPIM"[..])
+    );
+    assert!(mime.is_content_type());
+    let ct = m.content().content_type().unwrap();
+    assert_eq!(ct.name(), "Content-Type");
+    assert_eq!(ct.value(), b"text/plain;\r\n charset=utf-8");
+    assert_eq!(&*ct.unfolded(), b"text/plain; charset=utf-8");
+    assert_eq!(ct.raw(), b"Content-Type:\ttext/plain;\r\n charset=utf-8");
+    let flag = &m.headers()[1];
+    assert_eq!(flag.name(), "p.Flag");
+    assert_eq!((flag.prefix(), flag.local_name()), (Some("p"), "Flag"));
+    assert_eq!(flag.params(), ";lang=fr;x=\"a:b\"");
+    assert_eq!(flag.lang(), Some("fr"));
+    assert_eq!(flag.value(), "on: off");
+    assert_eq!(flag.namespace(), "urn:p");
+    let HeaderKind::Require(one) = m.headers()[2].kind() else {
+        panic!("{:?}", m.headers()[2].kind())
+    };
+    let HeaderKind::Require(two) = m.headers()[3].kind() else {
+        panic!("{:?}", m.headers()[3].kind())
+    };
+    assert_eq!(one.len(), 1);
+    let first_require = input.windows(9).position(|w| w == b"Require: ").unwrap();
+    assert_eq!(
+        (one[0].namespace, one[0].local, one[0].offset),
+        ("urn:p", "Flag", first_require + 9)
+    );
+    assert_eq!(
+        two.iter().map(|r| r.name).collect::<Vec<_>>(),
+        ["p.Flag", "From"]
+    );
+    assert_eq!(format!("{one:?}"), format!("{:?}", one.as_slice()));
+    assert_eq!(m.required().count(), 3);
+    assert_eq!(m.to_vec(), input);
 }

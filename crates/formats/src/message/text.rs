@@ -98,6 +98,7 @@ const TOKEN: u8 = 2;
 const MIME_TOKEN: u8 = 4;
 const SCHEME: u8 = 8;
 const NOT_IN_URI: u8 = 16;
+const HASH: u8 = 32;
 
 static CLASS: [u8; 256] = {
     let mut table = [0u8; 256];
@@ -139,7 +140,8 @@ static CLASS: [u8; 256] = {
             | ((token as u8) * TOKEN)
             | ((mime as u8) * MIME_TOKEN)
             | ((scheme as u8) * SCHEME)
-            | ((not_in_uri as u8) * NOT_IN_URI);
+            | ((not_in_uri as u8) * NOT_IN_URI)
+            | (((c == b'#') as u8) * HASH);
         b += 1;
     }
     table
@@ -164,59 +166,81 @@ pub(crate) fn is_mime_tokenchar(b: u8) -> bool {
 }
 
 /// Whether `tag` is an RFC 3066 Language-Tag:
-/// `1*8ALPHA *("-" 1*8(ALPHA / DIGIT))`.
+/// `1*8ALPHA *("-" 1*8(ALPHA / DIGIT))`. One pass over the bytes: this
+/// runs for every `lang` parameter.
 pub(crate) fn is_language_tag(tag: &str) -> bool {
-    let mut parts = tag.split('-');
-    let primary_ok = parts
-        .next()
-        .is_some_and(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
-    primary_ok
-        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+    let mut part_len = 0;
+    let mut primary = true;
+    for &c in tag.as_bytes() {
+        if c == b'-' {
+            if part_len == 0 {
+                return false;
+            }
+            primary = false;
+            part_len = 0;
+            continue;
+        }
+        let ok = if primary {
+            c.is_ascii_alphabetic()
+        } else {
+            c.is_ascii_alphanumeric()
+        };
+        part_len += 1;
+        if !ok || part_len > 8 {
+            return false;
+        }
+    }
+    part_len > 0
 }
 
 /// Whether `s` is an RFC 3339 `date-time`, with range checks on each field.
 /// `T` and `Z` may be lower case (RFC 3339 section 5.6, note).
+///
+/// The fixed 19 bytes of date and time are read as one array (no bounds
+/// check per field): this runs for every `DateTime` header.
 pub(crate) fn is_date_time(s: &str) -> bool {
     let b = s.as_bytes();
-    let num = |from: usize, len: usize| -> Option<u32> {
-        let digits = b.get(from..from + len)?;
-        digits.iter().try_fold(0u32, |n, &d| {
-            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
-        })
+    let Some(head) = b.first_chunk::<19>() else {
+        return false;
     };
-    let sep = |at: usize, c: u8| b.get(at).is_some_and(|&x| x == c);
-    let date_ok = num(0, 4).is_some()
-        && sep(4, b'-')
-        && num(5, 2).is_some_and(|m| (1..=12).contains(&m))
-        && sep(7, b'-')
-        && num(8, 2).is_some_and(|d| (1..=31).contains(&d))
-        && b.get(10).is_some_and(|&t| t == b'T' || t == b't');
-    let time_ok = num(11, 2).is_some_and(|h| h < 24)
-        && sep(13, b':')
-        && num(14, 2).is_some_and(|m| m < 60)
-        && sep(16, b':')
-        && num(17, 2).is_some_and(|s| s <= 60);
+    // Two digits at `i` as a number, or 100 (out of every range) if either
+    // is not a digit.
+    let two = |i: usize| {
+        let (hi, lo) = (head[i].wrapping_sub(b'0'), head[i + 1].wrapping_sub(b'0'));
+        if hi <= 9 && lo <= 9 {
+            hi * 10 + lo
+        } else {
+            100
+        }
+    };
+    let year_ok = head[..4].iter().all(u8::is_ascii_digit);
+    let date_ok = year_ok
+        && head[4] == b'-'
+        && (1..=12).contains(&two(5))
+        && head[7] == b'-'
+        && (1..=31).contains(&two(8))
+        && matches!(head[10], b'T' | b't');
+    let time_ok =
+        two(11) < 24 && head[13] == b':' && two(14) < 60 && head[16] == b':' && two(17) <= 60;
     if !(date_ok && time_ok) {
         return false;
     }
-    let mut at = 19;
-    if sep(at, b'.') {
-        let digits = b[at + 1..]
-            .iter()
-            .take_while(|d| d.is_ascii_digit())
-            .count();
+    let mut rest = &b[19..];
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        let digits = fraction.iter().take_while(|d| d.is_ascii_digit()).count();
         if digits == 0 {
             return false;
         }
-        at += 1 + digits;
+        rest = &fraction[digits..];
     }
-    match b.get(at) {
-        Some(b'Z' | b'z') => at + 1 == b.len(),
-        Some(b'+' | b'-') => {
-            at + 6 == b.len()
-                && num(at + 1, 2).is_some_and(|h| h < 24)
-                && sep(at + 3, b':')
-                && num(at + 4, 2).is_some_and(|m| m < 60)
+    match rest {
+        [b'Z' | b'z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => {
+            let num = |hi: u8, lo: u8| {
+                let (hi, lo) = (hi.wrapping_sub(b'0'), lo.wrapping_sub(b'0'));
+                (hi <= 9 && lo <= 9).then(|| hi * 10 + lo)
+            };
+            num(*h1, *h2).is_some_and(|h| h < 24) && num(*m1, *m2).is_some_and(|m| m < 60)
         }
         _ => false,
     }
@@ -226,11 +250,24 @@ pub(crate) fn is_date_time(s: &str) -> bool {
 /// section 3), with no space, `<`, `>`, `"` or control character; other
 /// characters, UTF-8 included, are let through (IRIs in the wild).
 pub(crate) fn is_absolute_uri(uri: &str) -> bool {
-    // One pass over bytes with the class table: this runs for every
-    // address header.
+    absolute_uri_classes(uri).is_some_and(|classes| classes & NOT_IN_URI == 0)
+}
+
+/// [`is_absolute_uri`] without `#` after the scheme either (a namespace
+/// URI has no fragment, section 3.4), in the same one pass.
+pub(crate) fn is_absolute_uri_without_fragment(uri: &str) -> bool {
+    absolute_uri_classes(uri).is_some_and(|classes| classes & (NOT_IN_URI | HASH) == 0)
+}
+
+/// The classes of the bytes after `scheme ":"`, if `uri` starts with a
+/// scheme and a colon and has at least one byte after it. One pass over
+/// bytes with the class table (cheaper here than vector compares, which
+/// the compiler turns into shuffles for this set of bytes).
+#[inline]
+fn absolute_uri_classes(uri: &str) -> Option<u8> {
     let b = uri.as_bytes();
     if !b.first().is_some_and(|c| c.is_ascii_alphabetic()) {
-        return false;
+        return None;
     }
     let mut i = 1;
     while b
@@ -239,12 +276,34 @@ pub(crate) fn is_absolute_uri(uri: &str) -> bool {
     {
         i += 1;
     }
-    if b.get(i) != Some(&b':') {
-        return false;
+    if b.get(i) != Some(&b':') || i + 1 == b.len() {
+        return None;
     }
-    let rest = &b[i + 1..];
-    let classes = rest
-        .iter()
-        .fold(0, |classes, &c| classes | CLASS[usize::from(c)]);
-    !rest.is_empty() && classes & NOT_IN_URI == 0
+    Some(
+        b[i + 1..]
+            .iter()
+            .fold(0, |classes, &c| classes | CLASS[usize::from(c)]),
+    )
+}
+
+/// Whether `bytes` is `lower` in any case, where `lower` is lowercase
+/// ASCII: one OR and XOR per byte over the whole length (the case bit is
+/// set only where `lower` has a letter, so no other byte matches by it),
+/// rather than a branch per byte.
+#[inline]
+pub(crate) fn eq_ignore_case<const N: usize>(bytes: &[u8], lower: &[u8; N]) -> bool {
+    bytes
+        .first_chunk::<N>()
+        .is_some_and(|b| bytes.len() == N && starts_ignore_case(b, lower))
+}
+
+/// Whether `bytes` starts with `lower` in any case; see [`eq_ignore_case`].
+#[inline]
+pub(crate) fn starts_ignore_case<const N: usize>(bytes: &[u8], lower: &[u8; N]) -> bool {
+    bytes.first_chunk::<N>().is_some_and(|b| {
+        b.iter().zip(lower).fold(0, |diff, (&c, &l)| {
+            let case = if l.is_ascii_lowercase() { 0x20 } else { 0 };
+            diff | ((c | case) ^ l)
+        }) == 0
+    })
 }
