@@ -12,26 +12,27 @@ use quick_xml::name::{PrefixDeclaration, QName};
 use quick_xml::{Reader, XmlVersion};
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// Parses a PIDF document or the draft's `<presence>`; `understood` is the set
 /// of extension namespaces the caller processes (`None`: keep everything, do
 /// not enforce `mustUnderstand`).
-pub(super) fn document(
-    xml: &[u8],
+pub(super) fn document<'i>(
+    xml: &'i [u8],
     limits: &Limits,
     understood: Option<&[&str]>,
-) -> Result<Document, PidfError> {
+) -> Result<Document<'i>, PidfError> {
     document_with(xml, limits, understood, true)
 }
 
 /// [`document`], passing over plain extension content or not (`skip`), so
 /// that tests can hold the two ways to the same results.
-fn document_with(
-    xml: &[u8],
+fn document_with<'i>(
+    xml: &'i [u8],
     limits: &Limits,
     understood: Option<&[&str]>,
     skip: bool,
-) -> Result<Document, PidfError> {
+) -> Result<Document<'i>, PidfError> {
     if xml.len() > limits.max_bytes {
         return Err(PidfError::new(
             ErrorKind::LimitExceeded {
@@ -96,7 +97,7 @@ impl Text<'_> {
 
 /// Parses one standalone element outside the PIDF namespace into a kept
 /// [`Extension`] (see [`Extension::parse`]).
-pub(super) fn extension(xml: &str) -> Result<Extension, PidfError> {
+pub(super) fn extension(xml: &str) -> Result<Extension<'_>, PidfError> {
     let limits = Limits::default();
     let mut p = Parser::new(xml.as_bytes(), &limits, None);
     let mut found = None;
@@ -166,6 +167,11 @@ struct Parser<'i, 'a> {
     /// Namespace declarations written on fragments so far: prefix, raw
     /// namespace (`None`: no namespace), the text written.
     declarations: Vec<(Vec<u8>, Option<Vec<u8>>, String)>,
+    /// The declaration texts added to fragments so far, by the indices in
+    /// `declarations` they join: extensions needing the same share one.
+    joined: Vec<(Vec<usize>, Arc<str>)>,
+    /// The indices in `declarations` of the fragment being finished.
+    declared: Vec<usize>,
 }
 
 impl<'i, 'a> Parser<'i, 'a> {
@@ -191,6 +197,8 @@ impl<'i, 'a> Parser<'i, 'a> {
             skipped: 0,
             skip_plain: true,
             declarations: Vec::new(),
+            joined: Vec::new(),
+            declared: Vec::new(),
         }
     }
 
@@ -366,7 +374,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         })
     }
 
-    fn root(&mut self, start: &BytesStart<'i>) -> Result<Document, PidfError> {
+    fn root(&mut self, start: &BytesStart<'i>) -> Result<Document<'i>, PidfError> {
         let ns = self.element_ns(start.name())?;
         let local = start.local_name();
         match (ns, local.as_ref()) {
@@ -387,23 +395,39 @@ impl<'i, 'a> Parser<'i, 'a> {
         }
     }
 
-    fn presence(&mut self, start: &BytesStart<'i>) -> Result<Presence, PidfError> {
+    fn presence(&mut self, start: &BytesStart<'i>) -> Result<Presence<'i>, PidfError> {
         let mut presence = Presence::default();
         // Hashes of the tuple ids so far, once there are enough of them
         // that comparing with each costs more.
         let mut ids = None;
         let mut entity = None;
-        for attr in self.attributes(start)? {
-            match attr {
-                Attr::Decl(ns) => {
-                    if ns.prefix.is_some() {
-                        presence.namespaces.push(ns);
+        let mut others = false;
+        for attr in checked_attributes(start) {
+            let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
+            // Past the first other attribute, all are read below, in order,
+            // so that the first error is the one reported.
+            match attr.key.as_ref() {
+                _ if others => {}
+                b"entity" => entity = Some(self.attribute_cow(&attr)?),
+                // The default namespace is not kept (PIDF's, written anyway).
+                b"xmlns" => self.attribute_value(&attr).map(drop)?,
+                _ => others = true,
+            }
+        }
+        // Prefixed declarations and attributes from other namespaces, kept.
+        if others {
+            for attr in self.attributes(start)? {
+                match attr {
+                    Attr::Decl(ns) => {
+                        if ns.prefix.is_some() {
+                            presence.namespaces.push(ns);
+                        }
                     }
+                    Attr::Plain(a) if a.namespace.is_none() && a.name == "entity" => {
+                        entity = Some(Cow::Owned(a.value))
+                    }
+                    Attr::Plain(a) => presence.attributes.push(a),
                 }
-                Attr::Plain(a) if a.namespace.is_none() && a.name == "entity" => {
-                    entity = Some(a.value)
-                }
-                Attr::Plain(a) => presence.attributes.push(a),
             }
         }
         presence.entity = entity.ok_or_else(|| {
@@ -432,7 +456,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                             let tuple = self.tuple(&child)?;
                             if is_repeated_id(&presence.tuples, &mut ids, &tuple.id) {
                                 return Err(PidfError::new(
-                                    ErrorKind::DuplicateTupleId(tuple.id),
+                                    ErrorKind::DuplicateTupleId(tuple.id.into_owned()),
                                     at,
                                 ));
                             }
@@ -452,14 +476,14 @@ impl<'i, 'a> Parser<'i, 'a> {
         }
     }
 
-    fn tuple(&mut self, start: &BytesStart<'i>) -> Result<Tuple, PidfError> {
+    fn tuple(&mut self, start: &BytesStart<'i>) -> Result<Tuple<'i>, PidfError> {
         let mut tuple = Tuple::default();
         let mut id = None;
         let mut others = false;
         for attr in checked_attributes(start) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
             if attr.key.as_ref() == b"id" {
-                id = Some(self.attribute_string(&attr)?);
+                id = Some(self.attribute_cow(&attr)?);
             } else {
                 others = true;
             }
@@ -482,7 +506,7 @@ impl<'i, 'a> Parser<'i, 'a> {
             })
         })?;
         if !is_ncname(&id) {
-            return Err(self.error(ErrorKind::InvalidTupleId(id)));
+            return Err(self.error(ErrorKind::InvalidTupleId(id.into_owned())));
         }
         tuple.id = id;
         let mut status = None;
@@ -518,7 +542,10 @@ impl<'i, 'a> Parser<'i, 'a> {
                             let at = self.pos;
                             let text = trimmed(self.text_only("timestamp")?);
                             if !is_date_time(&text) {
-                                return Err(PidfError::new(ErrorKind::InvalidTimestamp(text), at));
+                                return Err(PidfError::new(
+                                    ErrorKind::InvalidTimestamp(text.into_owned()),
+                                    at,
+                                ));
                             }
                             tuple.timestamp = Some(text);
                         }
@@ -539,7 +566,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         Ok(tuple)
     }
 
-    fn status(&mut self) -> Result<Status, PidfError> {
+    fn status(&mut self) -> Result<Status<'i>, PidfError> {
         let mut status = Status::default();
         loop {
             match self.next()? {
@@ -575,7 +602,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         }
     }
 
-    fn contact(&mut self, start: &BytesStart<'i>) -> Result<Contact, PidfError> {
+    fn contact(&mut self, start: &BytesStart<'i>) -> Result<Contact<'i>, PidfError> {
         let mut priority = None;
         for attr in checked_attributes(start) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
@@ -589,13 +616,13 @@ impl<'i, 'a> Parser<'i, 'a> {
         Ok(Contact { uri, priority })
     }
 
-    fn note(&mut self, start: &BytesStart<'i>) -> Result<Note, PidfError> {
+    fn note(&mut self, start: &BytesStart<'i>) -> Result<Note<'i>, PidfError> {
         let mut lang = None;
         for attr in checked_attributes(start) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
             // The xml prefix is bound to XML_NS and no other prefix may be.
             if attr.key.as_ref() == b"xml:lang" {
-                lang = Some(self.attribute_string(&attr)?);
+                lang = Some(self.attribute_cow(&attr)?);
             }
         }
         let text = self.text_only("note")?;
@@ -603,12 +630,14 @@ impl<'i, 'a> Parser<'i, 'a> {
     }
 
     /// The text of an element that may hold nothing else.
-    fn text_only(&mut self, element: &'static str) -> Result<String, PidfError> {
-        let mut out = String::new();
+    /// Borrowed from the input when it is one piece of text that decoding
+    /// leaves as written.
+    fn text_only(&mut self, element: &'static str) -> Result<Cow<'i, str>, PidfError> {
+        let mut out = Cow::Borrowed("");
         loop {
             match self.next()? {
-                Ev::Text(text) if out.is_empty() => out = self.decode(text)?.into_owned(),
-                Ev::Text(text) => out.push_str(&self.decode(text)?),
+                Ev::Text(text) if out.is_empty() => out = self.decode(text)?,
+                Ev::Text(text) => out.to_mut().push_str(&self.decode(text)?),
                 Ev::End => return Ok(out),
                 Ev::Start(child) => return Err(self.unexpected(&child, element)),
                 Ev::Eof => return Err(self.error(ErrorKind::Xml(format!("unclosed <{element}>")))),
@@ -624,7 +653,7 @@ impl<'i, 'a> Parser<'i, 'a> {
     /// Checks `mustUnderstand` (RFC 3863 section 4.2.3) when asked to: an
     /// element so marked must be understood unless it sits inside an element
     /// that is itself not understood, and so ignored whole.
-    fn fragment(&mut self, start: &BytesStart<'i>) -> Result<Extension, PidfError> {
+    fn fragment(&mut self, start: &BytesStart<'i>) -> Result<Extension<'i>, PidfError> {
         let begin = self.pos;
         let name_len = start.name().as_ref().len();
         let root_depth = self.depth;
@@ -660,19 +689,43 @@ impl<'i, 'a> Parser<'i, 'a> {
             .ok_or_else(|| self.error(ErrorKind::Xml("element out of bounds".into())))?;
         let text =
             std::str::from_utf8(raw).map_err(|_| PidfError::new(ErrorKind::InvalidUtf8, begin))?;
-        let (head, rest) = text.split_at((1 + name_len).min(text.len()));
-        let mut declared = Vec::with_capacity(self.outer.len());
+        let declarations = self.joined_declarations()?;
+        let name_end = (1 + name_len).min(text.len());
+        Ok(Extension::from_parts(
+            Cow::Borrowed(text),
+            name_end,
+            declarations,
+        ))
+    }
+
+    /// The declarations the fragment just read needs on its root, for the
+    /// prefixes it uses from outside (`outer`), as one text shared with
+    /// every fragment of the document that needs the same.
+    fn joined_declarations(&mut self) -> Result<Option<Arc<str>>, PidfError> {
+        if self.outer.is_empty() {
+            return Ok(None);
+        }
+        // A buffer kept across fragments, so that this does not allocate.
+        let mut declared = std::mem::take(&mut self.declared);
+        declared.clear();
         for k in 0..self.outer.len() {
             declared.push(self.declaration(k)?);
         }
-        let extra: usize = declared.iter().map(|&d| self.declarations[d].2.len()).sum();
-        let mut xml = String::with_capacity(text.len() + extra);
-        xml.push_str(head);
-        for d in declared {
-            xml.push_str(&self.declarations[d].2);
-        }
-        xml.push_str(rest);
-        Ok(Extension { xml })
+        let found = self.joined.iter().find(|(d, _)| *d == declared);
+        let text = match found {
+            Some((_, text)) => Arc::clone(text),
+            None => {
+                let mut text = String::new();
+                for &d in &declared {
+                    text.push_str(&self.declarations[d].2);
+                }
+                let text: Arc<str> = Arc::from(text);
+                self.joined.push((declared.clone(), Arc::clone(&text)));
+                text
+            }
+        };
+        self.declared = declared;
+        Ok(Some(text))
     }
 
     /// The index in `declarations` of the declaration written for the
@@ -974,11 +1027,29 @@ impl<'i, 'a> Parser<'i, 'a> {
             })
     }
 
-    fn attribute_string(
+    /// An attribute value as [`Parser::attribute_value`] gives it, borrowed
+    /// from the input when normalising leaves it as written.
+    fn attribute_cow(
         &self,
         attr: &quick_xml::events::attributes::Attribute<'_>,
-    ) -> Result<String, PidfError> {
-        self.attribute_value(attr).map(Cow::into_owned)
+    ) -> Result<Cow<'i, str>, PidfError> {
+        if !needs_normalising(&attr.value) {
+            if let Some(raw) = self.span(&attr.value) {
+                return utf8(raw)
+                    .map(Cow::Borrowed)
+                    .map_err(|()| self.error(ErrorKind::InvalidUtf8));
+            }
+        }
+        self.attribute_value(attr)
+            .map(|value| Cow::Owned(value.into_owned()))
+    }
+
+    /// The same bytes as the input's, when `bytes` lies in the input (as
+    /// what the reader gives without copying does).
+    fn span(&self, bytes: &[u8]) -> Option<&'i [u8]> {
+        let at = (bytes.as_ptr() as usize).checked_sub(self.input.as_ptr() as usize)?;
+        let span = self.input.get(at..at.checked_add(bytes.len())?)?;
+        (span.as_ptr() == bytes.as_ptr()).then_some(span)
     }
 
     /// Reads a whole element outside the PIDF namespace into a tree.
@@ -1166,7 +1237,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                     presence.tuples.push(DraftTuple {
                         destination,
                         status,
-                        text,
+                        text: text.into_owned(),
                     });
                 }
                 Ev::Text(text) => self.whitespace(&text, "presence")?,
@@ -1421,14 +1492,13 @@ fn push_text(children: &mut Vec<Node>, text: Cow<'_, str>) {
     }
 }
 
-/// `text` without surrounding whitespace, reusing its allocation when there
-/// is none (the usual case).
-fn trimmed(text: String) -> String {
-    let trim = text.trim();
-    if trim.len() == text.len() {
-        text
-    } else {
-        trim.to_owned()
+/// `text` without surrounding whitespace, still borrowed if it was, and
+/// reusing its allocation when there is none to remove (the usual case).
+fn trimmed(text: Cow<'_, str>) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
+        Cow::Owned(text) if text.trim().len() == text.len() => Cow::Owned(text),
+        Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
     }
 }
 
@@ -1440,7 +1510,7 @@ fn utf8(bytes: &[u8]) -> Result<&str, ()> {
 /// they are few, then looked up by hash (kept in `ids`, built on first
 /// use), comparing texts only when the hash is known.
 fn is_repeated_id(
-    tuples: &[Tuple],
+    tuples: &[Tuple<'_>],
     ids: &mut Option<std::collections::HashSet<u64>>,
     id: &str,
 ) -> bool {
@@ -1690,7 +1760,8 @@ mod tests {
         };
         let many: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
-        let parsed = document(doc(&many).as_bytes(), &Limits::default(), None);
+        let xml = doc(&many);
+        let parsed = document(xml.as_bytes(), &Limits::default(), None);
         assert!(matches!(parsed, Ok(Document::Pidf(p)) if p.tuples.len() == 20));
         for at in [3, 15] {
             let mut ids = many.clone();
