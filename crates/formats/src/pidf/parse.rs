@@ -46,7 +46,7 @@ fn document_with<'i>(
     p.skip_plain = skip;
     let mut doc = None;
     loop {
-        match p.next()? {
+        match p.next_element()? {
             Ev::Start(start) => {
                 if doc.is_some() {
                     return Err(p.error(ErrorKind::ContentAfterRoot));
@@ -259,6 +259,23 @@ impl<'i, 'a> Parser<'i, 'a> {
         }
     }
 
+    /// [`Parser::next`] where text that is only white space before a tag
+    /// is passed over by hand, which costs less than a reader event: for
+    /// callers to whom such text means nothing (they check it is white
+    /// space, or valid UTF-8, which white space is).
+    fn next_element(&mut self) -> Result<Ev<'i>, PidfError> {
+        if !self.pending_end && self.skip_plain {
+            let input = self.input;
+            let rest = input.get(self.offset()..).unwrap_or_default();
+            let spaces = rest.iter().take_while(|&&b| is_space(b)).count();
+            if spaces > 0 && rest.get(spaces) == Some(&b'<') {
+                self.skipped += spaces;
+                *self.reader.get_mut() = &rest[spaces..];
+            }
+        }
+        self.next()
+    }
+
     /// The text of a [`Ev::Text`], decoded: UTF-8 checked, line ends
     /// normalised. Called before the next event, so errors point at the text.
     fn decode(&self, text: Text<'i>) -> Result<Cow<'i, str>, PidfError> {
@@ -437,7 +454,7 @@ impl<'i, 'a> Parser<'i, 'a> {
             })
         })?;
         loop {
-            match self.next()? {
+            match self.next_element()? {
                 Ev::Start(child) => {
                     if !self.is_pidf(child.name())? {
                         let kept = self.fragment(&child)?;
@@ -511,7 +528,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         tuple.id = id;
         let mut status = None;
         loop {
-            match self.next()? {
+            match self.next_element()? {
                 Ev::Start(child) => {
                     if !self.is_pidf(child.name())? {
                         let kept = self.fragment(&child)?;
@@ -569,7 +586,7 @@ impl<'i, 'a> Parser<'i, 'a> {
     fn status(&mut self) -> Result<Status<'i>, PidfError> {
         let mut status = Status::default();
         loop {
-            match self.next()? {
+            match self.next_element()? {
                 Ev::Start(child) => {
                     if !self.is_pidf(child.name())? {
                         let kept = self.fragment(&child)?;
@@ -666,7 +683,7 @@ impl<'i, 'a> Parser<'i, 'a> {
             self.skip_plain_content(start.name().as_ref());
         }
         loop {
-            match self.next()? {
+            match self.next_element()? {
                 Ev::Start(child) => self.fragment_element(&child, false)?,
                 Ev::Text(text) => self.check_text(&text)?,
                 Ev::End => {
@@ -1196,7 +1213,7 @@ impl<'i, 'a> Parser<'i, 'a> {
             }
         }
         loop {
-            match self.next()? {
+            match self.next_element()? {
                 Ev::Start(child) => {
                     if self.element_ns(child.name())?.is_some()
                         || child.local_name().as_ref() != b"tuple"
