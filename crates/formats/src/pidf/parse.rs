@@ -650,7 +650,10 @@ impl<'i, 'a> Parser<'i, 'a> {
     /// Borrowed from the input when it is one piece of text that decoding
     /// leaves as written.
     fn text_only(&mut self, element: &'static str) -> Result<Cow<'i, str>, PidfError> {
-        let mut out = Cow::Borrowed("");
+        let mut out = match self.plain_text() {
+            Some(text) => Cow::Borrowed(text),
+            None => Cow::Borrowed(""),
+        };
         loop {
             match self.next()? {
                 Ev::Text(text) if out.is_empty() => out = self.decode(text)?,
@@ -660,6 +663,27 @@ impl<'i, 'a> Parser<'i, 'a> {
                 Ev::Eof => return Err(self.error(ErrorKind::Xml(format!("unclosed <{element}>")))),
             }
         }
+    }
+
+    /// Passes over the text of the element just opened, up to an end tag,
+    /// without the reader, and gives it, when it is plain: no reference,
+    /// no CR (which decoding would change), valid UTF-8, followed by `</`.
+    /// Such text decodes to itself. The reader then reads the end tag and
+    /// checks it; anything else is left to the reader, event by event.
+    fn plain_text(&mut self) -> Option<&'i str> {
+        if self.pending_end || !self.skip_plain {
+            return None;
+        }
+        let input = self.input;
+        let rest = input.get(self.offset()..)?;
+        let end = memchr::memchr3(b'<', b'&', b'\r', rest)?;
+        if end == 0 || rest.get(end..end + 2) != Some(b"</") {
+            return None;
+        }
+        let text = std::str::from_utf8(&rest[..end]).ok()?;
+        self.skipped += end;
+        *self.reader.get_mut() = &rest[end..];
+        Some(text)
     }
 
     /// Reads a whole element outside the PIDF namespace as a kept fragment:
