@@ -7,6 +7,7 @@ use super::{
     Attribute, Basic, Contact, Document, Element, ErrorKind, Extension, Limits, Namespace, Node,
     Note, PidfError, Presence, Status, Tuple, PIDF_NS, XML_NS,
 };
+use quick_xml::events::attributes::{AttrError, Attribute as AttrValue};
 use quick_xml::events::{BytesCData, BytesRef, BytesStart, BytesText, Event};
 use quick_xml::name::{PrefixDeclaration, QName};
 use quick_xml::{Reader, XmlVersion};
@@ -172,6 +173,9 @@ struct Parser<'i, 'a> {
     joined: Vec<(Vec<usize>, Arc<str>)>,
     /// The indices in `declarations` of the fragment being finished.
     declared: Vec<usize>,
+    /// The declaration texts of fragments needing one, by its index in
+    /// `declarations`.
+    single: Vec<Option<Arc<str>>>,
 }
 
 impl<'i, 'a> Parser<'i, 'a> {
@@ -199,6 +203,7 @@ impl<'i, 'a> Parser<'i, 'a> {
             declarations: Vec::new(),
             joined: Vec::new(),
             declared: Vec::new(),
+            single: Vec::new(),
         }
     }
 
@@ -745,6 +750,16 @@ impl<'i, 'a> Parser<'i, 'a> {
     fn joined_declarations(&mut self) -> Result<Option<Arc<str>>, PidfError> {
         if self.outer.is_empty() {
             return Ok(None);
+        }
+        // The usual case, one prefix from outside: by index.
+        if self.outer.len() == 1 {
+            let d = self.declaration(0)?;
+            if self.single.len() <= d {
+                self.single.resize(d + 1, None);
+            }
+            let text =
+                self.single[d].get_or_insert_with(|| Arc::from(self.declarations[d].2.as_str()));
+            return Ok(Some(Arc::clone(text)));
         }
         // A buffer kept across fragments, so that this does not allocate.
         let mut declared = std::mem::take(&mut self.declared);
@@ -1577,16 +1592,37 @@ fn declares_namespace(raw: &[u8]) -> bool {
     raw.len() >= 5 && XMLNS.find(raw).is_some()
 }
 
-/// An element's attributes, checked for repeated names as quick-xml does
-/// by default, but only when there are two or more: the check keeps a
-/// vector, which a lone attribute does not need.
+/// An element's attributes, a repeated name refused with the error
+/// quick-xml's own check gives (positions in the tag), in one pass: the
+/// names seen are kept in a small array, where quick-xml's check keeps a
+/// vector (an allocation per tag) and knowing whether to check at all
+/// would take a pass of its own.
 fn checked_attributes<'s>(
     start: &'s BytesStart<'_>,
-) -> quick_xml::events::attributes::Attributes<'s> {
-    let several = start.attributes().with_checks(false).nth(1).is_some();
+) -> impl Iterator<Item = Result<AttrValue<'s>, AttrError>> + 's {
+    const FEW: usize = 8;
+    let tag: &'s [u8] = start;
+    let mut few = [(0usize, 0usize); FEW];
+    let mut more = Vec::new();
+    let mut count = 0;
     let mut attributes = start.attributes();
-    attributes.with_checks(several);
-    attributes
+    attributes.with_checks(false);
+    attributes.map(move |attr| {
+        let attr = attr?;
+        let key = attr.key.as_ref();
+        let at = (key.as_ptr() as usize).wrapping_sub(tag.as_ptr() as usize);
+        let same = |&&(from, len): &&(usize, usize)| tag.get(from..from + len) == Some(key);
+        let seen = few[..count.min(FEW)].iter().chain(more.iter()).find(same);
+        if let Some(&(prev, _)) = seen {
+            return Err(AttrError::Duplicated(at, prev));
+        }
+        match few.get_mut(count) {
+            Some(slot) => *slot = (at, key.len()),
+            None => more.push((at, key.len())),
+        }
+        count += 1;
+        Ok(attr)
+    })
 }
 
 /// XML white space (`S`).
@@ -1784,6 +1820,39 @@ mod tests {
             }
         }
         assert!(compared > 10_000);
+    }
+
+    /// Repeated attribute names are refused with quick-xml's own error, at
+    /// the same attribute, with few attributes and with many.
+    #[test]
+    fn repeated_attributes_as_quick_xml_refuses_them() {
+        let many: String = (0..12).map(|i| format!(" a{i}='v'")).collect();
+        let tags = [
+            "tuple id='a' id='b'".to_owned(),
+            "note xml:lang='en' a='1' xml:lang='fr'".to_owned(),
+            "x a='1' b='2'".to_owned(),
+            "x a='1' a".to_owned(),
+            "x a=\"&amp;\" b='' a=''".to_owned(),
+            format!("x{many} a3='w'"),
+            format!("x{many} a11='w'"),
+            format!("x{many} b='1' b='2'"),
+            format!("x{many}"),
+        ];
+        for tag in &tags {
+            let start = BytesStart::from_content(tag.as_str(), 1);
+            let ours: Vec<_> = checked_attributes(&start)
+                .map(|a| a.map(|a| a.key.as_ref().to_vec()))
+                .collect();
+            let quick_xml: Vec<_> = start
+                .attributes()
+                .map(|a| a.map(|a| a.key.as_ref().to_vec()))
+                .collect();
+            let upto_error = |v: &[Result<Vec<u8>, AttrError>]| {
+                let end = v.iter().position(Result::is_err).map_or(v.len(), |i| i + 1);
+                v[..end].to_vec()
+            };
+            assert_eq!(upto_error(&ours), upto_error(&quick_xml), "{tag}");
+        }
     }
 
     /// A repeated tuple id is refused at the second tuple with it, among
