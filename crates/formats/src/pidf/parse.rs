@@ -388,12 +388,21 @@ impl<'i, 'a> Parser<'i, 'a> {
         }
     }
 
-    fn is_pidf(&self, name: QName<'_>) -> Result<bool, PidfError> {
-        self.scope.element_is_pidf(name).map_err(|prefix| {
+    /// The local name of a PIDF element; `None` for an element in another
+    /// namespace. The name is split once, by a byte loop: names are short,
+    /// and quick-xml's split is a `memchr` call each time it is asked.
+    fn pidf_local<'n>(&self, start: &'n BytesStart<'_>) -> Result<Option<&'n [u8]>, PidfError> {
+        let name = start.name().into_inner();
+        let (prefix, local) = match name.iter().position(|&b| b == b':') {
+            Some(colon) => (Some(&name[..colon]), &name[colon + 1..]),
+            None => (None, name),
+        };
+        let pidf = self.scope.prefix_is_pidf(prefix).map_err(|prefix| {
             self.error(ErrorKind::UnboundPrefix(
                 String::from_utf8_lossy(&prefix).into_owned(),
             ))
-        })
+        })?;
+        Ok(pidf.then_some(local))
     }
 
     fn root(&mut self, start: &BytesStart<'i>) -> Result<Document<'i>, PidfError> {
@@ -461,12 +470,12 @@ impl<'i, 'a> Parser<'i, 'a> {
         loop {
             match self.next_element()? {
                 Ev::Start(child) => {
-                    if !self.is_pidf(child.name())? {
+                    let Some(local) = self.pidf_local(&child)? else {
                         let kept = self.fragment(&child)?;
                         presence.extensions.push(kept);
                         continue;
-                    }
-                    match child.local_name().as_ref() {
+                    };
+                    match local {
                         b"tuple" => {
                             if presence.tuples.len() == self.limits.max_tuples {
                                 return Err(self.error(ErrorKind::LimitExceeded {
@@ -535,12 +544,12 @@ impl<'i, 'a> Parser<'i, 'a> {
         loop {
             match self.next_element()? {
                 Ev::Start(child) => {
-                    if !self.is_pidf(child.name())? {
+                    let Some(local) = self.pidf_local(&child)? else {
                         let kept = self.fragment(&child)?;
                         tuple.extensions.push(kept);
                         continue;
-                    }
-                    match child.local_name().as_ref() {
+                    };
+                    match local {
                         b"status" => {
                             if status.is_some() {
                                 return Err(self.duplicate("status"));
@@ -593,12 +602,12 @@ impl<'i, 'a> Parser<'i, 'a> {
         loop {
             match self.next_element()? {
                 Ev::Start(child) => {
-                    if !self.is_pidf(child.name())? {
+                    let Some(local) = self.pidf_local(&child)? else {
                         let kept = self.fragment(&child)?;
                         status.extensions.push(kept);
                         continue;
-                    }
-                    if child.local_name().as_ref() != b"basic" {
+                    };
+                    if local != b"basic" {
                         return Err(self.unexpected(&child, "status"));
                     }
                     if status.basic.is_some() {
@@ -1469,19 +1478,20 @@ impl Scope {
         self.bytes.get(start..self.bindings[i].1)
     }
 
-    /// Whether an element name is in the PIDF namespace: `Err` with the
+    /// Whether an element with this prefix (`None`: unprefixed) is in the
+    /// PIDF namespace: `Err` with the
     /// prefix when no declaration binds it. The same answer as resolving
     /// the name and comparing, without looking at the namespace again.
-    fn element_is_pidf(&self, name: QName<'_>) -> Result<bool, Vec<u8>> {
-        match name.prefix() {
+    fn prefix_is_pidf(&self, prefix: Option<&[u8]>) -> Result<bool, Vec<u8>> {
+        match prefix {
             None => Ok(self.lookup_index(b"").is_some_and(|i| {
                 let (prefix_end, ns_end, _, pidf) = self.bindings[i];
                 ns_end > prefix_end && pidf
             })),
-            Some(prefix) if prefix.as_ref() == b"xml" => Ok(false),
-            Some(prefix) => match self.lookup_index(prefix.as_ref()) {
+            Some(b"xml") => Ok(false),
+            Some(prefix) => match self.lookup_index(prefix) {
                 Some(i) => Ok(self.bindings[i].3),
-                None => Err(prefix.as_ref().to_vec()),
+                None => Err(prefix.to_vec()),
             },
         }
     }
