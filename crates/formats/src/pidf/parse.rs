@@ -664,10 +664,7 @@ impl<'i, 'a> Parser<'i, 'a> {
     /// Borrowed from the input when it is one piece of text that decoding
     /// leaves as written.
     fn text_only(&mut self, element: &'static str) -> Result<Cow<'i, str>, PidfError> {
-        let mut out = match self.plain_text() {
-            Some(text) => Cow::Borrowed(text),
-            None => Cow::Borrowed(""),
-        };
+        let mut out = self.plain_text().unwrap_or_default();
         loop {
             match self.next()? {
                 Ev::Text(text) if out.is_empty() => out = self.decode(text)?,
@@ -680,21 +677,52 @@ impl<'i, 'a> Parser<'i, 'a> {
     }
 
     /// Passes over the text of the element just opened, up to an end tag,
-    /// without the reader, and gives it, when it is plain: no reference,
-    /// no CR (which decoding would change), valid UTF-8, followed by `</`.
-    /// Such text decodes to itself. The reader then reads the end tag and
-    /// checks it; anything else is left to the reader, event by event.
-    fn plain_text(&mut self) -> Option<&'i str> {
+    /// without the reader, and gives it decoded, when it is plain: no CR
+    /// (which decoding would change), valid UTF-8, references only of a
+    /// simple form (`&name;`, `&#N;`, `&#xN;`) that resolve, followed by
+    /// `</`. The reader then reads the end tag and checks it; anything else
+    /// is left to the reader, event by event, so that errors are its own.
+    fn plain_text(&mut self) -> Option<Cow<'i, str>> {
         if self.pending_end || !self.skip_plain {
             return None;
         }
         let input = self.input;
         let rest = input.get(self.offset()..)?;
-        let end = memchr::memchr3(b'<', b'&', b'\r', rest)?;
-        if end == 0 || rest.get(end..end + 2) != Some(b"</") {
+        let mut text: Cow<'i, str> = Cow::Borrowed("");
+        let mut at = 0;
+        let end = loop {
+            let stop = at + memchr::memchr3(b'<', b'&', b'\r', rest.get(at..)?)?;
+            let piece = std::str::from_utf8(&rest[at..stop]).ok()?;
+            match rest[stop] {
+                b'<' if rest.get(stop + 1) == Some(&b'/') => {
+                    if text.is_empty() {
+                        text = Cow::Borrowed(piece);
+                    } else {
+                        text.to_mut().push_str(piece);
+                    }
+                    break stop;
+                }
+                b'&' => {
+                    let name_end =
+                        stop + 1 + rest.get(stop + 1..)?.iter().position(|&b| b == b';')?;
+                    let name = std::str::from_utf8(&rest[stop + 1..name_end]).ok()?;
+                    if name.is_empty()
+                        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'#')
+                    {
+                        return None;
+                    }
+                    let c = self.reference(&BytesRef::new(name)).ok()?;
+                    let owned = text.to_mut();
+                    owned.push_str(piece);
+                    owned.push(c);
+                    at = name_end + 1;
+                }
+                _ => return None,
+            }
+        };
+        if end == 0 {
             return None;
         }
-        let text = std::str::from_utf8(&rest[..end]).ok()?;
         self.skipped += end;
         *self.reader.get_mut() = &rest[end..];
         Some(text)
@@ -1479,9 +1507,9 @@ impl Scope {
     }
 
     /// Whether an element with this prefix (`None`: unprefixed) is in the
-    /// PIDF namespace: `Err` with the
-    /// prefix when no declaration binds it. The same answer as resolving
-    /// the name and comparing, without looking at the namespace again.
+    /// PIDF namespace: `Err` with the prefix when no declaration binds it.
+    /// The same answer as resolving the name and comparing, without looking
+    /// at the namespace again.
     fn prefix_is_pidf(&self, prefix: Option<&[u8]>) -> Result<bool, Vec<u8>> {
         match prefix {
             None => Ok(self.lookup_index(b"").is_some_and(|i| {
@@ -1805,7 +1833,13 @@ mod tests {
             br#"<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:r="urn:r" xmlns:d="urn:d" entity="pres:a@b"><r:x><r:m mustUnderstand="true"/><d:m mustUnderstand="1">t</d:m></r:x></presence>"#
                 .to_vec(),
         );
-        let replacements = [b'<', b'>', b'/', b'"', b'&', b'=', b':', b' ', b'!', 0xff];
+        inputs.push(
+            br#"<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="pres:a@b"><tuple id="t"><status><basic>open</basic></status><contact priority="0.5">im:a&amp;b@c</contact><note xml:lang="fr">pla&#238;t &lt;&#x41;&gt;</note><timestamp>2005-10-27T16:49:29Z</timestamp></tuple><note>&quot;x&apos;</note></presence>"#
+                .to_vec(),
+        );
+        let replacements = [
+            b'<', b'>', b'/', b'"', b'&', b'=', b':', b' ', b'!', b';', b'\r', 0xff,
+        ];
         let tight = Limits {
             max_depth: 5,
             max_elements: 12,
