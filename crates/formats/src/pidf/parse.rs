@@ -269,6 +269,12 @@ impl<'i, 'a> Parser<'i, 'a> {
     /// callers to whom such text means nothing (they check it is white
     /// space, or valid UTF-8, which white space is).
     fn next_element(&mut self) -> Result<Ev<'i>, PidfError> {
+        self.skip_space();
+        self.next()
+    }
+
+    /// Passes over white space before a tag (see [`Parser::next_element`]).
+    fn skip_space(&mut self) {
         if !self.pending_end && self.skip_plain {
             let input = self.input;
             let rest = input.get(self.offset()..).unwrap_or_default();
@@ -278,7 +284,97 @@ impl<'i, 'a> Parser<'i, 'a> {
                 *self.reader.get_mut() = &rest[spaces..];
             }
         }
-        self.next()
+    }
+
+    /// The next element, when it is outside the PIDF namespace and plain
+    /// as a whole (its start tag as [`Parser::plain_attributes`] accepts,
+    /// its content as [`Parser::plain_content`] does, valid UTF-8), read
+    /// without the reader and kept as [`Parser::fragment`] would keep it.
+    /// `None` with nothing changed otherwise, for the reader to read it.
+    /// White space before it is passed over as [`Parser::next_element`]
+    /// does; the callers take it for that.
+    fn plain_extension(&mut self) -> Result<Option<Extension<'i>>, PidfError> {
+        self.skip_space();
+        if self.pending_end || !self.skip_plain {
+            return Ok(None);
+        }
+        let input = self.input;
+        let begin = self.offset();
+        if input.get(begin) != Some(&b'<') {
+            return Ok(None);
+        }
+        let max_depth = self.limits.max_depth.min(MAX_DEPTH);
+        if self.depth + 1 > max_depth || self.elements + 1 > self.limits.max_elements {
+            return Ok(None);
+        }
+        let Some(name_end) = plain_name(input, begin + 1) else {
+            return Ok(None);
+        };
+        // PIDF's own elements, the usual case, are told apart first.
+        let name = &input[begin + 1..name_end];
+        let prefix = name
+            .iter()
+            .position(|&b| b == b':')
+            .map(|colon| &name[..colon]);
+        if prefix == Some(b"xml") || self.scope.prefix_is_pidf(prefix) != Ok(false) {
+            return Ok(None);
+        }
+        self.inner.clear();
+        self.outer.clear();
+        self.names.clear();
+        self.checks.clear();
+        let scanned = self.plain_element(input, begin, name_end);
+        let Some((end, elements)) = scanned else {
+            return Ok(None);
+        };
+        let Some(text) = input
+            .get(begin..end)
+            .and_then(|raw| std::str::from_utf8(raw).ok())
+        else {
+            return Ok(None);
+        };
+        self.elements += elements;
+        self.skipped += end - begin;
+        *self.reader.get_mut() = input.get(end..).unwrap_or_default();
+        let declarations = self.joined_declarations()?;
+        Ok(Some(Extension::from_parts(
+            Cow::Borrowed(text),
+            name_end - begin,
+            declarations,
+        )))
+    }
+
+    /// [`Parser::plain_extension`]'s scan of the element whose start tag
+    /// begins at `begin` with its name ending at `name_end`: the offset after
+    /// it and the number of elements in it (itself included). Notes the
+    /// prefixes it uses in the order [`Parser::fragment_element`] does:
+    /// attributes', then the element's own.
+    fn plain_element(
+        &mut self,
+        input: &[u8],
+        begin: usize,
+        name_end: usize,
+    ) -> Option<(usize, usize)> {
+        let name = &input[begin + 1..name_end];
+        let (after_tag, empty) = self.plain_attributes(input, name_end)?;
+        let qname = QName(name);
+        let prefix = match qname.prefix() {
+            Some(p) => p.into_inner(),
+            None => &[][..],
+        };
+        let ns = self.scope.resolve_element(qname);
+        note_use(&mut self.names, &self.inner, &mut self.outer, prefix, ns).ok()?;
+        if empty {
+            return Some((after_tag, 1));
+        }
+        // The content is scanned as if the element were open (and counted).
+        self.depth += 1;
+        self.elements += 1;
+        let content = self.plain_content(input, after_tag, name);
+        self.depth -= 1;
+        self.elements -= 1;
+        let (end_tag, elements) = content?;
+        Some((end_tag + 2 + name.len() + 1, elements + 1))
     }
 
     /// The text of a [`Ev::Text`], decoded: UTF-8 checked, line ends
@@ -468,6 +564,10 @@ impl<'i, 'a> Parser<'i, 'a> {
             })
         })?;
         loop {
+            if let Some(kept) = self.plain_extension()? {
+                presence.extensions.push(kept);
+                continue;
+            }
             match self.next_element()? {
                 Ev::Start(child) => {
                     let Some(local) = self.pidf_local(&child)? else {
@@ -542,6 +642,10 @@ impl<'i, 'a> Parser<'i, 'a> {
         tuple.id = id;
         let mut status = None;
         loop {
+            if let Some(kept) = self.plain_extension()? {
+                tuple.extensions.push(kept);
+                continue;
+            }
             match self.next_element()? {
                 Ev::Start(child) => {
                     let Some(local) = self.pidf_local(&child)? else {
@@ -600,6 +704,10 @@ impl<'i, 'a> Parser<'i, 'a> {
     fn status(&mut self) -> Result<Status<'i>, PidfError> {
         let mut status = Status::default();
         loop {
+            if let Some(kept) = self.plain_extension()? {
+                status.extensions.push(kept);
+                continue;
+            }
             match self.next_element()? {
                 Ev::Start(child) => {
                     let Some(local) = self.pidf_local(&child)? else {
