@@ -1556,6 +1556,9 @@ struct Scope {
     /// binding's namespace ends. PIDF-ness is found once, when declared,
     /// rather than at every element.
     bindings: Vec<(usize, usize, usize, bool)>,
+    /// Whether unprefixed elements are in the PIDF namespace here: asked at
+    /// almost every element, so kept rather than looked up.
+    default_pidf: bool,
 }
 
 /// A resolved name.
@@ -1590,11 +1593,15 @@ impl Scope {
         let pidf = is_pidf_ns(namespace);
         self.bindings
             .push((prefix_end, self.bytes.len(), depth, pidf));
+        if prefix.is_empty() {
+            self.default_pidf = pidf;
+        }
         Ok(())
     }
 
     /// Drops the bindings of elements deeper than `depth`.
     fn pop(&mut self, depth: usize) {
+        let mut default_popped = false;
         while let Some(&(prefix_end, _, d, _)) = self.bindings.last() {
             if d <= depth {
                 break;
@@ -1602,7 +1609,14 @@ impl Scope {
             self.bindings.pop();
             let start = self.bindings.last().map_or(0, |b| b.1);
             debug_assert!(start <= prefix_end);
+            default_popped |= prefix_end == start;
             self.bytes.truncate(start);
+        }
+        if default_popped {
+            self.default_pidf = self.lookup_index(b"").is_some_and(|i| {
+                let (prefix_end, ns_end, _, pidf) = self.bindings[i];
+                ns_end > prefix_end && pidf
+            });
         }
     }
 
@@ -1620,10 +1634,7 @@ impl Scope {
     /// at the namespace again.
     fn prefix_is_pidf(&self, prefix: Option<&[u8]>) -> Result<bool, Vec<u8>> {
         match prefix {
-            None => Ok(self.lookup_index(b"").is_some_and(|i| {
-                let (prefix_end, ns_end, _, pidf) = self.bindings[i];
-                ns_end > prefix_end && pidf
-            })),
+            None => Ok(self.default_pidf),
             Some(b"xml") => Ok(false),
             Some(prefix) => match self.lookup_index(prefix) {
                 Some(i) => Ok(self.bindings[i].3),
