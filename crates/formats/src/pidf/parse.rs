@@ -312,10 +312,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         };
         // PIDF's own elements, the usual case, are told apart first.
         let name = &input[begin + 1..name_end];
-        let prefix = name
-            .iter()
-            .position(|&b| b == b':')
-            .map(|colon| &name[..colon]);
+        let (prefix, _) = split_name(name);
         if prefix == Some(b"xml") || self.scope.prefix_is_pidf(prefix) != Ok(false) {
             return Ok(None);
         }
@@ -357,12 +354,9 @@ impl<'i, 'a> Parser<'i, 'a> {
     ) -> Option<(usize, usize)> {
         let name = &input[begin + 1..name_end];
         let (after_tag, empty) = self.plain_attributes(input, name_end)?;
-        let qname = QName(name);
-        let prefix = match qname.prefix() {
-            Some(p) => p.into_inner(),
-            None => &[][..],
-        };
-        let ns = self.scope.resolve_element(qname);
+        let (prefix, _) = split_name(name);
+        let ns = self.scope.resolve_element_prefix(prefix);
+        let prefix = prefix.unwrap_or_default();
         note_use(&mut self.names, &self.inner, &mut self.outer, prefix, ns).ok()?;
         if empty {
             return Some((after_tag, 1));
@@ -488,11 +482,7 @@ impl<'i, 'a> Parser<'i, 'a> {
     /// namespace. The name is split once, by a byte loop: names are short,
     /// and quick-xml's split is a `memchr` call each time it is asked.
     fn pidf_local<'n>(&self, start: &'n BytesStart<'_>) -> Result<Option<&'n [u8]>, PidfError> {
-        let name = start.name().into_inner();
-        let (prefix, local) = match name.iter().position(|&b| b == b':') {
-            Some(colon) => (Some(&name[..colon]), &name[colon + 1..]),
-            None => (None, name),
-        };
+        let (prefix, local) = split_name(start.name().into_inner());
         let pidf = self.scope.prefix_is_pidf(prefix).map_err(|prefix| {
             self.error(ErrorKind::UnboundPrefix(
                 String::from_utf8_lossy(&prefix).into_owned(),
@@ -1045,13 +1035,10 @@ impl<'i, 'a> Parser<'i, 'a> {
                     if depth > max_depth || self.elements + elements > self.limits.max_elements {
                         return None;
                     }
-                    let qname = QName(name);
-                    let prefix = match qname.prefix() {
-                        Some(p) => p.into_inner(),
-                        None => &[][..],
-                    };
-                    if prefix != b"xml" {
-                        let ns = self.scope.resolve_element(qname);
+                    let (prefix, _) = split_name(name);
+                    if prefix != Some(b"xml") {
+                        let ns = self.scope.resolve_element_prefix(prefix);
+                        let prefix = prefix.unwrap_or_default();
                         if matches!(ns, Resolved::Unknown(_)) {
                             return None;
                         }
@@ -1097,9 +1084,10 @@ impl<'i, 'a> Parser<'i, 'a> {
             }
             // Declarations and `mustUnderstand` are left to the reader, and
             // so are repeated names (the reader's error names both).
-            let qname = QName(name);
-            if qname.as_namespace_binding().is_some()
-                || qname.local_name().as_ref() == b"mustUnderstand"
+            let (prefix, local) = split_name(name);
+            if name == b"xmlns"
+                || prefix == Some(b"xmlns")
+                || local == b"mustUnderstand"
                 || seen[..count].iter().any(|&(a, b)| &input[a..b] == name)
             {
                 return None;
@@ -1109,10 +1097,9 @@ impl<'i, 'a> Parser<'i, 'a> {
             if count > self.limits.max_attributes {
                 return None;
             }
-            if let Some(prefix) = qname.prefix() {
-                let prefix = prefix.into_inner();
+            if let Some(prefix) = prefix {
                 if prefix != b"xml" {
-                    let ns = self.scope.resolve_attribute(qname);
+                    let ns = self.scope.resolve_prefix(prefix);
                     if matches!(ns, Resolved::Unknown(_)) {
                         return None;
                     }
@@ -1669,6 +1656,17 @@ impl Scope {
         }
     }
 
+    /// [`Scope::resolve_element`] of a name split by [`split_name`].
+    fn resolve_element_prefix(&self, prefix: Option<&[u8]>) -> Resolved<'_> {
+        match prefix {
+            None => match self.lookup(b"") {
+                Some(ns) if !ns.is_empty() => Resolved::Bound(ns),
+                _ => Resolved::Unbound,
+            },
+            Some(prefix) => self.resolve_prefix(prefix),
+        }
+    }
+
     fn resolve_attribute(&self, name: QName<'_>) -> Resolved<'_> {
         match name.prefix() {
             None => Resolved::Unbound,
@@ -1785,6 +1783,16 @@ fn checked_attributes<'s>(
 /// XML white space (`S`).
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// A qualified name's prefix (before the first `:`) and local part, as
+/// quick-xml's `QName` splits it, by a byte loop: names are short, and
+/// quick-xml's split is a `memchr` call each time.
+fn split_name(name: &[u8]) -> (Option<&[u8]>, &[u8]) {
+    match name.iter().position(|&b| b == b':') {
+        Some(colon) => (Some(&name[..colon]), &name[colon + 1..]),
+        None => (None, name),
+    }
 }
 
 /// Where a name of the plain form [`Parser::skip_plain_content`] passes
