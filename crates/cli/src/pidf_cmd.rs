@@ -30,7 +30,7 @@ pub fn fmt(input: &[u8]) -> Result<Vec<u8>, CliError> {
     })
 }
 
-fn read(input: &[u8]) -> Result<Document, CliError> {
+fn read(input: &[u8]) -> Result<Document<'_>, CliError> {
     Document::parse(input).map_err(|error| CliError::Invalid(error.to_string()))
 }
 
@@ -47,7 +47,7 @@ fn to_json(presence: &Presence) -> Value {
             json!({
                 "id": tuple.id,
                 "basic": tuple.status.basic.map(|b| b.as_str()),
-                "contact": contact.map(|c| c.uri.as_str()),
+                "contact": contact.map(|c| &*c.uri),
                 "priority": priority,
                 "notes": notes(&tuple.notes),
                 "timestamp": tuple.timestamp,

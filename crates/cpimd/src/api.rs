@@ -342,6 +342,7 @@ async fn put_presence(
         }
         Some(PIDF) | Some("application/xml") | Some("text/xml") => {
             let presence = Presence::parse(&bytes)
+                .map(Presence::into_owned)
                 .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
             (presence, None, None)
         }
@@ -351,7 +352,7 @@ async fn put_presence(
         Some(OP_XML) => {
             let document = cpim_formats::pidf::Document::parse(&bytes)
                 .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-            (document.into_presence(&entity), None, None)
+            (document.into_presence(&entity).into_owned(), None, None)
         }
         other => {
             return Err(unsupported(
@@ -390,7 +391,10 @@ async fn put_presence(
     Ok(answer_response(answer, xml, StatusCode::OK))
 }
 
-fn presence_from_json(entity: &str, request: &PresenceRequest) -> Result<Presence, ApiError> {
+fn presence_from_json(
+    entity: &str,
+    request: &PresenceRequest,
+) -> Result<Presence<'static>, ApiError> {
     if request.tuples.len() > 64 {
         return Err(ApiError::field(
             StatusCode::BAD_REQUEST,
@@ -398,7 +402,7 @@ fn presence_from_json(entity: &str, request: &PresenceRequest) -> Result<Presenc
             "at most 64 tuples",
         ));
     }
-    let mut presence = Presence::new(entity);
+    let mut presence = Presence::new(entity.to_owned());
     for t in &request.tuples {
         if !is_xml_id(&t.id) {
             return Err(ApiError::field(
@@ -543,7 +547,7 @@ fn notify_response(
     watcher: &Address,
     target: &Address,
     trans_id: TransId,
-    presence: &Presence,
+    presence: &Presence<'static>,
 ) -> Response {
     let op = cpim_formats::op::NotifyOp {
         watcher: watcher.to_uri(Scheme::Pres),

@@ -137,7 +137,7 @@ enum Call {
     ActiveSubscription {
         watcher: Address,
         target: Address,
-        reply: oneshot::Sender<Option<Arc<cpim_formats::pidf::Presence>>>,
+        reply: oneshot::Sender<Option<Arc<cpim_formats::pidf::Presence<'static>>>>,
     },
     Shutdown(oneshot::Sender<()>),
     SetRelay(mpsc::UnboundedSender<Effect>),
@@ -260,7 +260,7 @@ impl Driver {
         &self,
         watcher: Address,
         target: Address,
-    ) -> Result<Option<Arc<cpim_formats::pidf::Presence>>, DriverError> {
+    ) -> Result<Option<Arc<cpim_formats::pidf::Presence<'static>>>, DriverError> {
         let (reply, rx) = oneshot::channel();
         self.send(Call::ActiveSubscription {
             watcher,

@@ -294,7 +294,7 @@ impl Engine {
     }
 
     /// The combined presence of a local presentity: every publisher's tuples.
-    pub fn presence(&self, presentity: &Address) -> Option<Arc<Presence>> {
+    pub fn presence(&self, presentity: &Address) -> Option<Arc<Presence<'static>>> {
         let id = self.local_user(presentity)?;
         self.users.get(&id).map(|u| u.document.clone())
     }
@@ -778,7 +778,7 @@ impl Engine {
         principal: &Principal,
         presentity: &Address,
         publisher: String,
-        presence: Presence,
+        presence: Presence<'static>,
         duration: u32,
         now: Timestamp,
     ) {
@@ -1121,7 +1121,7 @@ impl Engine {
     }
 
     /// What the watcher of `sub` may see now.
-    fn visible(&self, tid: Id, wid: Id, sub: Sub) -> Option<Arc<Presence>> {
+    fn visible(&self, tid: Id, wid: Id, sub: Sub) -> Option<Arc<Presence<'static>>> {
         if sub.pending || self.decide(tid, wid) != Decision::Allow {
             return None;
         }
@@ -1233,7 +1233,13 @@ impl Engine {
         self.effects.push_back(Effect::Persist(change));
     }
 
-    fn notify(&mut self, wid: Id, tid: Id, state: SubState, presence: Option<Arc<Presence>>) {
+    fn notify(
+        &mut self,
+        wid: Id,
+        tid: Id,
+        state: SubState,
+        presence: Option<Arc<Presence<'static>>>,
+    ) {
         self.effects.push_back(Effect::Notify(Notification {
             watcher: self.names.addr(wid).clone(),
             target: self.names.addr(tid).clone(),
@@ -1307,7 +1313,7 @@ impl Sub {
 
 #[derive(Debug)]
 struct Publication {
-    presence: Presence,
+    presence: Presence<'static>,
     expires: Timestamp,
 }
 
@@ -1325,7 +1331,7 @@ struct User {
     sessions: Vec<SessionId>,
     blocked: HashSet<Id>,
     publications: BTreeMap<String, Publication>,
-    document: Arc<Presence>,
+    document: Arc<Presence<'static>>,
     watchers: FastMap<Id, Sub>,
     watcher_rules: HashMap<Id, Decision>,
     domain_rules: HashMap<String, Decision>,
@@ -1368,7 +1374,7 @@ impl User {
             }
             doc
         };
-        doc.entity.clone_from(&self.entity);
+        doc.entity = self.entity.clone().into();
         self.document = Arc::new(doc);
     }
 }

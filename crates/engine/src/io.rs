@@ -119,7 +119,7 @@ pub enum Input {
         /// The publisher's id (a device, a binding's publication tag).
         publisher: String,
         /// This publisher's tuples and notes.
-        presence: Presence,
+        presence: Presence<'static>,
         /// Requested lifetime, seconds.
         duration: u32,
     },
@@ -263,7 +263,7 @@ pub struct Notification {
     pub state: SubState,
     /// The presence information; `None` when the watcher may not see it
     /// (pending, rejected) or the subscription ended on request.
-    pub presence: Option<Arc<Presence>>,
+    pub presence: Option<Arc<Presence<'static>>>,
 }
 
 impl Notification {

@@ -65,7 +65,7 @@ fn answer(h: &mut Harness, relay: RelayId, status: Status, duration: Option<u32>
     .unwrap();
 }
 
-fn doc(basic: Basic) -> Presence {
+fn doc(basic: Basic) -> Presence<'static> {
     let mut p = Presence::new(format!("pres:{CAROL}"));
     p.tuples.push(Tuple::new("desk", Some(basic)));
     p

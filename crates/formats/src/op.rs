@@ -168,7 +168,7 @@ pub struct NotifyOp {
     pub watcher: Uri,
     pub target: Uri,
     pub trans_id: TransId,
-    pub presence: Presence,
+    pub presence: Presence<'static>,
 }
 
 /// The unsubscribe operation (section 8's DTD; section 3.4.3 also allows a
@@ -262,7 +262,11 @@ impl UnsubscribeOp {
 
 impl NotifyOp {
     /// A notify operation with a fresh transaction id.
-    pub fn new(watcher: Uri, target: Uri, presence: Presence) -> Result<NotifyOp, OpError> {
+    pub fn new(
+        watcher: Uri,
+        target: Uri,
+        presence: Presence<'static>,
+    ) -> Result<NotifyOp, OpError> {
         check_op_uri("notify", "watcher", &watcher, Scheme::Pres)?;
         check_op_uri("notify", "target", &target, Scheme::Pres)?;
         Ok(NotifyOp {

@@ -3,11 +3,19 @@
 //! The model follows RFC 3863 section 4.1: a `<presence>` names its entity and
 //! holds `<tuple>`s (status, contact, notes, timestamp) and presentity-level
 //! `<note>`s. Elements and attributes from other namespaces (RFC 3863 section
-//! 4.2; e.g. RPID, RFC 4480, and the data model of RFC 4479) are kept as small
-//! owned element trees, at the place they were found, so a document crosses
-//! cpim untouched.
+//! 4.2; e.g. RPID, RFC 4480, and the data model of RFC 4479) are kept as
+//! their XML text, at the place they were found, so a document crosses cpim
+//! untouched.
+//!
+//! A parsed model borrows from its input (`Presence<'a>`): text fields are
+//! `Cow<'a, str>`, borrowed unless decoding changed them (a reference, a line
+//! end), and kept extensions are spans of the input, so parsing does not
+//! allocate per field. [`Presence::into_owned`] gives a `Presence<'static>`
+//! for a caller that keeps the document past its input.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 mod draft;
 mod parse;
@@ -22,16 +30,16 @@ pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
 /// A PIDF document: the `<presence>` element (RFC 3863 section 4.1.1).
 #[derive(Clone, Debug, PartialEq, Default)]
-pub struct Presence {
+pub struct Presence<'a> {
     /// The `entity` attribute: the presentity's URI (usually `pres:`).
-    pub entity: String,
+    pub entity: Cow<'a, str>,
     /// The `<tuple>` elements, in document order.
-    pub tuples: Vec<Tuple>,
+    pub tuples: Vec<Tuple<'a>>,
     /// Presentity-level `<note>` elements, in document order.
-    pub notes: Vec<Note>,
+    pub notes: Vec<Note<'a>>,
     /// Child elements of `<presence>` from other namespaces (RFC 4479
     /// `<person>`/`<device>`, RPID elements...), in document order.
-    pub extensions: Vec<Extension>,
+    pub extensions: Vec<Extension<'a>>,
     /// Attributes of `<presence>` from other namespaces.
     pub attributes: Vec<Attribute>,
     /// Namespace prefixes declared on `<presence>` other than the PIDF
@@ -42,32 +50,32 @@ pub struct Presence {
 
 /// A `<tuple>` (RFC 3863 section 4.1.2).
 #[derive(Clone, Debug, PartialEq, Default)]
-pub struct Tuple {
+pub struct Tuple<'a> {
     /// The `id` attribute (an `xs:ID`, unique in the document).
-    pub id: String,
+    pub id: Cow<'a, str>,
     /// The `<status>` element.
-    pub status: Status,
+    pub status: Status<'a>,
     /// The `<contact>` element.
-    pub contact: Option<Contact>,
+    pub contact: Option<Contact<'a>>,
     /// `<note>` elements about this tuple.
-    pub notes: Vec<Note>,
+    pub notes: Vec<Note<'a>>,
     /// The `<timestamp>` text, as written (RFC 3339 date-time).
-    pub timestamp: Option<String>,
+    pub timestamp: Option<Cow<'a, str>>,
     /// Child elements of `<tuple>` from other namespaces (e.g. RFC 4479
     /// `<deviceID>`, RFC 4480 `<class>`); written after `<status>`, where the
     /// schema puts them.
-    pub extensions: Vec<Extension>,
+    pub extensions: Vec<Extension<'a>>,
     /// Attributes of `<tuple>` from other namespaces.
     pub attributes: Vec<Attribute>,
 }
 
 /// A `<status>` (RFC 3863 section 4.1.3).
 #[derive(Clone, Debug, PartialEq, Default)]
-pub struct Status {
+pub struct Status<'a> {
     /// The `<basic>` element.
     pub basic: Option<Basic>,
     /// Status values from other namespaces (e.g. `<im:im>`), in order.
-    pub extensions: Vec<Extension>,
+    pub extensions: Vec<Extension<'a>>,
 }
 
 /// The `<basic>` status value (RFC 3863 section 4.1.4).
@@ -80,20 +88,20 @@ pub enum Basic {
 
 /// A `<contact>` (RFC 3863 section 4.1.5).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Contact {
+pub struct Contact<'a> {
     /// The contact address, a URI, whitespace around it removed.
-    pub uri: String,
+    pub uri: Cow<'a, str>,
     /// The `priority` attribute, 0 to 1 with at most three decimals.
     pub priority: Option<f32>,
 }
 
 /// A `<note>` (RFC 3863 section 4.1.6).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Note {
+pub struct Note<'a> {
     /// The `xml:lang` attribute.
-    pub lang: Option<String>,
+    pub lang: Option<Cow<'a, str>>,
     /// The text, exactly as written (entities resolved).
-    pub text: String,
+    pub text: Cow<'a, str>,
 }
 
 /// An element outside the PIDF namespace, kept as written (RFC 3863 section
@@ -102,11 +110,19 @@ pub struct Note {
 /// Held as its XML text, namespace-complete: every prefix it uses from the
 /// document around it is declared on its root, so it means the same
 /// wherever it is written. Kept as text rather than a tree because most
-/// extensions are passed on, not read: parsing then copies each once.
-/// [`Extension::element`] gives the tree.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Extension {
-    xml: String,
+/// extensions are passed on, not read. A parsed one is the span of the
+/// input it was written in, plus the declarations its root lacks (one
+/// shared text for every extension of the document needing the same ones),
+/// so that parsing copies nothing. [`Extension::element`] gives the tree.
+#[derive(Clone)]
+pub struct Extension<'a> {
+    /// The element as written, from its `<` to the end of its end tag.
+    text: Cow<'a, str>,
+    /// Where the declarations go: the length of `<` and the root's name.
+    name_end: usize,
+    /// Declarations the root needs, each with a space before it
+    /// (` xmlns:p="uri"`); `None` when it needs none.
+    declarations: Option<Arc<str>>,
 }
 
 /// An element tree: the parsed form of an [`Extension`], or one to build.
@@ -164,9 +180,9 @@ pub struct Namespace {
 /// A parsed presence document, in whichever form it was written.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
-pub enum Document {
+pub enum Document<'a> {
     /// RFC 3863 PIDF: `<presence xmlns="urn:ietf:params:xml:ns:pidf" entity=..>`.
-    Pidf(Presence),
+    Pidf(Presence<'a>),
     /// The draft's form (draft-ietf-impp-cpim-02 section 9): `<presence
     /// entityInfo=..>` with `<tuple destination=.. status=..>`, no namespace.
     Draft(DraftPresence),
@@ -294,37 +310,46 @@ impl PidfError {
     }
 }
 
-impl Document {
+impl<'a> Document<'a> {
     /// Parses either form, with default limits.
-    pub fn parse(xml: &[u8]) -> Result<Document, PidfError> {
+    pub fn parse(xml: &'a [u8]) -> Result<Document<'a>, PidfError> {
         parse::document(xml, &Limits::default(), None)
     }
 
     /// Parses either form within `limits`.
-    pub fn parse_with(xml: &[u8], limits: &Limits) -> Result<Document, PidfError> {
+    pub fn parse_with(xml: &'a [u8], limits: &Limits) -> Result<Document<'a>, PidfError> {
         parse::document(xml, limits, None)
     }
 
     /// The RFC 3863 model of the document; draft presence information is
     /// converted with [`DraftPresence::to_presence`] under `entity`.
-    pub fn into_presence(self, entity: &str) -> Presence {
+    pub fn into_presence(self, entity: &str) -> Presence<'a> {
         match self {
             Document::Pidf(presence) => presence,
             Document::Draft(draft) => draft.to_presence(entity),
         }
     }
+
+    /// The same document, owning all its text.
+    pub fn into_owned(self) -> Document<'static> {
+        match self {
+            Document::Pidf(presence) => Document::Pidf(presence.into_owned()),
+            Document::Draft(draft) => Document::Draft(draft),
+        }
+    }
 }
 
-impl Presence {
+impl<'a> Presence<'a> {
     /// Parses an RFC 3863 PIDF document with default [`Limits`], keeping
     /// every extension. `mustUnderstand` is not enforced: a relay forwards
     /// what it does not process (see [`Presence::parse_understanding`]).
-    pub fn parse(xml: &[u8]) -> Result<Presence, PidfError> {
+    /// The model borrows from `xml` ([`Presence::into_owned`] to keep it).
+    pub fn parse(xml: &'a [u8]) -> Result<Presence<'a>, PidfError> {
         Presence::parse_with(xml, &Limits::default())
     }
 
     /// Parses an RFC 3863 PIDF document within `limits`.
-    pub fn parse_with(xml: &[u8], limits: &Limits) -> Result<Presence, PidfError> {
+    pub fn parse_with(xml: &'a [u8], limits: &Limits) -> Result<Presence<'a>, PidfError> {
         pidf_only(parse::document(xml, limits, None)?)
     }
 
@@ -334,18 +359,34 @@ impl Presence {
     /// is an error ([`ErrorKind::MustUnderstand`]), unless it sits inside an
     /// extension element that is itself not understood and so ignored whole.
     pub fn parse_understanding(
-        xml: &[u8],
+        xml: &'a [u8],
         limits: &Limits,
         understood: &[&str],
-    ) -> Result<Presence, PidfError> {
+    ) -> Result<Presence<'a>, PidfError> {
         pidf_only(parse::document(xml, limits, Some(understood))?)
     }
 
     /// A presence document for `entity`, with no tuples yet.
-    pub fn new(entity: impl Into<String>) -> Presence {
+    pub fn new(entity: impl Into<Cow<'a, str>>) -> Presence<'a> {
         Presence {
             entity: entity.into(),
             ..Presence::default()
+        }
+    }
+
+    /// The same document, owning all its text (copied where borrowed).
+    pub fn into_owned(self) -> Presence<'static> {
+        Presence {
+            entity: owned(self.entity),
+            tuples: self.tuples.into_iter().map(Tuple::into_owned).collect(),
+            notes: self.notes.into_iter().map(Note::into_owned).collect(),
+            extensions: self
+                .extensions
+                .into_iter()
+                .map(Extension::into_owned)
+                .collect(),
+            attributes: self.attributes,
+            namespaces: self.namespaces,
         }
     }
 
@@ -358,16 +399,21 @@ impl Presence {
     }
 }
 
-fn pidf_only(document: Document) -> Result<Presence, PidfError> {
+fn pidf_only(document: Document<'_>) -> Result<Presence<'_>, PidfError> {
     match document {
         Document::Pidf(presence) => Ok(presence),
         Document::Draft(_) => Err(PidfError::new(ErrorKind::DraftForm, 0)),
     }
 }
 
-impl Tuple {
+/// A `Cow` that owns its text.
+fn owned(text: Cow<'_, str>) -> Cow<'static, str> {
+    Cow::Owned(text.into_owned())
+}
+
+impl<'a> Tuple<'a> {
     /// A tuple with the given id and `<basic>` status, nothing else.
-    pub fn new(id: impl Into<String>, basic: Option<Basic>) -> Tuple {
+    pub fn new(id: impl Into<Cow<'a, str>>, basic: Option<Basic>) -> Tuple<'a> {
         Tuple {
             id: id.into(),
             status: Status {
@@ -377,14 +423,53 @@ impl Tuple {
             ..Tuple::default()
         }
     }
+
+    /// The same tuple, owning all its text.
+    pub fn into_owned(self) -> Tuple<'static> {
+        Tuple {
+            id: owned(self.id),
+            status: self.status.into_owned(),
+            contact: self.contact.map(Contact::into_owned),
+            notes: self.notes.into_iter().map(Note::into_owned).collect(),
+            timestamp: self.timestamp.map(owned),
+            extensions: self
+                .extensions
+                .into_iter()
+                .map(Extension::into_owned)
+                .collect(),
+            attributes: self.attributes,
+        }
+    }
 }
 
-impl Contact {
+impl Status<'_> {
+    /// The same status, owning all its text.
+    pub fn into_owned(self) -> Status<'static> {
+        Status {
+            basic: self.basic,
+            extensions: self
+                .extensions
+                .into_iter()
+                .map(Extension::into_owned)
+                .collect(),
+        }
+    }
+}
+
+impl<'a> Contact<'a> {
     /// A contact with no priority.
-    pub fn new(uri: impl Into<String>) -> Contact {
+    pub fn new(uri: impl Into<Cow<'a, str>>) -> Contact<'a> {
         Contact {
             uri: uri.into(),
             priority: None,
+        }
+    }
+
+    /// The same contact, owning its text.
+    pub fn into_owned(self) -> Contact<'static> {
+        Contact {
+            uri: owned(self.uri),
+            priority: self.priority,
         }
     }
 
@@ -396,9 +481,9 @@ impl Contact {
     }
 }
 
-impl Note {
+impl<'a> Note<'a> {
     /// A note with no `xml:lang`.
-    pub fn new(text: impl Into<String>) -> Note {
+    pub fn new(text: impl Into<Cow<'a, str>>) -> Note<'a> {
         Note {
             lang: None,
             text: text.into(),
@@ -406,10 +491,18 @@ impl Note {
     }
 
     /// A note in the language `lang` (an RFC 3066 tag).
-    pub fn with_lang(lang: impl Into<String>, text: impl Into<String>) -> Note {
+    pub fn with_lang(lang: impl Into<Cow<'a, str>>, text: impl Into<Cow<'a, str>>) -> Note<'a> {
         Note {
             lang: Some(lang.into()),
             text: text.into(),
+        }
+    }
+
+    /// The same note, owning its text.
+    pub fn into_owned(self) -> Note<'static> {
+        Note {
+            lang: self.lang.map(owned),
+            text: owned(self.text),
         }
     }
 }
@@ -430,32 +523,72 @@ impl fmt::Display for Basic {
     }
 }
 
-impl Extension {
+impl<'a> Extension<'a> {
     /// Parses one element outside the PIDF namespace. Prefixes must be
     /// declared in it.
-    pub fn parse(xml: &str) -> Result<Extension, PidfError> {
+    pub fn parse(xml: &'a str) -> Result<Extension<'a>, PidfError> {
         parse::extension(xml)
     }
 
     /// The extension for an element tree, with every namespace it uses
     /// declared in it.
-    pub fn from_element(element: &Element) -> Extension {
+    pub fn from_element(element: &Element) -> Extension<'static> {
         write::extension(element)
     }
 
-    /// The element's XML text, as written into a PIDF document.
-    pub fn as_xml(&self) -> &str {
-        &self.xml
+    /// An extension of text known to be one namespace-complete element.
+    pub(crate) fn from_parts(
+        text: Cow<'a, str>,
+        name_end: usize,
+        declarations: Option<Arc<str>>,
+    ) -> Extension<'a> {
+        Extension {
+            text,
+            name_end,
+            declarations,
+        }
+    }
+
+    /// The element's XML text, as written into a PIDF document; borrowed
+    /// unless declarations are added to the text as read.
+    pub fn as_xml(&self) -> Cow<'_, str> {
+        match &self.declarations {
+            None => Cow::Borrowed(&self.text),
+            Some(declarations) => {
+                let mut xml = String::with_capacity(self.text.len() + declarations.len());
+                self.write_to(&mut xml);
+                Cow::Owned(xml)
+            }
+        }
+    }
+
+    /// Appends the element's XML text to `out`.
+    pub fn write_to(&self, out: &mut String) {
+        let (head, rest) = self.split();
+        out.push_str(head);
+        if let Some(declarations) = &self.declarations {
+            out.push_str(declarations);
+        }
+        out.push_str(rest);
+    }
+
+    /// The text before and after where the declarations go.
+    fn split(&self) -> (&str, &str) {
+        let at = self.name_end.min(self.text.len());
+        match (self.text.get(..at), self.text.get(at..)) {
+            (Some(head), Some(rest)) => (head, rest),
+            _ => ("", &self.text),
+        }
     }
 
     /// The element as a tree.
     pub fn element(&self) -> Result<Element, PidfError> {
-        parse::element_tree(&self.xml)
+        parse::element_tree(&self.as_xml())
     }
 
     /// The root element's name as written (`prefix:local` or `local`).
     pub fn qname(&self) -> &str {
-        let tag = self.xml.get(1..).unwrap_or("");
+        let tag = self.text.get(1..).unwrap_or("");
         let end = tag
             .find(|c: char| c.is_ascii_whitespace() || c == '/' || c == '>')
             .unwrap_or(tag.len());
@@ -473,17 +606,55 @@ impl Extension {
     pub fn namespace(&self) -> Option<String> {
         self.element().ok().and_then(|e| e.namespace)
     }
+
+    /// The same extension, owning its text.
+    pub fn into_owned(self) -> Extension<'static> {
+        Extension {
+            text: owned(self.text),
+            name_end: self.name_end,
+            declarations: self.declarations,
+        }
+    }
 }
 
-impl From<Element> for Extension {
-    fn from(element: Element) -> Extension {
+/// Equal when the XML texts are, however each is held.
+impl PartialEq for Extension<'_> {
+    fn eq(&self, other: &Extension<'_>) -> bool {
+        let (a, b) = (self.split(), other.split());
+        let decl = |e: &Extension<'_>| e.declarations.as_deref().unwrap_or("").len();
+        let len = |e: &Extension<'_>| e.text.len() + decl(e);
+        if len(self) != len(other) {
+            return false;
+        }
+        if (a.0, self.declarations.as_deref()) == (b.0, other.declarations.as_deref()) {
+            return a.1 == b.1;
+        }
+        self.as_xml() == other.as_xml()
+    }
+}
+
+impl Eq for Extension<'_> {}
+
+impl fmt::Debug for Extension<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Extension").field(&self.as_xml()).finish()
+    }
+}
+
+impl From<Element> for Extension<'static> {
+    fn from(element: Element) -> Extension<'static> {
         Extension::from_element(&element)
     }
 }
 
-impl fmt::Display for Extension {
+impl fmt::Display for Extension<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.xml)
+        let (head, rest) = self.split();
+        f.write_str(head)?;
+        if let Some(declarations) = &self.declarations {
+            f.write_str(declarations)?;
+        }
+        f.write_str(rest)
     }
 }
 

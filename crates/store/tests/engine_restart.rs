@@ -78,7 +78,9 @@ impl Driver {
     fn publish(&mut self, who: &str, publisher: &str, basic: Basic, note: &str, t: u32) {
         let mut presence = Presence::new(pres(who).to_string());
         let mut tuple = Tuple::new(format!("t-{publisher}"), Some(basic));
-        tuple.notes.push(cpim_formats::pidf::Note::new(note));
+        tuple
+            .notes
+            .push(cpim_formats::pidf::Note::new(note.to_owned()));
         presence.tuples.push(tuple);
         self.handle(Input::Publish {
             origin: Origin(0),
@@ -114,7 +116,7 @@ fn sorted(mut s: Snapshot) -> Snapshot {
 struct View {
     watchers: Vec<(String, String, u64)>,
     pending: Vec<(String, u64)>,
-    presence: Option<Arc<Presence>>,
+    presence: Option<Arc<Presence<'static>>>,
 }
 
 fn view(e: &Engine, who: &str) -> View {

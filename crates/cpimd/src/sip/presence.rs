@@ -67,7 +67,7 @@ pub struct Publication {
     pub presentity: Address,
     /// The engine's publisher id, kept across refreshes.
     pub publisher: String,
-    pub presence: Presence,
+    pub presence: Presence<'static>,
     pub expires: Instant,
 }
 
@@ -367,7 +367,7 @@ pub async fn publish(
                 .header("Accept", "application/pidf+xml");
         }
         match Presence::parse(body) {
-            Ok(p) => Some(p),
+            Ok(p) => Some(p.into_owned()),
             Err(error) => {
                 let reason = format!("Bad Request: PIDF: {error}");
                 return response(request, peer, 400, &reason, None);
@@ -607,6 +607,6 @@ fn remove_dialog(binding: &Binding, watcher: &Address, matches: impl Fn(&Dialog)
 }
 
 /// A document with no tuples: nothing about the presentity.
-fn empty(target: &Address) -> Presence {
+fn empty(target: &Address) -> Presence<'static> {
     Presence::new(target.to_uri(Scheme::Pres).to_string())
 }

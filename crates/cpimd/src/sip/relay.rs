@@ -141,7 +141,7 @@ pub async fn notify(binding: &Arc<Binding>, request: &Message<'_>, peer: &Peer) 
         Presence::new(sub.target.to_uri(Scheme::Pres).to_string())
     } else {
         match Presence::parse(request.body()) {
-            Ok(p) => p,
+            Ok(p) => p.into_owned(),
             Err(error) => {
                 let reason = format!("Bad Request: PIDF: {error}");
                 return response(request, peer, 400, &reason, None);

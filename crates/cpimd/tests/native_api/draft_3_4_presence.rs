@@ -118,7 +118,7 @@ fn pidf_in_and_out() {
         assert_eq!(back.tuples.len(), 1);
         assert_eq!(back.tuples[0].id, "x1");
         assert_eq!(
-            back.tuples[0].contact.as_ref().map(|c| c.uri.as_str()),
+            back.tuples[0].contact.as_ref().map(|c| &*c.uri),
             Some("im:alice@example.com")
         );
     });

@@ -284,7 +284,7 @@ fn publish_unsubscribe_and_events_in_xml_notation() {
             let tuple = &notify.presence.tuples[0];
             assert_eq!(tuple.status.basic, Some(cpim_formats::pidf::Basic::Open));
             assert_eq!(
-                tuple.contact.as_ref().map(|c| c.uri.as_str()),
+                tuple.contact.as_ref().map(|c| &*c.uri),
                 Some(alice.im().as_str())
             );
         }

@@ -697,7 +697,12 @@ impl Engine {
 
     /// Passes the other side's state on to the watcher, with the local
     /// expiry.
-    fn tell_remote_state(&mut self, key: (Id, Id), pending: bool, presence: Arc<Presence>) {
+    fn tell_remote_state(
+        &mut self,
+        key: (Id, Id),
+        pending: bool,
+        presence: Arc<Presence<'static>>,
+    ) {
         let Some(expires) = self.remote.get(&key).map(|s| s.expires) else {
             return;
         };

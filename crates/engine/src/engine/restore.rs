@@ -102,8 +102,9 @@ impl Restorer {
             Record::Publication(p) => {
                 let tid = self.stored_user(p.presentity, "publication")?;
                 let e = &mut self.engine;
-                let presence =
-                    Presence::parse(p.pidf.as_bytes()).map_err(|err| StoreError::Corrupt {
+                let presence = Presence::parse(p.pidf.as_bytes())
+                    .map(Presence::into_owned)
+                    .map_err(|err| StoreError::Corrupt {
                         record: format!("publication {}/{}", p.presentity, p.publisher),
                         reason: err.to_string(),
                     })?;

@@ -217,7 +217,9 @@ impl Harness {
     pub fn publish(&mut self, who: &str, publisher: &str, basic: Basic, duration: u32) -> TransId {
         let t = self.trans();
         let mut presence = Presence::new(format!("pres:{who}"));
-        presence.tuples.push(Tuple::new(publisher, Some(basic)));
+        presence
+            .tuples
+            .push(Tuple::new(publisher.to_owned(), Some(basic)));
         self.handle(Input::Publish {
             origin: Origin(3),
             principal: Principal::User(addr(who)),
@@ -278,14 +280,14 @@ pub fn notifies(effects: &[Effect]) -> Vec<Notification> {
 }
 
 /// The basic status of each tuple in a notified document, by tuple id.
-pub fn basics(presence: &Option<Arc<Presence>>) -> Vec<(String, Option<Basic>)> {
+pub fn basics(presence: &Option<Arc<Presence<'static>>>) -> Vec<(String, Option<Basic>)> {
     let Some(p) = presence else {
         return Vec::new();
     };
     let mut v: Vec<_> = p
         .tuples
         .iter()
-        .map(|t| (t.id.clone(), t.status.basic))
+        .map(|t| (t.id.to_string(), t.status.basic))
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v

@@ -246,7 +246,8 @@ impl Wire {
                     target: uri(OP, "target", &target, Scheme::Pres)?,
                     trans_id: trans_id_field(OP, &trans_id)?,
                     presence: Presence::parse(pidf.as_bytes())
-                        .map_err(|e| invalid(OP, "pidf", FieldProblem::Pidf(e)))?,
+                        .map_err(|e| invalid(OP, "pidf", FieldProblem::Pidf(e)))?
+                        .into_owned(),
                 })
             }
             Wire::Unsubscribe {

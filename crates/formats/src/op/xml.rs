@@ -425,7 +425,7 @@ impl<'a> Parser<'a, '_> {
         at: usize,
         empty: bool,
         target: &Uri,
-    ) -> Result<Presence, OpError> {
+    ) -> Result<Presence<'static>, OpError> {
         if !empty {
             let end = e.to_end().into_owned();
             self.reader
@@ -443,7 +443,7 @@ impl<'a> Parser<'a, '_> {
                     source,
                 }
             })?;
-        Ok(document.into_presence(&target.to_string()))
+        Ok(document.into_presence(&target.to_string()).into_owned())
     }
 
     /// The attributes of an operation that names two parties and nothing

@@ -35,11 +35,11 @@ impl DraftPresence {
     /// from `status`, `<contact>` from `destination`, and a `<note>` from
     /// its text when that is not blank. `entityInfo` has no RFC 3863
     /// counterpart and is not carried.
-    pub fn to_presence(&self, entity: &str) -> Presence {
-        let mut presence = Presence::new(entity);
+    pub fn to_presence(&self, entity: &str) -> Presence<'static> {
+        let mut presence = Presence::new(entity.to_owned());
         for (n, draft) in self.tuples.iter().enumerate() {
             let mut tuple = Tuple::new(format!("t{}", n + 1), Some(draft.status));
-            tuple.contact = Some(Contact::new(draft.destination.trim()));
+            tuple.contact = Some(Contact::new(draft.destination.trim().to_owned()));
             if !draft.text.trim().is_empty() {
                 tuple.notes.push(Note::new(draft.text.clone()));
             }
@@ -52,7 +52,7 @@ impl DraftPresence {
     /// tuple that has both a `<basic>` status and a `<contact>` (the draft
     /// requires both), its text from the tuple's first note. Everything the
     /// draft cannot say (ids, priorities, timestamps, extensions) is left out.
-    pub fn from_presence(presence: &Presence) -> DraftPresence {
+    pub fn from_presence(presence: &Presence<'_>) -> DraftPresence {
         let tuples = presence
             .tuples
             .iter()
@@ -60,12 +60,12 @@ impl DraftPresence {
                 let status = tuple.status.basic?;
                 let contact = tuple.contact.as_ref()?;
                 Some(DraftTuple {
-                    destination: contact.uri.clone(),
+                    destination: contact.uri.to_string(),
                     status,
                     text: tuple
                         .notes
                         .first()
-                        .map(|n| n.text.clone())
+                        .map(|n| n.text.to_string())
                         .unwrap_or_default(),
                 })
             })

@@ -7,31 +7,33 @@ use super::{
     Attribute, Basic, Contact, Document, Element, ErrorKind, Extension, Limits, Namespace, Node,
     Note, PidfError, Presence, Status, Tuple, PIDF_NS, XML_NS,
 };
+use quick_xml::events::attributes::{AttrError, Attribute as AttrValue};
 use quick_xml::events::{BytesCData, BytesRef, BytesStart, BytesText, Event};
 use quick_xml::name::{PrefixDeclaration, QName};
 use quick_xml::{Reader, XmlVersion};
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// Parses a PIDF document or the draft's `<presence>`; `understood` is the set
 /// of extension namespaces the caller processes (`None`: keep everything, do
 /// not enforce `mustUnderstand`).
-pub(super) fn document(
-    xml: &[u8],
+pub(super) fn document<'i>(
+    xml: &'i [u8],
     limits: &Limits,
     understood: Option<&[&str]>,
-) -> Result<Document, PidfError> {
+) -> Result<Document<'i>, PidfError> {
     document_with(xml, limits, understood, true)
 }
 
 /// [`document`], passing over plain extension content or not (`skip`), so
 /// that tests can hold the two ways to the same results.
-fn document_with(
-    xml: &[u8],
+fn document_with<'i>(
+    xml: &'i [u8],
     limits: &Limits,
     understood: Option<&[&str]>,
     skip: bool,
-) -> Result<Document, PidfError> {
+) -> Result<Document<'i>, PidfError> {
     if xml.len() > limits.max_bytes {
         return Err(PidfError::new(
             ErrorKind::LimitExceeded {
@@ -45,7 +47,7 @@ fn document_with(
     p.skip_plain = skip;
     let mut doc = None;
     loop {
-        match p.next()? {
+        match p.next_element()? {
             Ev::Start(start) => {
                 if doc.is_some() {
                     return Err(p.error(ErrorKind::ContentAfterRoot));
@@ -96,7 +98,7 @@ impl Text<'_> {
 
 /// Parses one standalone element outside the PIDF namespace into a kept
 /// [`Extension`] (see [`Extension::parse`]).
-pub(super) fn extension(xml: &str) -> Result<Extension, PidfError> {
+pub(super) fn extension(xml: &str) -> Result<Extension<'_>, PidfError> {
     let limits = Limits::default();
     let mut p = Parser::new(xml.as_bytes(), &limits, None);
     let mut found = None;
@@ -166,6 +168,14 @@ struct Parser<'i, 'a> {
     /// Namespace declarations written on fragments so far: prefix, raw
     /// namespace (`None`: no namespace), the text written.
     declarations: Vec<(Vec<u8>, Option<Vec<u8>>, String)>,
+    /// The declaration texts added to fragments so far, by the indices in
+    /// `declarations` they join: extensions needing the same share one.
+    joined: Vec<(Vec<usize>, Arc<str>)>,
+    /// The indices in `declarations` of the fragment being finished.
+    declared: Vec<usize>,
+    /// The declaration texts of fragments needing one, by its index in
+    /// `declarations`.
+    single: Vec<Option<Arc<str>>>,
 }
 
 impl<'i, 'a> Parser<'i, 'a> {
@@ -191,6 +201,9 @@ impl<'i, 'a> Parser<'i, 'a> {
             skipped: 0,
             skip_plain: true,
             declarations: Vec::new(),
+            joined: Vec::new(),
+            declared: Vec::new(),
+            single: Vec::new(),
         }
     }
 
@@ -249,6 +262,113 @@ impl<'i, 'a> Parser<'i, 'a> {
                 Event::Eof => return Ok(Ev::Eof),
             }
         }
+    }
+
+    /// [`Parser::next`] where text that is only white space before a tag
+    /// is passed over by hand, which costs less than a reader event: for
+    /// callers to whom such text means nothing (they check it is white
+    /// space, or valid UTF-8, which white space is).
+    fn next_element(&mut self) -> Result<Ev<'i>, PidfError> {
+        self.skip_space();
+        self.next()
+    }
+
+    /// Passes over white space before a tag (see [`Parser::next_element`]).
+    fn skip_space(&mut self) {
+        if !self.pending_end && self.skip_plain {
+            let input = self.input;
+            let rest = input.get(self.offset()..).unwrap_or_default();
+            let spaces = rest.iter().take_while(|&&b| is_space(b)).count();
+            if spaces > 0 && rest.get(spaces) == Some(&b'<') {
+                self.skipped += spaces;
+                *self.reader.get_mut() = &rest[spaces..];
+            }
+        }
+    }
+
+    /// The next element, when it is outside the PIDF namespace and plain
+    /// as a whole (its start tag as [`Parser::plain_attributes`] accepts,
+    /// its content as [`Parser::plain_content`] does, valid UTF-8), read
+    /// without the reader and kept as [`Parser::fragment`] would keep it.
+    /// `None` with nothing changed otherwise, for the reader to read it.
+    /// White space before it is passed over as [`Parser::next_element`]
+    /// does; the callers take it for that.
+    fn plain_extension(&mut self) -> Result<Option<Extension<'i>>, PidfError> {
+        self.skip_space();
+        if self.pending_end || !self.skip_plain {
+            return Ok(None);
+        }
+        let input = self.input;
+        let begin = self.offset();
+        if input.get(begin) != Some(&b'<') {
+            return Ok(None);
+        }
+        let max_depth = self.limits.max_depth.min(MAX_DEPTH);
+        if self.depth + 1 > max_depth || self.elements + 1 > self.limits.max_elements {
+            return Ok(None);
+        }
+        let Some(name_end) = plain_name(input, begin + 1) else {
+            return Ok(None);
+        };
+        // PIDF's own elements, the usual case, are told apart first.
+        let name = &input[begin + 1..name_end];
+        let (prefix, _) = split_name(name);
+        if prefix == Some(b"xml") || self.scope.prefix_is_pidf(prefix) != Ok(false) {
+            return Ok(None);
+        }
+        self.inner.clear();
+        self.outer.clear();
+        self.names.clear();
+        self.checks.clear();
+        let scanned = self.plain_element(input, begin, name_end);
+        let Some((end, elements)) = scanned else {
+            return Ok(None);
+        };
+        let Some(text) = input
+            .get(begin..end)
+            .and_then(|raw| std::str::from_utf8(raw).ok())
+        else {
+            return Ok(None);
+        };
+        self.elements += elements;
+        self.skipped += end - begin;
+        *self.reader.get_mut() = input.get(end..).unwrap_or_default();
+        let declarations = self.joined_declarations()?;
+        Ok(Some(Extension::from_parts(
+            Cow::Borrowed(text),
+            name_end - begin,
+            declarations,
+        )))
+    }
+
+    /// [`Parser::plain_extension`]'s scan of the element whose start tag
+    /// begins at `begin` with its name ending at `name_end`: the offset after
+    /// it and the number of elements in it (itself included). Notes the
+    /// prefixes it uses in the order [`Parser::fragment_element`] does:
+    /// attributes', then the element's own.
+    fn plain_element(
+        &mut self,
+        input: &[u8],
+        begin: usize,
+        name_end: usize,
+    ) -> Option<(usize, usize)> {
+        let name = &input[begin + 1..name_end];
+        let (after_tag, empty) = self.plain_attributes(input, name_end)?;
+        let (prefix, _) = split_name(name);
+        let ns = self.scope.resolve_element_prefix(prefix);
+        let prefix = prefix.unwrap_or_default();
+        note_use(&mut self.names, &self.inner, &mut self.outer, prefix, ns).ok()?;
+        if empty {
+            return Some((after_tag, 1));
+        }
+        // The content is scanned as if the element were open (and counted).
+        self.depth += 1;
+        self.elements += 1;
+        let content = self.plain_content(input, after_tag, name);
+        self.depth -= 1;
+        self.elements -= 1;
+        let (end_tag, elements) = content?;
+        Some((end_tag + 2 + name.len() + 1, elements + 1))
     }
 
     /// The text of a [`Ev::Text`], decoded: UTF-8 checked, line ends
@@ -358,15 +478,20 @@ impl<'i, 'a> Parser<'i, 'a> {
         }
     }
 
-    fn is_pidf(&self, name: QName<'_>) -> Result<bool, PidfError> {
-        self.scope.element_is_pidf(name).map_err(|prefix| {
+    /// The local name of a PIDF element; `None` for an element in another
+    /// namespace. The name is split once, by a byte loop: names are short,
+    /// and quick-xml's split is a `memchr` call each time it is asked.
+    fn pidf_local<'n>(&self, start: &'n BytesStart<'_>) -> Result<Option<&'n [u8]>, PidfError> {
+        let (prefix, local) = split_name(start.name().into_inner());
+        let pidf = self.scope.prefix_is_pidf(prefix).map_err(|prefix| {
             self.error(ErrorKind::UnboundPrefix(
                 String::from_utf8_lossy(&prefix).into_owned(),
             ))
-        })
+        })?;
+        Ok(pidf.then_some(local))
     }
 
-    fn root(&mut self, start: &BytesStart<'i>) -> Result<Document, PidfError> {
+    fn root(&mut self, start: &BytesStart<'i>) -> Result<Document<'i>, PidfError> {
         let ns = self.element_ns(start.name())?;
         let local = start.local_name();
         match (ns, local.as_ref()) {
@@ -387,23 +512,39 @@ impl<'i, 'a> Parser<'i, 'a> {
         }
     }
 
-    fn presence(&mut self, start: &BytesStart<'i>) -> Result<Presence, PidfError> {
+    fn presence(&mut self, start: &BytesStart<'i>) -> Result<Presence<'i>, PidfError> {
         let mut presence = Presence::default();
         // Hashes of the tuple ids so far, once there are enough of them
         // that comparing with each costs more.
         let mut ids = None;
         let mut entity = None;
-        for attr in self.attributes(start)? {
-            match attr {
-                Attr::Decl(ns) => {
-                    if ns.prefix.is_some() {
-                        presence.namespaces.push(ns);
+        let mut others = false;
+        for attr in checked_attributes(start) {
+            let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
+            // Past the first other attribute, all are read below, in order,
+            // so that the first error is the one reported.
+            match attr.key.as_ref() {
+                _ if others => {}
+                b"entity" => entity = Some(self.attribute_cow(&attr)?),
+                // The default namespace is not kept (PIDF's, written anyway).
+                b"xmlns" => self.attribute_value(&attr).map(drop)?,
+                _ => others = true,
+            }
+        }
+        // Prefixed declarations and attributes from other namespaces, kept.
+        if others {
+            for attr in self.attributes(start)? {
+                match attr {
+                    Attr::Decl(ns) => {
+                        if ns.prefix.is_some() {
+                            presence.namespaces.push(ns);
+                        }
                     }
+                    Attr::Plain(a) if a.namespace.is_none() && a.name == "entity" => {
+                        entity = Some(Cow::Owned(a.value))
+                    }
+                    Attr::Plain(a) => presence.attributes.push(a),
                 }
-                Attr::Plain(a) if a.namespace.is_none() && a.name == "entity" => {
-                    entity = Some(a.value)
-                }
-                Attr::Plain(a) => presence.attributes.push(a),
             }
         }
         presence.entity = entity.ok_or_else(|| {
@@ -413,14 +554,18 @@ impl<'i, 'a> Parser<'i, 'a> {
             })
         })?;
         loop {
-            match self.next()? {
+            if let Some(kept) = self.plain_extension()? {
+                presence.extensions.push(kept);
+                continue;
+            }
+            match self.next_element()? {
                 Ev::Start(child) => {
-                    if !self.is_pidf(child.name())? {
+                    let Some(local) = self.pidf_local(&child)? else {
                         let kept = self.fragment(&child)?;
                         presence.extensions.push(kept);
                         continue;
-                    }
-                    match child.local_name().as_ref() {
+                    };
+                    match local {
                         b"tuple" => {
                             if presence.tuples.len() == self.limits.max_tuples {
                                 return Err(self.error(ErrorKind::LimitExceeded {
@@ -432,7 +577,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                             let tuple = self.tuple(&child)?;
                             if is_repeated_id(&presence.tuples, &mut ids, &tuple.id) {
                                 return Err(PidfError::new(
-                                    ErrorKind::DuplicateTupleId(tuple.id),
+                                    ErrorKind::DuplicateTupleId(tuple.id.into_owned()),
                                     at,
                                 ));
                             }
@@ -452,14 +597,14 @@ impl<'i, 'a> Parser<'i, 'a> {
         }
     }
 
-    fn tuple(&mut self, start: &BytesStart<'i>) -> Result<Tuple, PidfError> {
+    fn tuple(&mut self, start: &BytesStart<'i>) -> Result<Tuple<'i>, PidfError> {
         let mut tuple = Tuple::default();
         let mut id = None;
         let mut others = false;
         for attr in checked_attributes(start) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
             if attr.key.as_ref() == b"id" {
-                id = Some(self.attribute_string(&attr)?);
+                id = Some(self.attribute_cow(&attr)?);
             } else {
                 others = true;
             }
@@ -482,19 +627,23 @@ impl<'i, 'a> Parser<'i, 'a> {
             })
         })?;
         if !is_ncname(&id) {
-            return Err(self.error(ErrorKind::InvalidTupleId(id)));
+            return Err(self.error(ErrorKind::InvalidTupleId(id.into_owned())));
         }
         tuple.id = id;
         let mut status = None;
         loop {
-            match self.next()? {
+            if let Some(kept) = self.plain_extension()? {
+                tuple.extensions.push(kept);
+                continue;
+            }
+            match self.next_element()? {
                 Ev::Start(child) => {
-                    if !self.is_pidf(child.name())? {
+                    let Some(local) = self.pidf_local(&child)? else {
                         let kept = self.fragment(&child)?;
                         tuple.extensions.push(kept);
                         continue;
-                    }
-                    match child.local_name().as_ref() {
+                    };
+                    match local {
                         b"status" => {
                             if status.is_some() {
                                 return Err(self.duplicate("status"));
@@ -518,7 +667,10 @@ impl<'i, 'a> Parser<'i, 'a> {
                             let at = self.pos;
                             let text = trimmed(self.text_only("timestamp")?);
                             if !is_date_time(&text) {
-                                return Err(PidfError::new(ErrorKind::InvalidTimestamp(text), at));
+                                return Err(PidfError::new(
+                                    ErrorKind::InvalidTimestamp(text.into_owned()),
+                                    at,
+                                ));
                             }
                             tuple.timestamp = Some(text);
                         }
@@ -539,17 +691,21 @@ impl<'i, 'a> Parser<'i, 'a> {
         Ok(tuple)
     }
 
-    fn status(&mut self) -> Result<Status, PidfError> {
+    fn status(&mut self) -> Result<Status<'i>, PidfError> {
         let mut status = Status::default();
         loop {
-            match self.next()? {
+            if let Some(kept) = self.plain_extension()? {
+                status.extensions.push(kept);
+                continue;
+            }
+            match self.next_element()? {
                 Ev::Start(child) => {
-                    if !self.is_pidf(child.name())? {
+                    let Some(local) = self.pidf_local(&child)? else {
                         let kept = self.fragment(&child)?;
                         status.extensions.push(kept);
                         continue;
-                    }
-                    if child.local_name().as_ref() != b"basic" {
+                    };
+                    if local != b"basic" {
                         return Err(self.unexpected(&child, "status"));
                     }
                     if status.basic.is_some() {
@@ -575,7 +731,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         }
     }
 
-    fn contact(&mut self, start: &BytesStart<'i>) -> Result<Contact, PidfError> {
+    fn contact(&mut self, start: &BytesStart<'i>) -> Result<Contact<'i>, PidfError> {
         let mut priority = None;
         for attr in checked_attributes(start) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
@@ -589,13 +745,13 @@ impl<'i, 'a> Parser<'i, 'a> {
         Ok(Contact { uri, priority })
     }
 
-    fn note(&mut self, start: &BytesStart<'i>) -> Result<Note, PidfError> {
+    fn note(&mut self, start: &BytesStart<'i>) -> Result<Note<'i>, PidfError> {
         let mut lang = None;
         for attr in checked_attributes(start) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
             // The xml prefix is bound to XML_NS and no other prefix may be.
             if attr.key.as_ref() == b"xml:lang" {
-                lang = Some(self.attribute_string(&attr)?);
+                lang = Some(self.attribute_cow(&attr)?);
             }
         }
         let text = self.text_only("note")?;
@@ -603,17 +759,71 @@ impl<'i, 'a> Parser<'i, 'a> {
     }
 
     /// The text of an element that may hold nothing else.
-    fn text_only(&mut self, element: &'static str) -> Result<String, PidfError> {
-        let mut out = String::new();
+    /// Borrowed from the input when it is one piece of text that decoding
+    /// leaves as written.
+    fn text_only(&mut self, element: &'static str) -> Result<Cow<'i, str>, PidfError> {
+        let mut out = self.plain_text().unwrap_or_default();
         loop {
             match self.next()? {
-                Ev::Text(text) if out.is_empty() => out = self.decode(text)?.into_owned(),
-                Ev::Text(text) => out.push_str(&self.decode(text)?),
+                Ev::Text(text) if out.is_empty() => out = self.decode(text)?,
+                Ev::Text(text) => out.to_mut().push_str(&self.decode(text)?),
                 Ev::End => return Ok(out),
                 Ev::Start(child) => return Err(self.unexpected(&child, element)),
                 Ev::Eof => return Err(self.error(ErrorKind::Xml(format!("unclosed <{element}>")))),
             }
         }
+    }
+
+    /// Passes over the text of the element just opened, up to an end tag,
+    /// without the reader, and gives it decoded, when it is plain: no CR
+    /// (which decoding would change), valid UTF-8, references only of a
+    /// simple form (`&name;`, `&#N;`, `&#xN;`) that resolve, followed by
+    /// `</`. The reader then reads the end tag and checks it; anything else
+    /// is left to the reader, event by event, so that errors are its own.
+    fn plain_text(&mut self) -> Option<Cow<'i, str>> {
+        if self.pending_end || !self.skip_plain {
+            return None;
+        }
+        let input = self.input;
+        let rest = input.get(self.offset()..)?;
+        let mut text: Cow<'i, str> = Cow::Borrowed("");
+        let mut at = 0;
+        let end = loop {
+            let stop = at + memchr::memchr3(b'<', b'&', b'\r', rest.get(at..)?)?;
+            let piece = std::str::from_utf8(&rest[at..stop]).ok()?;
+            match rest[stop] {
+                b'<' if rest.get(stop + 1) == Some(&b'/') => {
+                    if text.is_empty() {
+                        text = Cow::Borrowed(piece);
+                    } else {
+                        text.to_mut().push_str(piece);
+                    }
+                    break stop;
+                }
+                b'&' => {
+                    let name_end =
+                        stop + 1 + rest.get(stop + 1..)?.iter().position(|&b| b == b';')?;
+                    let name = std::str::from_utf8(&rest[stop + 1..name_end]).ok()?;
+                    if name.is_empty()
+                        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'#')
+                    {
+                        return None;
+                    }
+                    let c = self.reference(&BytesRef::new(name)).ok()?;
+                    let owned = text.to_mut();
+                    owned.push_str(piece);
+                    owned.push(c);
+                    at = name_end + 1;
+                }
+                _ => return None,
+            }
+        };
+        if end == 0 {
+            return None;
+        }
+        self.skipped += end;
+        *self.reader.get_mut() = &rest[end..];
+        Some(text)
     }
 
     /// Reads a whole element outside the PIDF namespace as a kept fragment:
@@ -624,7 +834,7 @@ impl<'i, 'a> Parser<'i, 'a> {
     /// Checks `mustUnderstand` (RFC 3863 section 4.2.3) when asked to: an
     /// element so marked must be understood unless it sits inside an element
     /// that is itself not understood, and so ignored whole.
-    fn fragment(&mut self, start: &BytesStart<'i>) -> Result<Extension, PidfError> {
+    fn fragment(&mut self, start: &BytesStart<'i>) -> Result<Extension<'i>, PidfError> {
         let begin = self.pos;
         let name_len = start.name().as_ref().len();
         let root_depth = self.depth;
@@ -637,7 +847,7 @@ impl<'i, 'a> Parser<'i, 'a> {
             self.skip_plain_content(start.name().as_ref());
         }
         loop {
-            match self.next()? {
+            match self.next_element()? {
                 Ev::Start(child) => self.fragment_element(&child, false)?,
                 Ev::Text(text) => self.check_text(&text)?,
                 Ev::End => {
@@ -660,19 +870,53 @@ impl<'i, 'a> Parser<'i, 'a> {
             .ok_or_else(|| self.error(ErrorKind::Xml("element out of bounds".into())))?;
         let text =
             std::str::from_utf8(raw).map_err(|_| PidfError::new(ErrorKind::InvalidUtf8, begin))?;
-        let (head, rest) = text.split_at((1 + name_len).min(text.len()));
-        let mut declared = Vec::with_capacity(self.outer.len());
+        let declarations = self.joined_declarations()?;
+        let name_end = (1 + name_len).min(text.len());
+        Ok(Extension::from_parts(
+            Cow::Borrowed(text),
+            name_end,
+            declarations,
+        ))
+    }
+
+    /// The declarations the fragment just read needs on its root, for the
+    /// prefixes it uses from outside (`outer`), as one text shared with
+    /// every fragment of the document that needs the same.
+    fn joined_declarations(&mut self) -> Result<Option<Arc<str>>, PidfError> {
+        if self.outer.is_empty() {
+            return Ok(None);
+        }
+        // The usual case, one prefix from outside: by index.
+        if self.outer.len() == 1 {
+            let d = self.declaration(0)?;
+            if self.single.len() <= d {
+                self.single.resize(d + 1, None);
+            }
+            let text =
+                self.single[d].get_or_insert_with(|| Arc::from(self.declarations[d].2.as_str()));
+            return Ok(Some(Arc::clone(text)));
+        }
+        // A buffer kept across fragments, so that this does not allocate.
+        let mut declared = std::mem::take(&mut self.declared);
+        declared.clear();
         for k in 0..self.outer.len() {
             declared.push(self.declaration(k)?);
         }
-        let extra: usize = declared.iter().map(|&d| self.declarations[d].2.len()).sum();
-        let mut xml = String::with_capacity(text.len() + extra);
-        xml.push_str(head);
-        for d in declared {
-            xml.push_str(&self.declarations[d].2);
-        }
-        xml.push_str(rest);
-        Ok(Extension { xml })
+        let found = self.joined.iter().find(|(d, _)| *d == declared);
+        let text = match found {
+            Some((_, text)) => Arc::clone(text),
+            None => {
+                let mut text = String::new();
+                for &d in &declared {
+                    text.push_str(&self.declarations[d].2);
+                }
+                let text: Arc<str> = Arc::from(text);
+                self.joined.push((declared.clone(), Arc::clone(&text)));
+                text
+            }
+        };
+        self.declared = declared;
+        Ok(Some(text))
     }
 
     /// The index in `declarations` of the declaration written for the
@@ -791,13 +1035,10 @@ impl<'i, 'a> Parser<'i, 'a> {
                     if depth > max_depth || self.elements + elements > self.limits.max_elements {
                         return None;
                     }
-                    let qname = QName(name);
-                    let prefix = match qname.prefix() {
-                        Some(p) => p.into_inner(),
-                        None => &[][..],
-                    };
-                    if prefix != b"xml" {
-                        let ns = self.scope.resolve_element(qname);
+                    let (prefix, _) = split_name(name);
+                    if prefix != Some(b"xml") {
+                        let ns = self.scope.resolve_element_prefix(prefix);
+                        let prefix = prefix.unwrap_or_default();
                         if matches!(ns, Resolved::Unknown(_)) {
                             return None;
                         }
@@ -843,9 +1084,10 @@ impl<'i, 'a> Parser<'i, 'a> {
             }
             // Declarations and `mustUnderstand` are left to the reader, and
             // so are repeated names (the reader's error names both).
-            let qname = QName(name);
-            if qname.as_namespace_binding().is_some()
-                || qname.local_name().as_ref() == b"mustUnderstand"
+            let (prefix, local) = split_name(name);
+            if name == b"xmlns"
+                || prefix == Some(b"xmlns")
+                || local == b"mustUnderstand"
                 || seen[..count].iter().any(|&(a, b)| &input[a..b] == name)
             {
                 return None;
@@ -855,10 +1097,9 @@ impl<'i, 'a> Parser<'i, 'a> {
             if count > self.limits.max_attributes {
                 return None;
             }
-            if let Some(prefix) = qname.prefix() {
-                let prefix = prefix.into_inner();
+            if let Some(prefix) = prefix {
                 if prefix != b"xml" {
-                    let ns = self.scope.resolve_attribute(qname);
+                    let ns = self.scope.resolve_prefix(prefix);
                     if matches!(ns, Resolved::Unknown(_)) {
                         return None;
                     }
@@ -974,11 +1215,29 @@ impl<'i, 'a> Parser<'i, 'a> {
             })
     }
 
-    fn attribute_string(
+    /// An attribute value as [`Parser::attribute_value`] gives it, borrowed
+    /// from the input when normalising leaves it as written.
+    fn attribute_cow(
         &self,
         attr: &quick_xml::events::attributes::Attribute<'_>,
-    ) -> Result<String, PidfError> {
-        self.attribute_value(attr).map(Cow::into_owned)
+    ) -> Result<Cow<'i, str>, PidfError> {
+        if !needs_normalising(&attr.value) {
+            if let Some(raw) = self.span(&attr.value) {
+                return utf8(raw)
+                    .map(Cow::Borrowed)
+                    .map_err(|()| self.error(ErrorKind::InvalidUtf8));
+            }
+        }
+        self.attribute_value(attr)
+            .map(|value| Cow::Owned(value.into_owned()))
+    }
+
+    /// The same bytes as the input's, when `bytes` lies in the input (as
+    /// what the reader gives without copying does).
+    fn span(&self, bytes: &[u8]) -> Option<&'i [u8]> {
+        let at = (bytes.as_ptr() as usize).checked_sub(self.input.as_ptr() as usize)?;
+        let span = self.input.get(at..at.checked_add(bytes.len())?)?;
+        (span.as_ptr() == bytes.as_ptr()).then_some(span)
     }
 
     /// Reads a whole element outside the PIDF namespace into a tree.
@@ -1125,7 +1384,7 @@ impl<'i, 'a> Parser<'i, 'a> {
             }
         }
         loop {
-            match self.next()? {
+            match self.next_element()? {
                 Ev::Start(child) => {
                     if self.element_ns(child.name())?.is_some()
                         || child.local_name().as_ref() != b"tuple"
@@ -1166,7 +1425,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                     presence.tuples.push(DraftTuple {
                         destination,
                         status,
-                        text,
+                        text: text.into_owned(),
                     });
                 }
                 Ev::Text(text) => self.whitespace(&text, "presence")?,
@@ -1284,6 +1543,9 @@ struct Scope {
     /// binding's namespace ends. PIDF-ness is found once, when declared,
     /// rather than at every element.
     bindings: Vec<(usize, usize, usize, bool)>,
+    /// Whether unprefixed elements are in the PIDF namespace here: asked at
+    /// almost every element, so kept rather than looked up.
+    default_pidf: bool,
 }
 
 /// A resolved name.
@@ -1318,11 +1580,15 @@ impl Scope {
         let pidf = is_pidf_ns(namespace);
         self.bindings
             .push((prefix_end, self.bytes.len(), depth, pidf));
+        if prefix.is_empty() {
+            self.default_pidf = pidf;
+        }
         Ok(())
     }
 
     /// Drops the bindings of elements deeper than `depth`.
     fn pop(&mut self, depth: usize) {
+        let mut default_popped = false;
         while let Some(&(prefix_end, _, d, _)) = self.bindings.last() {
             if d <= depth {
                 break;
@@ -1330,7 +1596,14 @@ impl Scope {
             self.bindings.pop();
             let start = self.bindings.last().map_or(0, |b| b.1);
             debug_assert!(start <= prefix_end);
+            default_popped |= prefix_end == start;
             self.bytes.truncate(start);
+        }
+        if default_popped {
+            self.default_pidf = self.lookup_index(b"").is_some_and(|i| {
+                let (prefix_end, ns_end, _, pidf) = self.bindings[i];
+                ns_end > prefix_end && pidf
+            });
         }
     }
 
@@ -1342,19 +1615,17 @@ impl Scope {
         self.bytes.get(start..self.bindings[i].1)
     }
 
-    /// Whether an element name is in the PIDF namespace: `Err` with the
-    /// prefix when no declaration binds it. The same answer as resolving
-    /// the name and comparing, without looking at the namespace again.
-    fn element_is_pidf(&self, name: QName<'_>) -> Result<bool, Vec<u8>> {
-        match name.prefix() {
-            None => Ok(self.lookup_index(b"").is_some_and(|i| {
-                let (prefix_end, ns_end, _, pidf) = self.bindings[i];
-                ns_end > prefix_end && pidf
-            })),
-            Some(prefix) if prefix.as_ref() == b"xml" => Ok(false),
-            Some(prefix) => match self.lookup_index(prefix.as_ref()) {
+    /// Whether an element with this prefix (`None`: unprefixed) is in the
+    /// PIDF namespace: `Err` with the prefix when no declaration binds it.
+    /// The same answer as resolving the name and comparing, without looking
+    /// at the namespace again.
+    fn prefix_is_pidf(&self, prefix: Option<&[u8]>) -> Result<bool, Vec<u8>> {
+        match prefix {
+            None => Ok(self.default_pidf),
+            Some(b"xml") => Ok(false),
+            Some(prefix) => match self.lookup_index(prefix) {
                 Some(i) => Ok(self.bindings[i].3),
-                None => Err(prefix.as_ref().to_vec()),
+                None => Err(prefix.to_vec()),
             },
         }
     }
@@ -1382,6 +1653,17 @@ impl Scope {
                 _ => Resolved::Unbound,
             },
             Some(prefix) => self.resolve_prefix(prefix.into_inner()),
+        }
+    }
+
+    /// [`Scope::resolve_element`] of a name split by [`split_name`].
+    fn resolve_element_prefix(&self, prefix: Option<&[u8]>) -> Resolved<'_> {
+        match prefix {
+            None => match self.lookup(b"") {
+                Some(ns) if !ns.is_empty() => Resolved::Bound(ns),
+                _ => Resolved::Unbound,
+            },
+            Some(prefix) => self.resolve_prefix(prefix),
         }
     }
 
@@ -1421,14 +1703,13 @@ fn push_text(children: &mut Vec<Node>, text: Cow<'_, str>) {
     }
 }
 
-/// `text` without surrounding whitespace, reusing its allocation when there
-/// is none (the usual case).
-fn trimmed(text: String) -> String {
-    let trim = text.trim();
-    if trim.len() == text.len() {
-        text
-    } else {
-        trim.to_owned()
+/// `text` without surrounding whitespace, still borrowed if it was, and
+/// reusing its allocation when there is none to remove (the usual case).
+fn trimmed(text: Cow<'_, str>) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
+        Cow::Owned(text) if text.trim().len() == text.len() => Cow::Owned(text),
+        Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
     }
 }
 
@@ -1440,7 +1721,7 @@ fn utf8(bytes: &[u8]) -> Result<&str, ()> {
 /// they are few, then looked up by hash (kept in `ids`, built on first
 /// use), comparing texts only when the hash is known.
 fn is_repeated_id(
-    tuples: &[Tuple],
+    tuples: &[Tuple<'_>],
     ids: &mut Option<std::collections::HashSet<u64>>,
     id: &str,
 ) -> bool {
@@ -1466,16 +1747,37 @@ fn declares_namespace(raw: &[u8]) -> bool {
     raw.len() >= 5 && XMLNS.find(raw).is_some()
 }
 
-/// An element's attributes, checked for repeated names as quick-xml does
-/// by default, but only when there are two or more: the check keeps a
-/// vector, which a lone attribute does not need.
+/// An element's attributes, a repeated name refused with the error
+/// quick-xml's own check gives (positions in the tag), in one pass: the
+/// names seen are kept in a small array, where quick-xml's check keeps a
+/// vector (an allocation per tag) and knowing whether to check at all
+/// would take a pass of its own.
 fn checked_attributes<'s>(
     start: &'s BytesStart<'_>,
-) -> quick_xml::events::attributes::Attributes<'s> {
-    let several = start.attributes().with_checks(false).nth(1).is_some();
+) -> impl Iterator<Item = Result<AttrValue<'s>, AttrError>> + 's {
+    const FEW: usize = 8;
+    let tag: &'s [u8] = start;
+    let mut few = [(0usize, 0usize); FEW];
+    let mut more = Vec::new();
+    let mut count = 0;
     let mut attributes = start.attributes();
-    attributes.with_checks(several);
-    attributes
+    attributes.with_checks(false);
+    attributes.map(move |attr| {
+        let attr = attr?;
+        let key = attr.key.as_ref();
+        let at = (key.as_ptr() as usize).wrapping_sub(tag.as_ptr() as usize);
+        let same = |&&(from, len): &&(usize, usize)| tag.get(from..from + len) == Some(key);
+        let seen = few[..count.min(FEW)].iter().chain(more.iter()).find(same);
+        if let Some(&(prev, _)) = seen {
+            return Err(AttrError::Duplicated(at, prev));
+        }
+        match few.get_mut(count) {
+            Some(slot) => *slot = (at, key.len()),
+            None => more.push((at, key.len())),
+        }
+        count += 1;
+        Ok(attr)
+    })
 }
 
 /// XML white space (`S`).
@@ -1483,17 +1785,39 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+/// A qualified name's prefix (before the first `:`) and local part, as
+/// quick-xml's `QName` splits it, by a byte loop: names are short, and
+/// quick-xml's split is a `memchr` call each time.
+fn split_name(name: &[u8]) -> (Option<&[u8]>, &[u8]) {
+    match name.iter().position(|&b| b == b':') {
+        Some(colon) => (Some(&name[..colon]), &name[colon + 1..]),
+        None => (None, name),
+    }
+}
+
 /// Where a name of the plain form [`Parser::skip_plain_content`] passes
 /// over ends, from `i`: ASCII letters, digits, `_`, `-`, `.`, and at most
 /// one `:` with a name on each side. `None` for anything else.
 fn plain_name(input: &[u8], i: usize) -> Option<usize> {
+    // By table: one load per byte, where the ranges take several tests.
+    const NAME_BYTE: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            table[b] =
+                matches!(b as u8, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' | b'.');
+            b += 1;
+        }
+        table
+    };
     let mut end = i;
     let mut colon = None;
     while let Some(&b) = input.get(end) {
-        match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' | b'.' => {}
-            b':' if colon.is_none() => colon = Some(end),
-            _ => break,
+        if !NAME_BYTE[usize::from(b)] {
+            if b != b':' || colon.is_some() {
+                break;
+            }
+            colon = Some(end);
         }
         end += 1;
     }
@@ -1648,7 +1972,13 @@ mod tests {
             br#"<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:r="urn:r" xmlns:d="urn:d" entity="pres:a@b"><r:x><r:m mustUnderstand="true"/><d:m mustUnderstand="1">t</d:m></r:x></presence>"#
                 .to_vec(),
         );
-        let replacements = [b'<', b'>', b'/', b'"', b'&', b'=', b':', b' ', b'!', 0xff];
+        inputs.push(
+            br#"<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="pres:a@b"><tuple id="t"><status><basic>open</basic></status><contact priority="0.5">im:a&amp;b@c</contact><note xml:lang="fr">pla&#238;t &lt;&#x41;&gt;</note><timestamp>2005-10-27T16:49:29Z</timestamp></tuple><note>&quot;x&apos;</note></presence>"#
+                .to_vec(),
+        );
+        let replacements = [
+            b'<', b'>', b'/', b'"', b'&', b'=', b':', b' ', b'!', b';', b'\r', 0xff,
+        ];
         let tight = Limits {
             max_depth: 5,
             max_elements: 12,
@@ -1675,6 +2005,39 @@ mod tests {
         assert!(compared > 10_000);
     }
 
+    /// Repeated attribute names are refused with quick-xml's own error, at
+    /// the same attribute, with few attributes and with many.
+    #[test]
+    fn repeated_attributes_as_quick_xml_refuses_them() {
+        let many: String = (0..12).map(|i| format!(" a{i}='v'")).collect();
+        let tags = [
+            "tuple id='a' id='b'".to_owned(),
+            "note xml:lang='en' a='1' xml:lang='fr'".to_owned(),
+            "x a='1' b='2'".to_owned(),
+            "x a='1' a".to_owned(),
+            "x a=\"&amp;\" b='' a=''".to_owned(),
+            format!("x{many} a3='w'"),
+            format!("x{many} a11='w'"),
+            format!("x{many} b='1' b='2'"),
+            format!("x{many}"),
+        ];
+        for tag in &tags {
+            let start = BytesStart::from_content(tag.as_str(), 1);
+            let ours: Vec<_> = checked_attributes(&start)
+                .map(|a| a.map(|a| a.key.as_ref().to_vec()))
+                .collect();
+            let quick_xml: Vec<_> = start
+                .attributes()
+                .map(|a| a.map(|a| a.key.as_ref().to_vec()))
+                .collect();
+            let upto_error = |v: &[Result<Vec<u8>, AttrError>]| {
+                let end = v.iter().position(Result::is_err).map_or(v.len(), |i| i + 1);
+                v[..end].to_vec()
+            };
+            assert_eq!(upto_error(&ours), upto_error(&quick_xml), "{tag}");
+        }
+    }
+
     /// A repeated tuple id is refused at the second tuple with it, among
     /// few tuples and among many (where ids are looked up by hash).
     #[test]
@@ -1690,7 +2053,8 @@ mod tests {
         };
         let many: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
-        let parsed = document(doc(&many).as_bytes(), &Limits::default(), None);
+        let xml = doc(&many);
+        let parsed = document(xml.as_bytes(), &Limits::default(), None);
         assert!(matches!(parsed, Ok(Document::Pidf(p)) if p.tuples.len() == 20));
         for at in [3, 15] {
             let mut ids = many.clone();

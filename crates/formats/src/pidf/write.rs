@@ -6,7 +6,7 @@
 use super::{Attribute, Element, Extension, Node, Note, Presence, Tuple, PIDF_NS, XML_NS};
 
 /// Serialises `presence`; see [`Presence::to_xml`].
-pub(super) fn presence(presence: &Presence) -> String {
+pub(super) fn presence(presence: &Presence<'_>) -> String {
     let mut w = Writer {
         out: String::with_capacity(256 + 256 * presence.tuples.len()),
         scope: vec![(None, Some(PIDF_NS.to_owned()))],
@@ -38,7 +38,7 @@ pub(super) fn presence(presence: &Presence) -> String {
     }
     for ext in &presence.extensions {
         w.indent(1);
-        w.out.push_str(ext.as_xml());
+        ext.write_to(&mut w.out);
         w.out.push('\n');
     }
     w.scope.truncate(mark);
@@ -54,7 +54,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn tuple(&mut self, tuple: &Tuple) {
+    fn tuple(&mut self, tuple: &Tuple<'_>) {
         let mark = self.scope.len();
         self.indent(1);
         self.out.push_str("<tuple");
@@ -78,7 +78,7 @@ impl Writer {
             }
             for ext in &tuple.status.extensions {
                 self.indent(3);
-                self.out.push_str(ext.as_xml());
+                ext.write_to(&mut self.out);
                 self.out.push('\n');
             }
             self.indent(2);
@@ -86,7 +86,7 @@ impl Writer {
         }
         for ext in &tuple.extensions {
             self.indent(2);
-            self.out.push_str(ext.as_xml());
+            ext.write_to(&mut self.out);
             self.out.push('\n');
         }
         if let Some(contact) = &tuple.contact {
@@ -115,7 +115,7 @@ impl Writer {
         self.scope.truncate(mark);
     }
 
-    fn note(&mut self, note: &Note, depth: usize) {
+    fn note(&mut self, note: &Note<'_>, depth: usize) {
         self.indent(depth);
         self.out.push_str("<note");
         if let Some(lang) = &note.lang {
@@ -243,7 +243,7 @@ impl Writer {
 /// Serialises `element` to stand alone: every namespace it uses is declared
 /// in it, the default namespace included (as `xmlns=""` for no namespace),
 /// so it keeps its meaning inside a PIDF document.
-pub(super) fn extension(element: &Element) -> Extension {
+pub(super) fn extension(element: &Element) -> Extension<'static> {
     let mut w = Writer {
         out: String::new(),
         // A binding no element has, so every use of the default namespace
@@ -251,7 +251,7 @@ pub(super) fn extension(element: &Element) -> Extension {
         scope: vec![(None, Some("\u{0}".to_owned()))],
     };
     w.element(element);
-    Extension { xml: w.out }
+    Extension::from_parts(w.out.into(), 0, None)
 }
 
 /// Prefixes that are bound by XML itself and must not be declared.

@@ -14,9 +14,11 @@ fn text() -> impl Strategy<Value = String> {
     "[ -~\u{e9}\u{4e2d}\u{1F600}\n\t\r]{0,16}"
 }
 
-fn note() -> impl Strategy<Value = Note> {
-    (option::of(prop_oneof!["en", "fr", "de-CH", "ja"]), text())
-        .prop_map(|(lang, text)| Note { lang, text })
+fn note() -> impl Strategy<Value = Note<'static>> {
+    (option::of(prop_oneof!["en", "fr", "de-CH", "ja"]), text()).prop_map(|(lang, text)| Note {
+        lang: lang.map(Into::into),
+        text: text.into(),
+    })
 }
 
 fn timestamp() -> impl Strategy<Value = String> {
@@ -86,11 +88,11 @@ fn element(depth: u32) -> BoxedStrategy<Element> {
         .boxed()
 }
 
-fn extension(depth: u32) -> impl Strategy<Value = Extension> {
+fn extension(depth: u32) -> impl Strategy<Value = Extension<'static>> {
     element(depth).prop_map(Extension::from)
 }
 
-fn tuple(index: usize) -> impl Strategy<Value = Tuple> {
+fn tuple(index: usize) -> impl Strategy<Value = Tuple<'static>> {
     (
         "[a-z0-9]{0,4}",
         option::of(prop_oneof![Just(Basic::Open), Just(Basic::Closed)]),
@@ -105,17 +107,17 @@ fn tuple(index: usize) -> impl Strategy<Value = Tuple> {
     )
         .prop_map(
             move |(suffix, basic, status_ext, tuple_ext, contact, notes, timestamp)| Tuple {
-                id: format!("t{index}{suffix}"),
+                id: format!("t{index}{suffix}").into(),
                 status: Status {
                     basic,
                     extensions: status_ext,
                 },
                 contact: contact.map(|(uri, priority)| Contact {
-                    uri,
+                    uri: uri.into(),
                     priority: priority.map(|k| k as f32 / 1000.0),
                 }),
                 notes,
-                timestamp,
+                timestamp: timestamp.map(Into::into),
                 extensions: tuple_ext,
                 ..Tuple::default()
             },
@@ -123,7 +125,7 @@ fn tuple(index: usize) -> impl Strategy<Value = Tuple> {
 }
 
 /// Any presence document the model can hold and the schema allows.
-pub fn presence() -> impl Strategy<Value = Presence> {
+pub fn presence() -> impl Strategy<Value = Presence<'static>> {
     (
         "[a-z0-9._-]{1,10}",
         (0usize..4).prop_flat_map(|n| (0..n).map(tuple).collect::<Vec<_>>()),
