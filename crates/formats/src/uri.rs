@@ -140,6 +140,20 @@ impl Address {
     /// else (escapes, quoted local parts, uppercase or Unicode domains) is an
     /// error: give such text to [`Uri::parse`] behind its scheme.
     pub fn from_canonical(s: &str) -> Result<Address, UriError> {
+        // A store reads every address back through here on restart: a
+        // valid address takes one table-driven pass; anything the pass
+        // does not accept is read again below, which names the error.
+        if let Some((at, needs_idna)) = canonical_split(s.as_bytes()) {
+            if !needs_idna {
+                return Ok(Address::from_parts(&s[..at], &s[at + 1..]));
+            }
+        }
+        Address::from_canonical_checked(s)
+    }
+
+    /// [`Address::from_canonical`] check by check, each failure with its
+    /// error and offset.
+    fn from_canonical_checked(s: &str) -> Result<Address, UriError> {
         let Some(at) = s.rfind('@') else {
             return Err(error_at(s, s.len(), Expected::At));
         };
@@ -923,6 +937,75 @@ fn is_uric(ch: char) -> bool {
     ch.is_ascii_alphanumeric() || "-_.!~*'();/?:@&=+$,".contains(ch)
 }
 
+/// Where the `@` of a valid canonical address stands, and whether its
+/// domain has a label IDNA must look at; `None` for anything else, which
+/// [`Address::from_canonical`] then reads check by check. It accepts
+/// exactly what the checked reading accepts (held to it by
+/// `canonical_fast_path_matches_the_checked_reading`).
+fn canonical_split(s: &[u8]) -> Option<(usize, bool)> {
+    let mut i = 0;
+    let mut atom_empty = true;
+    loop {
+        let c = *s.get(i)?;
+        if CANONICAL[usize::from(c)] & LOCAL_BYTE != 0 {
+            atom_empty = false;
+        } else if atom_empty {
+            return None;
+        } else if c == b'.' {
+            atom_empty = true;
+        } else if c == b'@' {
+            break;
+        } else {
+            return None;
+        }
+        i += 1;
+    }
+    let at = i;
+    let domain = &s[at + 1..];
+    if domain.is_empty() || domain.len() > 253 {
+        return None;
+    }
+    let mut needs_idna = false;
+    let mut start = 0;
+    for (j, &c) in domain.iter().enumerate() {
+        if c == b'.' {
+            needs_idna |= label_needs_idna(&domain[start..j])?;
+            start = j + 1;
+        } else if CANONICAL[usize::from(c)] & LABEL_BYTE == 0 {
+            return None;
+        }
+    }
+    needs_idna |= label_needs_idna(&domain[start..])?;
+    Some((at, needs_idna))
+}
+
+/// Whether a label of label bytes is valid (`None` if not) and holds a
+/// hyphen pair at offset 2, as `xn--` does.
+fn label_needs_idna(label: &[u8]) -> Option<bool> {
+    let (&first, &last) = (label.first()?, label.last()?);
+    (label.len() <= 63 && first != b'-' && last != b'-').then(|| label.get(2..4) == Some(b"--"))
+}
+
+const LOCAL_BYTE: u8 = 1;
+const LABEL_BYTE: u8 = 2;
+
+/// The bytes of a canonical local part's atoms and of a normalised label.
+static CANONICAL: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'!' | b'~' | b'*' | b'\'') {
+            table[c] |= LOCAL_BYTE;
+        }
+        if b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' {
+            table[c] |= LABEL_BYTE;
+        }
+        c += 1;
+    }
+    table
+};
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -1106,5 +1189,76 @@ mod from_canonical_tests {
             Address::from_canonical(&long).unwrap_err().kind(),
             &UriErrorKind::InvalidDomain
         );
+    }
+
+    /// The one-pass reading accepts a text exactly when the checked
+    /// reading does, and splits it at the same `@`.
+    fn fast_path_agrees(text: &str) -> Result<(), String> {
+        let checked = Address::from_canonical_checked(text);
+        match (canonical_split(text.as_bytes()), &checked) {
+            (Some((at, _)), Ok(address)) if address.local() == &text[..at] => {}
+            // IDNA decides these; the reading below must still agree.
+            (Some((_, true)), Err(_)) | (None, Err(_)) => {}
+            (fast, checked) => return Err(format!("{text:?}: fast {fast:?}, checked {checked:?}")),
+        }
+        if Address::from_canonical(text) != checked {
+            return Err(format!(
+                "{text:?}: from_canonical differs from the checked reading"
+            ));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn canonical_fast_path_matches_the_checked_reading() {
+        let valid = [
+            "alice@example.com",
+            "a.b-c_d!e~f*g'h@sub.example-1.net",
+            "watcher7@xn--bcher-kva.example",
+            "u@a",
+        ];
+        let long_label = format!("a@{}.com", "x".repeat(63));
+        let long_domain = format!("a@{}", vec!["y".repeat(63); 4].join("."));
+        let mut texts: Vec<String> = valid.iter().map(|t| t.to_string()).collect();
+        let too_long_label = format!("a@{}.com", "x".repeat(64));
+        let longest_domain = format!("a@{}.{}", vec!["y".repeat(63); 3].join("."), "z".repeat(61));
+        texts.extend([long_label, too_long_label, long_domain, longest_domain]);
+        // Every one-byte change of valid texts, to the bytes that matter
+        // at a boundary.
+        let bytes = b"@.-_aZ0%\"\\ \x7f\xc3";
+        for text in texts.clone() {
+            for i in 0..=text.len() {
+                for &b in bytes {
+                    let mut changed = text.as_bytes().to_vec();
+                    if i < changed.len() {
+                        changed[i] = b;
+                    } else {
+                        changed.push(b);
+                    }
+                    if let Ok(changed) = String::from_utf8(changed) {
+                        texts.push(changed);
+                    }
+                    let mut removed = text.as_bytes().to_vec();
+                    if i < removed.len() {
+                        removed.remove(i);
+                        texts.push(String::from_utf8_lossy(&removed).into_owned());
+                    }
+                }
+            }
+        }
+        for text in &texts {
+            fast_path_agrees(text).unwrap();
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn canonical_fast_path_agrees_on_generated_text(
+            text in r"[a.@\-x%]{0,6}(@[a.\-x]{0,8})?"
+        ) {
+            if let Err(why) = fast_path_agrees(&text) {
+                proptest::prop_assert!(false, "{}", why);
+            }
+        }
     }
 }
