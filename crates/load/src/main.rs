@@ -36,6 +36,12 @@ enum Command {
     Sip(sip::Args),
 }
 
+// The same allocator as cpimd, so that what this tool measures of the
+// engine and store (a restart allocates two blocks per watcher) is what
+// the server does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
