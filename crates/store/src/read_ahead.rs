@@ -53,6 +53,16 @@ impl<X> Default for Rows<X> {
 }
 
 impl<X: Copy> Rows<X> {
+    /// An empty batch sized for a typical full one (rows of two short
+    /// addresses), so that filling it does not grow it step by step.
+    fn with_capacity() -> Self {
+        Rows {
+            text: String::with_capacity(ROWS_PER_BATCH * 64),
+            ends: Vec::with_capacity(ROWS_PER_BATCH * 2),
+            extra: Vec::with_capacity(ROWS_PER_BATCH),
+        }
+    }
+
     fn push_text(&mut self, column: &str) {
         self.text.push_str(column);
         self.ends.push(self.text.len());
@@ -224,11 +234,11 @@ fn each_batch<X: Copy>(
 ) -> Result<(), Stop> {
     let mut stmt = txn.prepare_cached(sql)?;
     let mut rows = stmt.query([])?;
-    let mut batch = Rows::default();
+    let mut batch = Rows::with_capacity();
     while let Some(r) = rows.next()? {
         row(r, &mut batch)?;
         if batch.full() {
-            tx.send(wrap(std::mem::take(&mut batch)))
+            tx.send(wrap(std::mem::replace(&mut batch, Rows::with_capacity())))
                 .map_err(|_| Stop::Gone)?;
         }
     }

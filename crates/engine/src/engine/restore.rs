@@ -64,12 +64,15 @@ struct Restorer {
     /// Users whose publications were restored; their combined document is
     /// built once, at the end.
     published: Vec<Id>,
-    /// Subscriptions as (target, watcher, state), in the store's order:
-    /// put in their presentities' watcher maps at the end, one presentity
-    /// at a time, each map sized once. Inserting them as they come would
-    /// touch a random map of millions of entries per row and grow each
-    /// map many times.
-    subscriptions: Vec<(Id, Id, Sub)>,
+    /// Subscriptions as timer keys (expiry, target, watcher), in the
+    /// store's order: put in their presentities' watcher maps at the end,
+    /// one presentity at a time, each map sized once. Inserting them as
+    /// they come would touch a random map of millions of entries per row
+    /// and grow each map many times. 16 bytes a row, and the buffer is
+    /// used again for the expiry index.
+    subscriptions: Vec<u128>,
+    /// Which of `subscriptions` (by position) are pending, one bit each.
+    pending: Bits,
     /// How many of `subscriptions` each target (by id) has.
     per_target: Vec<u32>,
 }
@@ -83,6 +86,7 @@ impl Restorer {
             hasher: foldhash::fast::RandomState::default(),
             published: Vec::new(),
             subscriptions: Vec::new(),
+            pending: Bits::default(),
             per_target: Vec::new(),
         }
     }
@@ -194,15 +198,12 @@ impl Restorer {
     /// One subscription: the hot path of a restart.
     fn subscription(&mut self, s: SubscriptionRef<'_>) -> Result<(), StoreError> {
         let tid = self.stored_user(s.target, "subscription")?;
-        let e = &mut self.engine;
-        let wid = e
+        let wid = self
+            .engine
             .names
             .retain_text(s.watcher, |text| parse_text(text, "subscription"))?;
-        let sub = Sub {
-            expires: s.expires,
-            pending: s.state != SubscriptionStatus::Active,
-        };
-        self.subscriptions.push((tid, wid, sub));
+        self.pending.push(s.state != SubscriptionStatus::Active);
+        self.subscriptions.push(timer_key(s.expires, tid, wid));
         let t = tid as usize;
         if t >= self.per_target.len() {
             self.per_target.resize(t + 1, 0);
@@ -267,7 +268,7 @@ impl Restorer {
         }
         // Grouped by presentity: a counting sort on the target's id (ids
         // are dense), which keeps the store's order within each group.
-        let subscriptions = self.subscriptions;
+        let mut subscriptions = self.subscriptions;
         let mut starts = Vec::with_capacity(self.per_target.len() + 1);
         let mut total = 0usize;
         for &count in &self.per_target {
@@ -275,21 +276,22 @@ impl Restorer {
             total += count as usize;
         }
         starts.push(total);
-        let unset = Sub {
-            expires: Timestamp::from_millis(0),
-            pending: false,
-        };
-        let mut grouped = vec![(0 as Id, unset); subscriptions.len()];
+        // Zeroes, so the allocator can hand over fresh pages unwritten.
+        let mut grouped = vec![0u128; subscriptions.len()];
+        let mut grouped_pending = Bits::zeroed(subscriptions.len());
         let mut next = starts.clone();
-        for &(tid, wid, sub) in &subscriptions {
+        for (row, &key) in subscriptions.iter().enumerate() {
+            let (_, tid, _) = timer_of_key(key);
             let slot = &mut next[tid as usize];
-            grouped[*slot] = (wid, sub);
+            grouped[*slot] = key;
+            if self.pending.get(row) {
+                grouped_pending.set(*slot);
+            }
             *slot += 1;
         }
-        drop(subscriptions);
-        // Each timer as one integer in its sort order (expiry, target,
-        // watcher): one compare instead of three.
-        let mut timers: Vec<u128> = Vec::with_capacity(grouped.len());
+        // The expiry index is built in the buffer the rows came in.
+        subscriptions.clear();
+        let mut timers = subscriptions;
         for (tid, range) in starts.windows(2).enumerate() {
             let group = &grouped[range[0]..range[1]];
             let tid = tid as Id;
@@ -297,7 +299,12 @@ impl Restorer {
                 continue;
             };
             user.watchers.reserve(group.len());
-            for &(wid, sub) in group {
+            for (at, &key) in (range[0]..).zip(group) {
+                let (expires, _, wid) = timer_of_key(key);
+                let sub = Sub {
+                    expires,
+                    pending: grouped_pending.get(at),
+                };
                 // One per (watcher, target); a store never holds two, and if
                 // it did the later would stand.
                 if user.watchers.insert(wid, sub).is_some() {
@@ -334,6 +341,40 @@ fn timer_of_key(key: u128) -> (Timestamp, Id, Id) {
     )
 }
 
+/// One bit per position.
+#[derive(Debug, Default)]
+struct Bits {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl Bits {
+    fn zeroed(len: usize) -> Bits {
+        Bits {
+            words: vec![0; len.div_ceil(64)],
+            len,
+        }
+    }
+
+    fn push(&mut self, bit: bool) {
+        if self.len % 64 == 0 {
+            self.words.push(0);
+        }
+        self.words[self.len / 64] |= u64::from(bit) << (self.len % 64);
+        self.len += 1;
+    }
+
+    fn set(&mut self, at: usize) {
+        self.words[at / 64] |= 1 << (at % 64);
+    }
+
+    fn get(&self, at: usize) -> bool {
+        self.words
+            .get(at / 64)
+            .is_some_and(|w| w >> (at % 64) & 1 == 1)
+    }
+}
+
 /// Where a user's record text is in `Restorer::user_texts` (16 bytes: the
 /// table is read once per subscription and should stay in the cache).
 #[derive(Clone, Copy, Debug)]
@@ -342,4 +383,45 @@ struct UserKey {
     id: Id,
     start: u32,
     end: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_keep_each_position_across_word_boundaries() {
+        let pattern = |i: usize| i % 3 == 0 || i == 64 || i == 127;
+        let mut pushed = Bits::default();
+        let mut set = Bits::zeroed(130);
+        for i in 0..130 {
+            pushed.push(pattern(i));
+            if pattern(i) {
+                set.set(i);
+            }
+        }
+        for i in 0..130 {
+            assert_eq!(pushed.get(i), pattern(i), "pushed bit {i}");
+            assert_eq!(set.get(i), pattern(i), "set bit {i}");
+        }
+        assert!(!pushed.get(130), "past the end reads as unset");
+    }
+
+    #[test]
+    fn timer_keys_sort_as_their_triples_and_read_back() {
+        let triples = [
+            (Timestamp::from_millis(5), 2, 1),
+            (Timestamp::from_millis(5), 1, u32::MAX),
+            (Timestamp::from_millis(u64::MAX), 0, 0),
+            (Timestamp::from_millis(4), u32::MAX, 7),
+        ];
+        let mut keys: Vec<u128> = triples
+            .iter()
+            .map(|&(at, tid, wid)| timer_key(at, tid, wid))
+            .collect();
+        keys.sort_unstable();
+        let mut sorted = triples;
+        sorted.sort_unstable();
+        assert_eq!(keys.into_iter().map(timer_of_key).collect::<Vec<_>>(), sorted);
+    }
 }
