@@ -107,7 +107,7 @@ pub struct Watchers {
     /// Subscriptions, active and pending.
     pub watchers: Vec<WatcherInfo>,
     /// Watchers waiting for a decision, with when each asked.
-    pub pending: Vec<(Arc<Address>, Timestamp)>,
+    pub pending: Vec<(Address, Timestamp)>,
 }
 
 type MakeInput = Box<dyn FnOnce(Origin) -> Input + Send>;
@@ -481,7 +481,7 @@ impl<S: Store> Task<S> {
                 reply,
             } => {
                 let active = self.engine.watchers(&target).into_iter().any(|w| {
-                    *w.watcher == watcher
+                    w.watcher == watcher
                         && w.status == cpim_engine::SubscriptionStatus::Active
                         && w.expires > now
                 });
@@ -662,10 +662,7 @@ impl<S: Store> Task<S> {
             SubState::Terminated(Reason::Fetched | Reason::Undecided | Reason::Rejected)
         );
         if is_fetch_answer {
-            let key = (
-                (*notification.watcher).clone(),
-                (*notification.target).clone(),
-            );
+            let key = (notification.watcher.clone(), notification.target.clone());
             if let Some(origin) = self.fetches.get(&key) {
                 if let Some(p) = self.pending.get_mut(origin) {
                     self.metrics.notifies.inc();
@@ -705,7 +702,7 @@ impl<S: Store> Task<S> {
     }
 
     fn notify(&mut self, notification: Notification) {
-        if !self.by_user.contains_key(&*notification.watcher) {
+        if !self.by_user.contains_key(&notification.watcher) {
             if let Some(sink) = &self.relay {
                 self.metrics.notifies.inc();
                 let _ = sink.send(Effect::Notify(notification));

@@ -291,8 +291,8 @@ mod tests {
         let alice = Address::new("alice", "example.com").unwrap();
         let bob = Address::new("bob", "example.com").unwrap();
         let ended = Notification {
-            watcher: std::sync::Arc::new(bob.clone()),
-            target: std::sync::Arc::new(alice.clone()),
+            watcher: bob.clone(),
+            target: alice.clone(),
             trans_id: TransId::new(9).unwrap(),
             state: SubState::Terminated(Reason::Expired),
             presence: None,

@@ -76,7 +76,7 @@ pub enum InputError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WatcherInfo {
     /// The watcher.
-    pub watcher: Arc<Address>,
+    pub watcher: Address,
     /// Its subscription's state.
     pub status: SubscriptionStatus,
     /// When its subscription ends.
@@ -323,7 +323,7 @@ impl Engine {
 
     /// Watchers waiting for a local presentity's decision, with when each
     /// first asked, in address order.
-    pub fn pending_requests(&self, presentity: &Address) -> Vec<(Arc<Address>, Timestamp)> {
+    pub fn pending_requests(&self, presentity: &Address) -> Vec<(Address, Timestamp)> {
         let Some(user) = self
             .local_user(presentity)
             .and_then(|id| self.users.get(&id))

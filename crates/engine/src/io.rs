@@ -244,9 +244,9 @@ pub enum Effect {
     /// with [`Input::SetPolicy`].
     WatcherRequest {
         /// Who is asked.
-        presentity: Arc<Address>,
+        presentity: Address,
         /// Who asks.
-        watcher: Arc<Address>,
+        watcher: Address,
     },
 }
 
@@ -254,9 +254,9 @@ pub enum Effect {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Notification {
     /// The watcher.
-    pub watcher: Arc<Address>,
+    pub watcher: Address,
     /// The presentity.
-    pub target: Arc<Address>,
+    pub target: Address,
     /// The service's own transaction id, unpredictable.
     pub trans_id: TransId,
     /// Where the subscription stands.

@@ -190,8 +190,8 @@ fn subscribe_to_another_domain_is_relayed_and_answered_with_the_granted_duration
     assert_eq!(
         h.engine.remote_subscriptions(),
         vec![(
-            addr(ALICE).into(),
-            addr(CAROL).into(),
+            addr(ALICE),
+            addr(CAROL),
             SubscriptionStatus::Active,
             expires
         )]
@@ -469,8 +469,8 @@ fn restart_keeps_relayed_subscriptions_and_their_expiry() {
     assert_eq!(
         h.engine.remote_subscriptions(),
         vec![(
-            addr(ALICE).into(),
-            addr(CAROL).into(),
+            addr(ALICE),
+            addr(CAROL),
             SubscriptionStatus::Active,
             expires
         )]

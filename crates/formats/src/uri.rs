@@ -22,6 +22,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
@@ -65,12 +66,13 @@ impl fmt::Display for Scheme {
 /// (punycode) form.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Address {
-    /// The local part and the domain back to back: one allocation, where
-    /// two `String`s took two and twice the room (a restart builds a
-    /// million of these).
-    parts: Box<str>,
-    /// Where the domain starts in `parts`.
-    local_len: usize,
+    /// `local@domain` in one shared block: one allocation per address (a
+    /// restart builds a million of them), and a clone (each effect naming
+    /// an address carries one) only counts a reference.
+    text: Arc<str>,
+    /// Where the `@` between the parts is in `text` (a quoted local part
+    /// may hold one too; the domain never does).
+    at: usize,
 }
 
 impl fmt::Debug for Address {
@@ -145,7 +147,11 @@ impl Address {
         // does not accept is read again below, which names the error.
         if let Some((at, needs_idna)) = canonical_split(s.as_bytes()) {
             if !needs_idna {
-                return Ok(Address::from_parts(&s[..at], &s[at + 1..]));
+                // Already `local@domain`: the text is the address.
+                return Ok(Address {
+                    text: Arc::from(s),
+                    at,
+                });
             }
         }
         Address::from_canonical_checked(s)
@@ -205,25 +211,26 @@ impl Address {
 
     /// An address of parts already checked.
     fn from_parts(local: &str, domain: &str) -> Address {
-        let mut parts = String::with_capacity(local.len() + domain.len());
-        parts.push_str(local);
-        parts.push_str(domain);
+        let mut text = String::with_capacity(local.len() + 1 + domain.len());
+        text.push_str(local);
+        text.push('@');
+        text.push_str(domain);
         Address {
-            parts: parts.into_boxed_str(),
-            local_len: local.len(),
+            text: Arc::from(text),
+            at: local.len(),
         }
     }
 
     /// The local part, decoded and unquoted, case as written.
     pub fn local(&self) -> &str {
-        // `local_len` is where `from_parts` put the domain: a char boundary.
-        &self.parts[..self.local_len]
+        // `at` is where an ASCII `@` was put: a char boundary.
+        &self.text[..self.at]
     }
 
     /// The domain in its normalised form: lowercase ASCII, IDN labels in
     /// punycode (`xn--...`).
     pub fn domain(&self) -> &str {
-        &self.parts[self.local_len..]
+        &self.text[self.at + 1..]
     }
 
     /// The domain with IDN labels shown in Unicode, for people to read.

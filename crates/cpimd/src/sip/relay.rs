@@ -81,7 +81,7 @@ pub async fn run(binding: Arc<Binding>, mut effects: mpsc::UnboundedReceiver<Eff
                 let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
                     continue;
                 };
-                let watcher = (*notification.watcher).clone();
+                let watcher = notification.watcher.clone();
                 tokio::spawn(async move {
                     super::presence::notify_event(&binding, &watcher, &value).await;
                 });

@@ -9,18 +9,16 @@
 //! `Address` first: a restart looks up every subscription's target this
 //! way, and builds only the addresses it has not seen yet.
 
-use std::hash::BuildHasher;
-use std::sync::Arc;
-
 use cpim_formats::uri::Address;
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
+use std::hash::BuildHasher;
 
 use super::Id;
 
 #[derive(Debug, Default)]
 pub(super) struct Names {
-    by_id: Vec<Arc<Address>>,
+    by_id: Vec<Address>,
     holds: Vec<u32>,
     /// Ids with the hash of their address's parts: the table grows, and
     /// tells most non-matches apart, without reading the addresses.
@@ -41,7 +39,7 @@ impl Names {
                 self.retain_id(id);
                 id
             }
-            None => self.insert(hash, Arc::new(address.clone())),
+            None => self.insert(hash, address.clone()),
         }
     }
 
@@ -53,7 +51,7 @@ impl Names {
                 self.retain_id(id);
                 id
             }
-            None => self.insert(hash, Arc::new(address)),
+            None => self.insert(hash, address),
         }
     }
 
@@ -89,12 +87,7 @@ impl Names {
         if !is(&address, local, domain) {
             return Ok(self.retain_owned(address));
         }
-        let id = new_id(
-            &mut self.by_id,
-            &mut self.holds,
-            &mut self.free,
-            Arc::new(address),
-        );
+        let id = new_id(&mut self.by_id, &mut self.holds, &mut self.free, address);
         vacant.insert(Slot { id, hash });
         self.retain_id(id);
         Ok(id)
@@ -102,7 +95,7 @@ impl Names {
 
     /// A new id for `address` (not interned yet, its parts hashing to
     /// `hash`), with one hold.
-    fn insert(&mut self, hash: u32, address: Arc<Address>) -> Id {
+    fn insert(&mut self, hash: u32, address: Address) -> Id {
         let id = new_id(&mut self.by_id, &mut self.holds, &mut self.free, address);
         self.table
             .insert_unique(widen(hash), Slot { id, hash }, Slot::rehash);
@@ -164,7 +157,7 @@ impl Names {
     }
 
     /// Ids are only made by `retain`, so they always index `by_id`.
-    pub(super) fn addr(&self, id: Id) -> &Arc<Address> {
+    pub(super) fn addr(&self, id: Id) -> &Address {
         &self.by_id[id as usize]
     }
 
@@ -187,10 +180,10 @@ fn is(address: &Address, local: &str, domain: &str) -> bool {
 /// An id for `address`, a freed one if any, with no hold yet; the caller
 /// puts it in the table.
 fn new_id(
-    by_id: &mut Vec<Arc<Address>>,
+    by_id: &mut Vec<Address>,
     holds: &mut Vec<u32>,
     free: &mut Vec<Id>,
-    address: Arc<Address>,
+    address: Address,
 ) -> Id {
     match free.pop() {
         Some(id) => {
@@ -327,7 +320,7 @@ mod tests {
                 let id = names.retain_text(text, Address::from_canonical);
                 match (parsed, id) {
                     (Ok(address), Ok(id)) => {
-                        proptest::prop_assert_eq!(&**names.addr(id), &address);
+                        proptest::prop_assert_eq!(names.addr(id), &address);
                         let first = *seen.entry(address).or_insert(id);
                         proptest::prop_assert_eq!(first, id, "{} got a second id", text);
                     }

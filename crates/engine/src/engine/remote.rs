@@ -587,9 +587,7 @@ impl Engine {
 
     /// The relayed subscriptions that are accepted, in (watcher, target)
     /// order, with whether presence flows and when each ends.
-    pub fn remote_subscriptions(
-        &self,
-    ) -> Vec<(Arc<Address>, Arc<Address>, SubscriptionStatus, Timestamp)> {
+    pub fn remote_subscriptions(&self) -> Vec<(Address, Address, SubscriptionStatus, Timestamp)> {
         let mut list: Vec<_> = self
             .remote
             .iter()

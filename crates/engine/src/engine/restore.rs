@@ -422,6 +422,9 @@ mod tests {
         keys.sort_unstable();
         let mut sorted = triples;
         sorted.sort_unstable();
-        assert_eq!(keys.into_iter().map(timer_of_key).collect::<Vec<_>>(), sorted);
+        assert_eq!(
+            keys.into_iter().map(timer_of_key).collect::<Vec<_>>(),
+            sorted
+        );
     }
 }
