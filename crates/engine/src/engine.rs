@@ -1105,7 +1105,8 @@ impl Engine {
         let target = self.names.addr(tid).clone();
         self.effects.reserve(user.watchers.len());
         for (wid, sub) in &user.watchers {
-            if sub.pending || sub.expires <= now {
+            let expires = sub.expires;
+            if sub.pending || expires <= now {
                 continue;
             }
             self.effects.push_back(Effect::Notify(Notification {
@@ -1295,7 +1296,13 @@ struct Delegation {
     deadline: Timestamp,
 }
 
+/// A subscription as its presentity's watcher map keeps it. Packed to
+/// 4-byte alignment: 12 bytes, so a map entry (watcher id and this) takes
+/// 16 bytes instead of 24; a million subscriptions are a million entries.
+/// Fields are read and written by value only (a reference to a packed
+/// field is refused by the compiler).
 #[derive(Clone, Copy, Debug)]
+#[repr(Rust, packed(4))]
 struct Sub {
     expires: Timestamp,
     pending: bool,
@@ -1430,7 +1437,8 @@ mod tests {
     #[test]
     fn subscription_record_stays_small() {
         // The per-subscription budget (512 B with 1,000,000 of them) counts on it.
-        assert_eq!(std::mem::size_of::<Sub>(), 16);
+        assert_eq!(std::mem::size_of::<Sub>(), 12);
+        assert_eq!(std::mem::size_of::<(Id, Sub)>(), 16, "a watcher map entry");
         assert_eq!(std::mem::size_of::<(Timestamp, Id, Id)>(), 16);
     }
 }
