@@ -11,7 +11,8 @@ use memchr::{memchr, memmem};
 
 use super::text::{
     eq_ignore_case, is_absolute_uri, is_absolute_uri_without_fragment, is_date_time,
-    is_language_tag, is_mime_tokenchar, is_namechar, is_tokenchar, starts_ignore_case,
+    is_language_tag, is_mime_tokenchar, is_tokenchar, namechar_end, skip_mime_name,
+    starts_ignore_case, tokenchar_end,
 };
 use super::{
     Content, ErrorKind, Form, Header, HeaderKind, Limits, Message, MessageError, MimeHeader,
@@ -624,7 +625,7 @@ impl<'a> Parser<'a, '_> {
             }
             self.count(pos)?;
             let line = &input[pos..line_end];
-            let mut colon = 0;
+            let mut colon = skip_mime_name(line, 0);
             while colon < line.len() && line[colon] != b':' {
                 let c = line[colon];
                 if !(33..=126).contains(&c) {
@@ -747,20 +748,12 @@ fn is_core(namespace: &str) -> bool {
 
 /// `[ Name-prefix "." ] Name` from `i`: where it stops and where its dot is.
 #[inline]
-fn scan_name(b: &[u8], mut i: usize) -> (usize, Option<usize>) {
-    let start = i;
-    while b.get(i).is_some_and(|&c| is_namechar(c)) {
-        i += 1;
-    }
+fn scan_name(b: &[u8], start: usize) -> (usize, Option<usize>) {
+    let i = namechar_end(b, start);
     if i == start || b.get(i) != Some(&b'.') {
         return (i, None);
     }
-    let dot = i;
-    i += 1;
-    while b.get(i).is_some_and(|&c| is_namechar(c)) {
-        i += 1;
-    }
-    (i, Some(dot))
+    (namechar_end(b, i + 1), Some(i))
 }
 
 /// Where a String starting with `"` at `i` ends (after its closing quote).
@@ -781,9 +774,7 @@ fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
 fn param(line: &str, start: usize, mut i: usize) -> Result<usize> {
     let b = line.as_bytes();
     let name_start = i;
-    while b.get(i).is_some_and(|&c| is_namechar(c)) {
-        i += 1;
-    }
+    i = namechar_end(b, i);
     if i == name_start {
         return fail(
             ErrorKind::InvalidParameter("expected a parameter name"),
@@ -815,9 +806,7 @@ fn param(line: &str, start: usize, mut i: usize) -> Result<usize> {
             }
         }
     } else {
-        while b.get(i).is_some_and(|&c| is_tokenchar(c)) {
-            i += 1;
-        }
+        i = tokenchar_end(b, i);
         if i == value_start {
             return fail(
                 ErrorKind::InvalidParameter("expected a parameter value"),
@@ -867,9 +856,7 @@ fn name_addr<'a>(value: &'a str, at: usize, header: &'static str) -> Result<Name
         }
     } else {
         while b.get(i).is_some_and(|&c| is_tokenchar(c)) {
-            while b.get(i).is_some_and(|&c| is_tokenchar(c)) {
-                i += 1;
-            }
+            i = tokenchar_end(b, i);
             if b.get(i) != Some(&b' ') {
                 return bad(i, "a space after each word of the name");
             }
@@ -903,10 +890,7 @@ fn ns_value(value: &str, at: usize) -> Result<Namespace<'_>> {
         )
     };
     let b = value.as_bytes();
-    let mut i = 0;
-    while b.get(i).is_some_and(|&c| is_namechar(c)) {
-        i += 1;
-    }
+    let mut i = namechar_end(b, 0);
     let prefix = (i > 0).then(|| &value[..i]);
     if prefix.is_some() && b.get(i) == Some(&b' ') {
         i += 1;

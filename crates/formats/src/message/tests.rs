@@ -116,6 +116,79 @@ fn special_bytes_are_exact() {
     }
 }
 
+/// The word-at-a-time name tests mark exactly their bytes (letters; `:`
+/// and bytes outside 33-126), at any place in the word and next to any
+/// other byte.
+#[test]
+fn word_classes_are_exact() {
+    use super::text::{letter_bytes, mime_name_stops};
+    for b in 0..=255u8 {
+        for other in [
+            0u8, b' ', b'9', b':', b'@', b'A', b'Z', b'[', b'`', b'a', b'z', b'{', 0x7f, 0x80,
+            0xc1, 0xda, 0xff,
+        ] {
+            for at in 0..8 {
+                let mut word = [other; 8];
+                word[at] = b;
+                let w = u64::from_le_bytes(word);
+                let (letters, stops) = (letter_bytes(w), mime_name_stops(w));
+                for (k, &c) in word.iter().enumerate() {
+                    let bit = |mask: u64| mask >> (8 * k + 7) & 1 == 1;
+                    assert_eq!(bit(letters), c.is_ascii_alphabetic(), "{word:?} byte {k}");
+                    let stop = c == b':' || !(33..=126).contains(&c);
+                    assert_eq!(bit(stops), stop, "{word:?} byte {k}");
+                }
+                assert_eq!(letters & !0x8080_8080_8080_8080, 0);
+                assert_eq!(stops & !0x8080_8080_8080_8080, 0);
+            }
+        }
+    }
+}
+
+/// The name scans that skip letters (or MIME name bytes) a word at a time
+/// stop where the plain byte loops stop, from every start, on names with
+/// each byte replaced by any byte, and on every prefix.
+#[test]
+fn word_skips_match_byte_loops() {
+    use super::text::{is_namechar, is_tokenchar, namechar_end, skip_mime_name, tokenchar_end};
+    let all: Vec<u8> = (0..=255).collect();
+    let plain = |b: &[u8], i: usize, class: fn(u8) -> bool| {
+        i + b[i..].iter().take_while(|&&c| class(c)).count()
+    };
+    let mut compared = 0;
+    for name in [
+        "MyFeatures.VitalMessageOption: x",
+        "Content-type: text/xml; charset=utf-8",
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "Subject:;lang=fr x",
+    ] {
+        crate::test_support::each_mutation(name.as_bytes(), &all, |b| {
+            for i in 0..=b.len() {
+                assert_eq!(
+                    namechar_end(b, i),
+                    plain(b, i, is_namechar),
+                    "{b:?} from {i}"
+                );
+                assert_eq!(
+                    tokenchar_end(b, i),
+                    plain(b, i, is_tokenchar),
+                    "{b:?} from {i}"
+                );
+                let mime = i + b[i..]
+                    .iter()
+                    .take_while(|&&c| c != b':' && (33..=126).contains(&c))
+                    .count();
+                // The skip may stop early only where whole words run out.
+                let skipped = skip_mime_name(b, i);
+                assert!(skipped <= mime, "{b:?} from {i}");
+                assert!(skipped == mime || b.len() - skipped < 8, "{b:?} from {i}");
+                compared += 1;
+            }
+        });
+    }
+    assert!(compared > 1_000_000, "{compared}");
+}
+
 /// `is_absolute_uri` by its rule, for every byte in the scheme and after
 /// the colon.
 #[test]
