@@ -392,9 +392,9 @@ impl<'a> Parser<'a, '_> {
     /// (see [`clean_line`]) and it is UTF-8: its lines are found in one
     /// pass, the block is checked as UTF-8 at once, then each line is
     /// parsed. `None` sends it to [`Parser::slow_headers`], which finds the
-    /// exact error; any error returned here is the one the slow path would
-    /// return, as both take the lines in the same order with the same
-    /// checks.
+    /// exact error (so does a block over the line or header limit); any
+    /// error returned here is the one the slow path would return, as both
+    /// take the lines in the same order with the same checks.
     #[allow(clippy::type_complexity)]
     fn fast_headers(&mut self, pos: usize, end: usize) -> Option<Result<(Vec<Header<'a>>, usize)>> {
         let input = self.input;
@@ -402,6 +402,7 @@ impl<'a> Parser<'a, '_> {
         // pass need not search again; later lines are found again.
         let mut ends = [0usize; 32];
         let mut lines = 0;
+        let mut longest = 0;
         let mut at = pos;
         let block_end = loop {
             let cr = clean_line(input, at, end)?;
@@ -411,32 +412,38 @@ impl<'a> Parser<'a, '_> {
             if let Some(slot) = ends.get_mut(lines) {
                 *slot = cr;
             }
+            longest = longest.max(cr - at);
             lines += 1;
             at = cr + 2;
         };
-        let text = std::str::from_utf8(&input[pos..block_end]).ok()?;
-        let mut scope = Scope::default();
-        // No more room than the header limit lets through, so that a
-        // block of many short lines cannot make a large allocation.
+        // A line over the length limit, or more headers than the limit
+        // lets through: the slow path finds which error comes first, so
+        // that the loop below checks neither line by line.
         let room = self.limits.max_headers.saturating_sub(self.fields);
-        let mut headers = Vec::with_capacity(lines.min(room).min(64));
+        if longest > self.limits.max_line || lines > room {
+            return None;
+        }
+        let text = std::str::from_utf8(&input[pos..block_end]).ok()?;
+        self.fields += lines;
+        let mut scope = Scope::default();
+        // At most 64 at first, so that a block of many short lines under
+        // lifted limits cannot make a large allocation at once.
+        let mut headers = Vec::with_capacity(lines.min(64));
+        let mut rest = text;
         let mut at = pos;
         for n in 0..lines {
             let cr = match ends.get(n) {
                 Some(&cr) => cr,
                 None => clean_line(input, at, end)?,
             };
-            if cr - at > self.limits.max_line {
-                let limit = self.limits.max_line;
-                return Some(fail(ErrorKind::LineTooLong { limit }, at + limit));
-            }
-            if let Err(e) = self.count(at) {
-                return Some(Err(e));
-            }
-            match self.parse_line(&text[at - pos..cr - pos], at, &mut scope) {
+            // Each line ends at an ASCII CR, so these splits fall on
+            // character boundaries; one check each instead of two.
+            let (line, after) = rest.split_at_checked(cr - at)?;
+            match self.parse_line(line, at, &mut scope) {
                 Ok(header) => headers.push(header),
                 Err(e) => return Some(Err(e)),
             }
+            rest = after.get(2..)?;
             at = cr + 2;
         }
         Some(Ok((headers, block_end + 2)))
