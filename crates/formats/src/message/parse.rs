@@ -538,6 +538,9 @@ impl<'a> Parser<'a, '_> {
 
     /// The syntax of one message header line whose bytes are already known
     /// to be UTF-8 without control characters.
+    // Inlined (in the slow path's caller too): as a call it cost about 13
+    // instructions a line in moving arguments and the result.
+    #[inline(always)]
     fn parse_line(&self, line: &'a str, start: usize, scope: &mut Scope<'a>) -> Result<Header<'a>> {
         let end = start + line.len();
         let b = line.as_bytes();
