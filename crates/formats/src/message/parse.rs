@@ -124,7 +124,7 @@ pub(super) fn header_block<'a>(input: &'a [u8], limits: &Limits) -> Result<Vec<H
             return fail(ErrorKind::EmptyName, pos);
         }
         parser.count(pos)?;
-        parser.message_header(pos, line_end, clean, &mut scope, &mut headers)?;
+        headers.push(parser.message_header(pos, line_end, clean, &mut scope)?);
         pos = next;
     }
     Ok(headers)
@@ -439,8 +439,9 @@ impl<'a> Parser<'a, '_> {
             // Each line ends at an ASCII CR, so these splits fall on
             // character boundaries; one check each instead of two.
             let (line, after) = rest.split_at_checked(cr - at)?;
-            if let Err(e) = self.parse_line(line, at, &mut scope, &mut headers) {
-                return Some(Err(e));
+            match self.parse_line(line, at, &mut scope) {
+                Ok(header) => headers.push(header),
+                Err(e) => return Some(Err(e)),
             }
             rest = after.get(2..)?;
             at = cr + 2;
@@ -458,7 +459,7 @@ impl<'a> Parser<'a, '_> {
                 return Ok((headers, next));
             }
             self.count(pos)?;
-            self.message_header(pos, line_end, clean, &mut scope, &mut headers)?;
+            headers.push(self.message_header(pos, line_end, clean, &mut scope)?);
             pos = next;
         }
     }
@@ -507,17 +508,15 @@ impl<'a> Parser<'a, '_> {
         })
     }
 
-    /// One message header line, `start..end` without its CRLF (section 3),
-    /// added to `out`; `clean` when [`clean_line`] found no control
-    /// character in it.
+    /// One message header line, `start..end` without its CRLF (section 3);
+    /// `clean` when [`clean_line`] found no control character in it.
     fn message_header(
         &self,
         start: usize,
         end: usize,
         clean: bool,
         scope: &mut Scope<'a>,
-        out: &mut Vec<Header<'a>>,
-    ) -> Result<()> {
+    ) -> Result<Header<'a>> {
         let raw = &self.input[start..end];
         if matches!(raw[0], b' ' | b'\t') {
             return fail(ErrorKind::LeadingWhitespace, start);
@@ -534,24 +533,15 @@ impl<'a> Parser<'a, '_> {
             Ok(line) => line,
             Err(e) => return fail(ErrorKind::InvalidUtf8, start + e.valid_up_to()),
         };
-        self.parse_line(line, start, scope, out)
+        self.parse_line(line, start, scope)
     }
 
     /// The syntax of one message header line whose bytes are already known
-    /// to be UTF-8 without control characters; the header is added to
-    /// `out`.
+    /// to be UTF-8 without control characters.
     // Inlined (in the slow path's caller too): as a call it cost about 13
-    // instructions a line in moving arguments and the result. The header
-    // is pushed here rather than returned, so that it is written once,
-    // into the vector, instead of to the stack and then copied.
+    // instructions a line in moving arguments and the result.
     #[inline(always)]
-    fn parse_line(
-        &self,
-        line: &'a str,
-        start: usize,
-        scope: &mut Scope<'a>,
-        out: &mut Vec<Header<'a>>,
-    ) -> Result<()> {
+    fn parse_line(&self, line: &'a str, start: usize, scope: &mut Scope<'a>) -> Result<Header<'a>> {
         let end = start + line.len();
         let b = line.as_bytes();
         if b[0] == b' ' {
@@ -618,14 +608,13 @@ impl<'a> Parser<'a, '_> {
         } else {
             HeaderKind::Other
         };
-        out.push(Header {
+        Ok(Header {
             line,
             value_start: i + 1,
             namespace,
             offset: start,
             kind,
-        });
-        Ok(())
+        })
     }
 
     /// A block of MIME header fields (RFC 2822 section 2.2, folding allowed)
