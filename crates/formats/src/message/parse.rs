@@ -133,16 +133,19 @@ pub(super) fn header_block<'a>(input: &'a [u8], limits: &Limits) -> Result<Vec<H
 /// Whether the first header block names a `Content-Type` (any case): then it
 /// is a MIME header block, otherwise the message headers of a bare message,
 /// where no core header has that name (section 4).
-fn first_block_has_content_type(input: &[u8]) -> bool {
+pub(super) fn first_block_has_content_type(input: &[u8]) -> bool {
     let mut pos = 0;
     while pos < input.len() {
+        // Before looking for the line's end: no byte of `content-type:` is
+        // LF, so a match is within the line, and the MIME form's first
+        // line needs no search.
+        if starts_ignore_case(&input[pos..], b"content-type:") {
+            return true;
+        }
         let line_end = memchr(b'\n', &input[pos..]).map_or(input.len(), |i| pos + i);
         let line = &input[pos..line_end];
         if line.is_empty() || line == b"\r" {
             return false;
-        }
-        if starts_ignore_case(line, b"content-type:") {
-            return true;
         }
         pos = line_end + 1;
     }

@@ -97,6 +97,52 @@ fn fast_paths_match_byte_by_byte_checks() {
     assert!(compared > 10_000);
 }
 
+/// Whether the first block names `Content-Type`, tested before the line
+/// end is found, gives what the line-by-line reading gives: on the
+/// fixtures and short inputs with every byte replaced by one that matters
+/// to it, and on every prefix.
+#[test]
+fn content_type_probe_matches_line_reading() {
+    fn by_lines(input: &[u8]) -> bool {
+        let mut pos = 0;
+        while pos < input.len() {
+            let line_end = input[pos..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(input.len(), |i| pos + i);
+            let line = &input[pos..line_end];
+            if line.is_empty() || line == b"\r" {
+                return false;
+            }
+            if line.len() >= 13 && line[..13].eq_ignore_ascii_case(b"content-type:") {
+                return true;
+            }
+            pos = line_end + 1;
+        }
+        false
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/message");
+    let mut inputs: Vec<Vec<u8>> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| std::fs::read(entry.unwrap().path()).unwrap())
+        .collect();
+    inputs.push(b"Subject: x\r\nContent-Type: a/b\r\n\r\n".to_vec());
+    inputs.push(b"Content-Type:\n".to_vec());
+    let mut compared = 0;
+    for input in &inputs {
+        crate::test_support::each_mutation(input, b"\n\r cC:-tT\x00", |bytes| {
+            assert_eq!(
+                parse::first_block_has_content_type(bytes),
+                by_lines(bytes),
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+            compared += 1;
+        });
+    }
+    assert!(compared > 10_000, "{compared}");
+}
+
 /// The word-at-a-time scanner marks exactly the control characters and
 /// DEL, at any place in the word and next to any other byte.
 #[test]
