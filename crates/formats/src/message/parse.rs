@@ -326,11 +326,31 @@ impl<'a> Scope<'a> {
             .iter()
             .rev()
             .chain(self.first[..self.first_len].iter().rev())
-            .find(|(p, _)| *p == prefix);
+            .find(|(p, _)| eq_short(p.as_bytes(), prefix.as_bytes()));
         match found {
             Some((_, uri)) => Ok(uri),
             None => fail(ErrorKind::UndeclaredPrefix(prefix.to_owned()), offset),
         }
+    }
+}
+
+/// `a == b`, without a call to `memcmp` for the short strings compared
+/// here (namespace prefixes): lengths 4 to 16 as two overlapping words
+/// from each end.
+#[inline]
+pub(super) fn eq_short(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let n = a.len();
+    match (a.first_chunk::<8>(), b.first_chunk::<8>()) {
+        (Some(a8), Some(b8)) if n <= 16 => a8 == b8 && a.last_chunk::<8>() == b.last_chunk::<8>(),
+        _ => match (a.first_chunk::<4>(), b.first_chunk::<4>()) {
+            (Some(a4), Some(b4)) if n <= 8 => {
+                a4 == b4 && a.last_chunk::<4>() == b.last_chunk::<4>()
+            }
+            _ => a == b,
+        },
     }
 }
 

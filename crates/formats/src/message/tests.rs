@@ -143,6 +143,27 @@ fn content_type_probe_matches_line_reading() {
     assert!(compared > 10_000, "{compared}");
 }
 
+/// The word comparison of short strings agrees with `==` for every length
+/// up to 24 against every one-byte change and every other length.
+#[test]
+fn short_comparison_is_equality() {
+    let base: Vec<u8> = (b'a'..=b'z').collect();
+    for n in 0..=24 {
+        let a = &base[..n];
+        for m in 0..=24 {
+            assert_eq!(parse::eq_short(a, &base[..m]), n == m, "{n} {m}");
+        }
+        for k in 0..n {
+            for c in [0u8, b'A', a[k] ^ 1, 0x80, 0xff] {
+                let mut b = a.to_vec();
+                b[k] = c;
+                assert_eq!(parse::eq_short(a, &b), a == &b[..], "{n} at {k}");
+                assert_eq!(parse::eq_short(&b, a), a == &b[..], "{n} at {k}");
+            }
+        }
+    }
+}
+
 /// The word-at-a-time scanner marks exactly the control characters and
 /// DEL, at any place in the word and next to any other byte.
 #[test]
