@@ -97,6 +97,73 @@ fn fast_paths_match_byte_by_byte_checks() {
     assert!(compared > 10_000);
 }
 
+/// Whether the first block names `Content-Type`, tested before the line
+/// end is found, gives what the line-by-line reading gives: on the
+/// fixtures and short inputs with every byte replaced by one that matters
+/// to it, and on every prefix.
+#[test]
+fn content_type_probe_matches_line_reading() {
+    fn by_lines(input: &[u8]) -> bool {
+        let mut pos = 0;
+        while pos < input.len() {
+            let line_end = input[pos..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(input.len(), |i| pos + i);
+            let line = &input[pos..line_end];
+            if line.is_empty() || line == b"\r" {
+                return false;
+            }
+            if line.len() >= 13 && line[..13].eq_ignore_ascii_case(b"content-type:") {
+                return true;
+            }
+            pos = line_end + 1;
+        }
+        false
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/message");
+    let mut inputs: Vec<Vec<u8>> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| std::fs::read(entry.unwrap().path()).unwrap())
+        .collect();
+    inputs.push(b"Subject: x\r\nContent-Type: a/b\r\n\r\n".to_vec());
+    inputs.push(b"Content-Type:\n".to_vec());
+    let mut compared = 0;
+    for input in &inputs {
+        crate::test_support::each_mutation(input, b"\n\r cC:-tT\x00", |bytes| {
+            assert_eq!(
+                parse::first_block_has_content_type(bytes),
+                by_lines(bytes),
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+            compared += 1;
+        });
+    }
+    assert!(compared > 10_000, "{compared}");
+}
+
+/// The word comparison of short strings agrees with `==` for every length
+/// up to 24 against every one-byte change and every other length.
+#[test]
+fn short_comparison_is_equality() {
+    let base: Vec<u8> = (b'a'..=b'z').collect();
+    for n in 0..=24 {
+        let a = &base[..n];
+        for m in 0..=24 {
+            assert_eq!(parse::eq_short(a, &base[..m]), n == m, "{n} {m}");
+        }
+        for k in 0..n {
+            for c in [0u8, b'A', a[k] ^ 1, 0x80, 0xff] {
+                let mut b = a.to_vec();
+                b[k] = c;
+                assert_eq!(parse::eq_short(a, &b), a == &b[..], "{n} at {k}");
+                assert_eq!(parse::eq_short(&b, a), a == &b[..], "{n} at {k}");
+            }
+        }
+    }
+}
+
 /// The word-at-a-time scanner marks exactly the control characters and
 /// DEL, at any place in the word and next to any other byte.
 #[test]
@@ -114,6 +181,79 @@ fn special_bytes_are_exact() {
             }
         }
     }
+}
+
+/// The word-at-a-time name tests mark exactly their bytes (letters; `:`
+/// and bytes outside 33-126), at any place in the word and next to any
+/// other byte.
+#[test]
+fn word_classes_are_exact() {
+    use super::text::{letter_bytes, mime_name_stops};
+    for b in 0..=255u8 {
+        for other in [
+            0u8, b' ', b'9', b':', b'@', b'A', b'Z', b'[', b'`', b'a', b'z', b'{', 0x7f, 0x80,
+            0xc1, 0xda, 0xff,
+        ] {
+            for at in 0..8 {
+                let mut word = [other; 8];
+                word[at] = b;
+                let w = u64::from_le_bytes(word);
+                let (letters, stops) = (letter_bytes(w), mime_name_stops(w));
+                for (k, &c) in word.iter().enumerate() {
+                    let bit = |mask: u64| mask >> (8 * k + 7) & 1 == 1;
+                    assert_eq!(bit(letters), c.is_ascii_alphabetic(), "{word:?} byte {k}");
+                    let stop = c == b':' || !(33..=126).contains(&c);
+                    assert_eq!(bit(stops), stop, "{word:?} byte {k}");
+                }
+                assert_eq!(letters & !0x8080_8080_8080_8080, 0);
+                assert_eq!(stops & !0x8080_8080_8080_8080, 0);
+            }
+        }
+    }
+}
+
+/// The name scans that skip letters (or MIME name bytes) a word at a time
+/// stop where the plain byte loops stop, from every start, on names with
+/// each byte replaced by any byte, and on every prefix.
+#[test]
+fn word_skips_match_byte_loops() {
+    use super::text::{is_namechar, is_tokenchar, namechar_end, skip_mime_name, tokenchar_end};
+    let all: Vec<u8> = (0..=255).collect();
+    let plain = |b: &[u8], i: usize, class: fn(u8) -> bool| {
+        i + b[i..].iter().take_while(|&&c| class(c)).count()
+    };
+    let mut compared = 0;
+    for name in [
+        "MyFeatures.VitalMessageOption: x",
+        "Content-type: text/xml; charset=utf-8",
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "Subject:;lang=fr x",
+    ] {
+        crate::test_support::each_mutation(name.as_bytes(), &all, |b| {
+            for i in 0..=b.len() {
+                assert_eq!(
+                    namechar_end(b, i),
+                    plain(b, i, is_namechar),
+                    "{b:?} from {i}"
+                );
+                assert_eq!(
+                    tokenchar_end(b, i),
+                    plain(b, i, is_tokenchar),
+                    "{b:?} from {i}"
+                );
+                let mime = i + b[i..]
+                    .iter()
+                    .take_while(|&&c| c != b':' && (33..=126).contains(&c))
+                    .count();
+                // The skip may stop early only where whole words run out.
+                let skipped = skip_mime_name(b, i);
+                assert!(skipped <= mime, "{b:?} from {i}");
+                assert!(skipped == mime || b.len() - skipped < 8, "{b:?} from {i}");
+                compared += 1;
+            }
+        });
+    }
+    assert!(compared > 1_000_000, "{compared}");
 }
 
 /// `is_absolute_uri` by its rule, for every byte in the scheme and after

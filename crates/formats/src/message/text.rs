@@ -165,6 +165,94 @@ pub(crate) fn is_mime_tokenchar(b: u8) -> bool {
     CLASS[usize::from(b)] & MIME_TOKEN != 0
 }
 
+/// Eight copies of a byte.
+const fn splat(b: u8) -> u64 {
+    u64::from_ne_bytes([b; 8])
+}
+
+const HIGH: u64 = splat(0x80);
+const LOW7: u64 = splat(0x7f);
+
+/// The high bit of each byte of `w` that is an ASCII letter, exactly: each
+/// byte is computed on its low seven bits (sums stay below 0x100), so no
+/// carry crosses into the next byte.
+#[inline]
+pub(crate) fn letter_bytes(w: u64) -> u64 {
+    // The low seven bits with the case bit set: letters become a-z.
+    let t = (w | splat(0x20)) & LOW7;
+    // High bit set when `t >= 'a'`, and when `t > 'z'`.
+    let from_a = t.wrapping_add(splat(0x80 - b'a'));
+    let past_z = t.wrapping_add(splat(0x80 - b'z' - 1));
+    from_a & !past_z & !w & HIGH
+}
+
+/// Where the run of ASCII letters at `i` ends, read eight bytes at a time
+/// while whole words remain. Letters are NAMECHAR and TOKENCHAR alike, so a
+/// byte-class loop may start from here instead of `i` and stop at the same
+/// place: the word test only skips bytes that loop would have taken, and
+/// most names are letters.
+#[inline(always)]
+pub(crate) fn skip_letters(b: &[u8], mut i: usize) -> usize {
+    while let Some(word) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let other = !letter_bytes(u64::from_le_bytes(*word)) & HIGH;
+        if other != 0 {
+            return i + (other.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
+}
+
+/// Where the run of NAMECHAR at `i` ends.
+#[inline(always)]
+pub(crate) fn namechar_end(b: &[u8], i: usize) -> usize {
+    let mut i = skip_letters(b, i);
+    while b.get(i).is_some_and(|&c| is_namechar(c)) {
+        i += 1;
+    }
+    i
+}
+
+/// Where the run of TOKENCHAR at `i` ends.
+#[inline(always)]
+pub(crate) fn tokenchar_end(b: &[u8], i: usize) -> usize {
+    let mut i = skip_letters(b, i);
+    while b.get(i).is_some_and(|&c| is_tokenchar(c)) {
+        i += 1;
+    }
+    i
+}
+
+/// The high bit of each byte of `w` that cannot be in a MIME header name
+/// (outside 33-126) or is the `:` that ends one, exactly (computed on the
+/// low seven bits, as [`letter_bytes`]).
+#[inline]
+pub(crate) fn mime_name_stops(w: u64) -> u64 {
+    let x = w & LOW7;
+    // High bit clear in each sum exactly when the byte is below 0x21, DEL,
+    // or ':' respectively.
+    let visible = x.wrapping_add(splat(0x80 - 0x21));
+    let not_del = (x ^ LOW7).wrapping_add(LOW7);
+    let not_colon = (x ^ splat(b':')).wrapping_add(LOW7);
+    (w | !(visible & not_del & not_colon)) & HIGH
+}
+
+/// Where the first byte of `b` from `i` that is `:` or outside 33-126 is,
+/// read eight bytes at a time while whole words remain; `b.len()` if none.
+/// The MIME name loop starts from here: every byte skipped is one it
+/// would have taken.
+#[inline(always)]
+pub(crate) fn skip_mime_name(b: &[u8], mut i: usize) -> usize {
+    while let Some(word) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let stops = mime_name_stops(u64::from_le_bytes(*word));
+        if stops != 0 {
+            return i + (stops.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
+}
+
 /// Whether `tag` is an RFC 3066 Language-Tag:
 /// `1*8ALPHA *("-" 1*8(ALPHA / DIGIT))`. One pass over the bytes: this
 /// runs for every `lang` parameter.
