@@ -115,10 +115,10 @@ impl Restorer {
                 if let Some(user) = e.users.get_mut(&tid) {
                     let old = user.publications.insert(
                         p.publisher.to_owned(),
-                        Publication {
+                        Box::new(Publication {
                             presence,
                             expires: p.expires,
-                        },
+                        }),
                     );
                     if let Some(old) = old {
                         e.pub_timers
