@@ -4,8 +4,8 @@
 
 use super::draft::{DraftPresence, DraftTuple};
 use super::{
-    Attribute, Basic, Contact, Document, Element, ErrorKind, Extension, Limits, Namespace, Node,
-    Note, PidfError, Presence, Status, Tuple, PIDF_NS, XML_NS,
+    Attribute, Basic, Contact, Declared, Document, Element, ErrorKind, Extension, Limits,
+    Namespace, Node, Note, PidfError, Presence, Status, Tuple, PIDF_NS, XML_NS,
 };
 use quick_xml::events::attributes::{AttrError, Attribute as AttrValue};
 use quick_xml::events::{BytesCData, BytesRef, BytesStart, BytesText, Event};
@@ -166,8 +166,9 @@ struct Parser<'i, 'a> {
     /// Whether to pass over plain fragment content (always, but in tests).
     skip_plain: bool,
     /// Namespace declarations written on fragments so far: prefix, raw
-    /// namespace (`None`: no namespace), the text written.
-    declarations: Vec<(Vec<u8>, Option<Vec<u8>>, String)>,
+    /// namespace (`None`: no namespace), the text written, and the same
+    /// text as the input has it, when it does.
+    declarations: Vec<Declaration<'i>>,
     /// The declaration texts added to fragments so far, by the indices in
     /// `declarations` they join: extensions needing the same share one.
     joined: Vec<(Vec<usize>, Arc<str>)>,
@@ -433,14 +434,45 @@ impl<'i, 'a> Parser<'i, 'a> {
                         PrefixDeclaration::Default => &[][..],
                         PrefixDeclaration::Named(p) => p,
                     };
+                    let written = self.written_declaration(&attr);
                     self.scope
-                        .push(prefix, &attr.value, self.depth)
+                        .push(prefix, &attr.value, self.depth, written)
                         .map_err(|kind| self.error(kind))?;
                 }
             }
         }
         self.pending_end = empty;
         Ok(Ev::Start(start))
+    }
+
+    /// Where the declaration `attr` is written in the input as a kept
+    /// extension's root would need it added (` xmlns:p="uri"`, one space
+    /// before it, a URI that needs no normalising or escaping, valid
+    /// UTF-8), as a range of the input; empty when it is written otherwise.
+    fn written_declaration(&self, attr: &AttrValue<'_>) -> Range<usize> {
+        let offset = |bytes: &[u8]| {
+            self.span(bytes)
+                .map(|span| span.as_ptr() as usize - self.input.as_ptr() as usize)
+        };
+        let key = attr.key.as_ref();
+        let value: &[u8] = &attr.value;
+        let (Some(key_at), Some(value_at)) = (offset(key), offset(value)) else {
+            return 0..0;
+        };
+        let end = value_at + value.len();
+        let plain = key_at > 0
+            && self.input[key_at - 1] == b' '
+            && self.input.get(key_at + key.len()..value_at) == Some(&b"=\""[..])
+            && self.input.get(end) == Some(&b'"')
+            && !value
+                .iter()
+                .any(|b| matches!(b, b'&' | b'<' | b'"' | b'\t' | b'\n' | b'\r'))
+            && utf8(value).is_ok();
+        if plain {
+            key_at - 1..end + 1
+        } else {
+            0..0
+        }
     }
 
     /// Resolves `&name;` or `&#N;`; only XML's predefined entities exist here.
@@ -558,6 +590,11 @@ impl<'i, 'a> Parser<'i, 'a> {
                 presence.extensions.push(kept);
                 continue;
             }
+            if let Some(leaf) = self.plain_leaf(&[b"note"]) {
+                self.take_leaf(leaf.end);
+                presence.notes.push(leaf.note());
+                continue;
+            }
             match self.next_element()? {
                 Ev::Start(child) => {
                     let Some(local) = self.pidf_local(&child)? else {
@@ -636,6 +673,11 @@ impl<'i, 'a> Parser<'i, 'a> {
                 tuple.extensions.push(kept);
                 continue;
             }
+            if let Some(leaf) = self.plain_leaf(&[b"contact", b"note", b"timestamp"]) {
+                if self.tuple_leaf(&mut tuple, leaf) {
+                    continue;
+                }
+            }
             match self.next_element()? {
                 Ev::Start(child) => {
                     let Some(local) = self.pidf_local(&child)? else {
@@ -691,12 +733,60 @@ impl<'i, 'a> Parser<'i, 'a> {
         Ok(tuple)
     }
 
+    /// Takes a [`Parser::plain_leaf`] child of `<tuple>` into `tuple`, as
+    /// reading it would; `false`, nothing taken, for what reading would
+    /// refuse (or read differently), left to the reader.
+    fn tuple_leaf(&mut self, tuple: &mut Tuple<'i>, leaf: Leaf<'i>) -> bool {
+        match leaf.local {
+            b"contact" if tuple.contact.is_none() => {
+                // Other attributes mean nothing, as when read.
+                let priority = match leaf.attribute {
+                    Some((b"priority", value)) => match parse_priority(value) {
+                        Some(priority) => priority,
+                        None => return false,
+                    },
+                    _ => None,
+                };
+                self.take_leaf(leaf.end);
+                let uri = trimmed(leaf.text);
+                tuple.contact = Some(Contact { uri, priority });
+            }
+            b"note" => {
+                self.take_leaf(leaf.end);
+                tuple.notes.push(leaf.note());
+            }
+            b"timestamp" if tuple.timestamp.is_none() => {
+                let text = trimmed(leaf.text);
+                if !is_date_time(&text) {
+                    return false;
+                }
+                self.take_leaf(leaf.end);
+                tuple.timestamp = Some(text);
+            }
+            _ => return false,
+        }
+        true
+    }
+
     fn status(&mut self) -> Result<Status<'i>, PidfError> {
         let mut status = Status::default();
         loop {
             if let Some(kept) = self.plain_extension()? {
                 status.extensions.push(kept);
                 continue;
+            }
+            if let Some(leaf) = self.plain_leaf(&[b"basic"]) {
+                // Its attributes mean nothing, as when read.
+                let basic = match leaf.text.trim() {
+                    "open" => Some(Basic::Open),
+                    "closed" => Some(Basic::Closed),
+                    _ => None,
+                };
+                if leaf.local == b"basic" && status.basic.is_none() && basic.is_some() {
+                    self.take_leaf(leaf.end);
+                    status.basic = basic;
+                    continue;
+                }
             }
             match self.next_element()? {
                 Ev::Start(child) => {
@@ -786,44 +876,144 @@ impl<'i, 'a> Parser<'i, 'a> {
         }
         let input = self.input;
         let rest = input.get(self.offset()..)?;
-        let mut text: Cow<'i, str> = Cow::Borrowed("");
-        let mut at = 0;
-        let end = loop {
-            let stop = at + memchr::memchr3(b'<', b'&', b'\r', rest.get(at..)?)?;
-            let piece = std::str::from_utf8(&rest[at..stop]).ok()?;
-            match rest[stop] {
-                b'<' if rest.get(stop + 1) == Some(&b'/') => {
-                    if text.is_empty() {
-                        text = Cow::Borrowed(piece);
-                    } else {
-                        text.to_mut().push_str(piece);
-                    }
-                    break stop;
-                }
-                b'&' => {
-                    let name_end =
-                        stop + 1 + rest.get(stop + 1..)?.iter().position(|&b| b == b';')?;
-                    let name = std::str::from_utf8(&rest[stop + 1..name_end]).ok()?;
-                    if name.is_empty()
-                        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'#')
-                    {
-                        return None;
-                    }
-                    let c = self.reference(&BytesRef::new(name)).ok()?;
-                    let owned = text.to_mut();
-                    owned.push_str(piece);
-                    owned.push(c);
-                    at = name_end + 1;
-                }
-                _ => return None,
-            }
-        };
+        let (text, end) = self.scan_text(rest)?;
         if end == 0 {
             return None;
         }
         self.skipped += end;
         *self.reader.get_mut() = &rest[end..];
         Some(text)
+    }
+
+    /// [`Parser::plain_text`]'s scan of `rest`: the text, decoded, and the
+    /// offset of the `</` that ends it.
+    fn scan_text(&self, rest: &'i [u8]) -> Option<(Cow<'i, str>, usize)> {
+        // Where the text ends, references checked on the way; then one
+        // UTF-8 check of the whole, which the pieces between references
+        // pass exactly when it does (a reference is ASCII).
+        let mut references = false;
+        let mut at = 0;
+        let end = loop {
+            let stop = at + memchr::memchr3(b'<', b'&', b'\r', rest.get(at..)?)?;
+            match rest[stop] {
+                b'<' if rest.get(stop + 1) == Some(&b'/') => break stop,
+                b'&' => {
+                    let name_end =
+                        stop + 1 + rest.get(stop + 1..)?.iter().position(|&b| b == b';')?;
+                    let name = &rest[stop + 1..name_end];
+                    if name.is_empty()
+                        || !name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'#')
+                    {
+                        return None;
+                    }
+                    references = true;
+                    at = name_end + 1;
+                }
+                _ => return None,
+            }
+        };
+        let raw = std::str::from_utf8(rest.get(..end)?).ok()?;
+        if !references {
+            return Some((Cow::Borrowed(raw), end));
+        }
+        // References only shorten the text.
+        let mut text = String::with_capacity(raw.len());
+        let mut pieces = raw.split('&');
+        text.push_str(pieces.next().unwrap_or_default());
+        for piece in pieces {
+            let (name, after) = piece.split_once(';')?;
+            text.push(self.reference(&BytesRef::new(name)).ok()?);
+            text.push_str(after);
+        }
+        Some((Cow::Owned(text), end))
+    }
+
+    /// The next element, when it is a PIDF element that holds only text
+    /// (`<basic>`, `<contact>`, `<note>`, `<timestamp>`) written plainly: a
+    /// start tag with at most one attribute, double-quoted, whose value
+    /// normalising leaves as written; text as [`Parser::plain_text`] takes
+    /// it; then its end tag `</name>`. Read without the reader (two events
+    /// fewer); nothing is taken until [`Parser::take_leaf`], so that the
+    /// caller can leave anything it would refuse to the reader, whose errors
+    /// are the ones reported. White space before it is passed over as
+    /// [`Parser::next_element`] does.
+    fn plain_leaf(&mut self, names: &[&[u8]]) -> Option<Leaf<'i>> {
+        self.skip_space();
+        if self.pending_end || !self.skip_plain {
+            return None;
+        }
+        let input = self.input;
+        let begin = self.offset();
+        if input.get(begin) != Some(&b'<') {
+            return None;
+        }
+        let max_depth = self.limits.max_depth.min(MAX_DEPTH);
+        if self.depth + 1 > max_depth || self.elements + 1 > self.limits.max_elements {
+            return None;
+        }
+        let name_end = plain_name(input, begin + 1)?;
+        let name = &input[begin + 1..name_end];
+        let (prefix, local) = split_name(name);
+        if !names.contains(&local) || self.scope.prefix_is_pidf(prefix) != Ok(true) {
+            return None;
+        }
+        let mut i = name_end;
+        let mut attribute = None;
+        if input.get(i).is_some_and(|&b| is_space(b)) {
+            while input.get(i).is_some_and(|&b| is_space(b)) {
+                i += 1;
+            }
+            if input.get(i) != Some(&b'>') {
+                let attr_end = plain_name(input, i)?;
+                let attr_name = &input[i..attr_end];
+                // A declaration is left to the reader, which binds it.
+                if attr_name.starts_with(b"xmlns")
+                    || input.get(attr_end..attr_end + 2)? != b"=\""
+                    || self.limits.max_attributes == 0
+                {
+                    return None;
+                }
+                let value_start = attr_end + 2;
+                let value_len = memchr::memchr(b'"', input.get(value_start..)?)?;
+                let value = &input[value_start..value_start + value_len];
+                if value
+                    .iter()
+                    .any(|&b| matches!(b, b'<' | b'&' | b'\t' | b'\r' | b'\n'))
+                {
+                    return None;
+                }
+                let value = std::str::from_utf8(value).ok()?;
+                attribute = Some((attr_name, value));
+                i = value_start + value_len + 1;
+                while input.get(i).is_some_and(|&b| is_space(b)) {
+                    i += 1;
+                }
+            }
+        }
+        if input.get(i) != Some(&b'>') {
+            return None;
+        }
+        let rest = input.get(i + 1..)?;
+        let (text, text_len) = self.scan_text(rest)?;
+        let end_tag = i + 1 + text_len;
+        let after = end_tag + 2 + name.len();
+        if input.get(end_tag + 2..after)? != name || input.get(after) != Some(&b'>') {
+            return None;
+        }
+        Some(Leaf {
+            local,
+            attribute,
+            text,
+            end: after + 1,
+        })
+    }
+
+    /// Takes the leaf [`Parser::plain_leaf`] found, as reading it would.
+    fn take_leaf(&mut self, end: usize) {
+        let begin = self.offset();
+        self.elements += 1;
+        self.skipped += end - begin;
+        *self.reader.get_mut() = self.input.get(end..).unwrap_or_default();
     }
 
     /// Reads a whole element outside the PIDF namespace as a kept fragment:
@@ -882,19 +1072,23 @@ impl<'i, 'a> Parser<'i, 'a> {
     /// The declarations the fragment just read needs on its root, for the
     /// prefixes it uses from outside (`outer`), as one text shared with
     /// every fragment of the document that needs the same.
-    fn joined_declarations(&mut self) -> Result<Option<Arc<str>>, PidfError> {
+    fn joined_declarations(&mut self) -> Result<Option<Declared<'i>>, PidfError> {
         if self.outer.is_empty() {
             return Ok(None);
         }
-        // The usual case, one prefix from outside: by index.
+        // The usual case, one prefix from outside: by index, borrowed from
+        // the input when it is written there as needed.
         if self.outer.len() == 1 {
             let d = self.declaration(0)?;
+            if let Some(text) = self.declarations[d].3 {
+                return Ok(Some(Declared::Input(text)));
+            }
             if self.single.len() <= d {
                 self.single.resize(d + 1, None);
             }
             let text =
                 self.single[d].get_or_insert_with(|| Arc::from(self.declarations[d].2.as_str()));
-            return Ok(Some(Arc::clone(text)));
+            return Ok(Some(Declared::Shared(Arc::clone(text))));
         }
         // A buffer kept across fragments, so that this does not allocate.
         let mut declared = std::mem::take(&mut self.declared);
@@ -916,7 +1110,7 @@ impl<'i, 'a> Parser<'i, 'a> {
             }
         };
         self.declared = declared;
-        Ok(Some(text))
+        Ok(Some(Declared::Shared(text)))
     }
 
     /// The index in `declarations` of the declaration written for the
@@ -932,7 +1126,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         let known = self
             .declarations
             .iter()
-            .position(|(p, ns, _)| p == prefix && ns.as_deref() == namespace);
+            .position(|(p, ns, _, _)| p == prefix && ns.as_deref() == namespace);
         if let Some(known) = known {
             return Ok(known);
         }
@@ -953,7 +1147,15 @@ impl<'i, 'a> Parser<'i, 'a> {
             }
         }
         xml.push('"');
-        let entry = (prefix.to_vec(), namespace.map(<[u8]>::to_vec), xml);
+        // The binding used is the innermost one of the prefix: the
+        // fragment's own have gone out of scope.
+        let written = self
+            .scope
+            .written(prefix)
+            .and_then(|range| self.input.get(range))
+            .and_then(|raw| utf8(raw).ok())
+            .filter(|raw| *raw == xml);
+        let entry = (prefix.to_vec(), namespace.map(<[u8]>::to_vec), xml, written);
         self.declarations.push(entry);
         Ok(self.declarations.len() - 1)
     }
@@ -1543,6 +1745,10 @@ struct Scope {
     /// binding's namespace ends. PIDF-ness is found once, when declared,
     /// rather than at every element.
     bindings: Vec<(usize, usize, usize, bool)>,
+    /// For each binding, where its declaration is written in the input in
+    /// the form kept extensions need (see [`Parser::written_declaration`]),
+    /// empty when it is not.
+    written: Vec<Range<usize>>,
     /// Whether unprefixed elements are in the PIDF namespace here: asked at
     /// almost every element, so kept rather than looked up.
     default_pidf: bool,
@@ -1559,7 +1765,13 @@ enum Resolved<'s> {
 
 impl Scope {
     /// Adds `xmlns[:prefix]="namespace"` declared at `depth`.
-    fn push(&mut self, prefix: &[u8], namespace: &[u8], depth: usize) -> Result<(), ErrorKind> {
+    fn push(
+        &mut self,
+        prefix: &[u8],
+        namespace: &[u8],
+        depth: usize,
+        written: Range<usize>,
+    ) -> Result<(), ErrorKind> {
         match prefix {
             b"" => {}
             b"xmlns" => return Err(ErrorKind::Xml("the xmlns prefix cannot be declared".into())),
@@ -1580,6 +1792,7 @@ impl Scope {
         let pidf = is_pidf_ns(namespace);
         self.bindings
             .push((prefix_end, self.bytes.len(), depth, pidf));
+        self.written.push(written);
         if prefix.is_empty() {
             self.default_pidf = pidf;
         }
@@ -1594,6 +1807,7 @@ impl Scope {
                 break;
             }
             self.bindings.pop();
+            self.written.pop();
             let start = self.bindings.last().map_or(0, |b| b.1);
             debug_assert!(start <= prefix_end);
             default_popped |= prefix_end == start;
@@ -1605,6 +1819,13 @@ impl Scope {
                 ns_end > prefix_end && pidf
             });
         }
+    }
+
+    /// Where the innermost binding of `prefix` is written in the input as a
+    /// kept extension needs it, if it is.
+    fn written(&self, prefix: &[u8]) -> Option<Range<usize>> {
+        let written = self.written.get(self.lookup_index(prefix)?)?;
+        (!written.is_empty()).then(|| written.clone())
     }
 
     /// The innermost binding of `prefix`: searched from the inside out, so
@@ -1681,6 +1902,36 @@ impl Scope {
         match self.lookup(prefix) {
             Some(ns) => Resolved::Bound(ns),
             None => Resolved::Unknown(prefix.to_vec()),
+        }
+    }
+}
+
+/// A declaration written on fragments: prefix, raw namespace (`None`: no
+/// namespace), the text written, and the same text in the input, if there.
+type Declaration<'i> = (Vec<u8>, Option<Vec<u8>>, String, Option<&'i str>);
+
+/// A PIDF element holding only text, found by [`Parser::plain_leaf`].
+struct Leaf<'i> {
+    /// Its local name.
+    local: &'i [u8],
+    /// Its one attribute, if any: name as written, value.
+    attribute: Option<(&'i [u8], &'i str)>,
+    /// Its text, decoded.
+    text: Cow<'i, str>,
+    /// The offset after its end tag.
+    end: usize,
+}
+
+impl<'i> Leaf<'i> {
+    /// The leaf as a `<note>`: its `xml:lang`, when that is its attribute.
+    fn note(self) -> Note<'i> {
+        let lang = match self.attribute {
+            Some((b"xml:lang", value)) => Some(Cow::Borrowed(value)),
+            _ => None,
+        };
+        Note {
+            lang,
+            text: self.text,
         }
     }
 }
@@ -1976,6 +2227,11 @@ mod tests {
             br#"<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="pres:a@b"><tuple id="t"><status><basic>open</basic></status><contact priority="0.5">im:a&amp;b@c</contact><note xml:lang="fr">pla&#238;t &lt;&#x41;&gt;</note><timestamp>2005-10-27T16:49:29Z</timestamp></tuple><note>&quot;x&apos;</note></presence>"#
                 .to_vec(),
         );
+        // PIDF elements holding only text, read whole by `plain_leaf`.
+        inputs.push(
+            br#"<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:p="urn:ietf:params:xml:ns:pidf" xmlns:r="urn:r" entity="pres:a@b"><tuple id="t"><status><basic> open </basic></status><contact r:x="y">im:a@b</contact><p:note xml:lang="en">x &#x41;&amp;y&#233;</p:note><note a="b">n&#10;</note><note></note><timestamp>2005-10-27T16:49:29.5+09:00</timestamp></tuple><tuple id="u"><status><p:basic a="b">closed</p:basic></status><contact priority=" 0.5 ">x</contact><timestamp a="b">2005-10-27T16:49:29Z</timestamp></tuple><p:note>\xc3\xa9t\xc3\xa9</p:note></presence>"#
+                .to_vec(),
+        );
         let replacements = [
             b'<', b'>', b'/', b'"', b'&', b'=', b':', b' ', b'!', b';', b'\r', 0xff,
         ];
@@ -2003,6 +2259,44 @@ mod tests {
             }
         }
         assert!(compared > 10_000);
+    }
+
+    /// A kept extension's added declaration is the same text whether it is
+    /// borrowed from the input (written there as needed) or written anew
+    /// (the input's differs in quotes, spacing or escaping).
+    #[test]
+    fn added_declarations_as_written_or_made() {
+        let doc = |decl: &str| {
+            format!(
+                r#"<presence xmlns="urn:ietf:params:xml:ns:pidf"{decl} entity="pres:a@b"><r:x/><tuple id="t"><status/><r:y a="1">t</r:y></tuple></presence>"#
+            )
+        };
+        let expected = [
+            r#"<r:x xmlns:r="urn:r"/>"#,
+            r#"<r:y xmlns:r="urn:r" a="1">t</r:y>"#,
+        ];
+        for (decl, borrowed) in [
+            (r#" xmlns:r="urn:r""#, true),
+            (r#" xmlns:r='urn:r'"#, false),
+            ("\n\txmlns:r=\"urn:r\"", false),
+            (r#"  xmlns:r = "urn:r""#, false),
+        ] {
+            let xml = doc(decl);
+            for skip in [true, false] {
+                let parsed = document_with(xml.as_bytes(), &Limits::default(), None, skip);
+                let Ok(Document::Pidf(presence)) = parsed else {
+                    panic!("{xml}: {parsed:?}");
+                };
+                let kept = [&presence.extensions[0], &presence.tuples[0].extensions[0]];
+                for (kept, expected) in kept.into_iter().zip(expected) {
+                    assert_eq!(kept.as_xml(), expected, "{xml}");
+                    assert_eq!(kept.to_string(), expected, "{xml}");
+                    let input = matches!(kept.declarations, Some(Declared::Input(_)));
+                    assert_eq!(input, borrowed, "{xml}");
+                    assert_eq!(kept.clone().into_owned().as_xml(), expected);
+                }
+            }
+        }
     }
 
     /// Repeated attribute names are refused with quick-xml's own error, at
