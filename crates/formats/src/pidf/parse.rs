@@ -136,6 +136,10 @@ pub(super) fn element_tree(xml: &str) -> Result<Element, PidfError> {
 
 struct Parser<'i, 'a> {
     input: &'i [u8],
+    /// The input as text, when it is valid UTF-8 as a whole (checked once,
+    /// the usual case): then any part of it cut at ASCII bytes is valid
+    /// UTF-8 too, and taking it as text costs no check of its own.
+    text: Option<&'i str>,
     reader: Reader<&'i [u8]>,
     scope: Scope,
     limits: &'a Limits,
@@ -187,6 +191,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         config.expand_empty_elements = false;
         Parser {
             input,
+            text: std::str::from_utf8(input).ok(),
             reader,
             scope: Scope::default(),
             limits,
@@ -205,6 +210,17 @@ impl<'i, 'a> Parser<'i, 'a> {
             joined: Vec::new(),
             declared: Vec::new(),
             single: Vec::new(),
+        }
+    }
+
+    /// `range` of the input as text: `None` when it is not valid UTF-8
+    /// (or out of the input), as `std::str::from_utf8` of it would say.
+    fn str_at(&self, range: Range<usize>) -> Option<&'i str> {
+        match self.text {
+            // A valid whole cut at a place that is not a character
+            // boundary leaves invalid pieces: `get` says `None` then too.
+            Some(text) => text.get(range),
+            None => std::str::from_utf8(self.input.get(range)?).ok(),
         }
     }
 
@@ -325,10 +341,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         let Some((end, elements)) = scanned else {
             return Ok(None);
         };
-        let Some(text) = input
-            .get(begin..end)
-            .and_then(|raw| std::str::from_utf8(raw).ok())
-        else {
+        let Some(text) = self.str_at(begin..end) else {
             return Ok(None);
         };
         self.elements += elements;
@@ -450,10 +463,7 @@ impl<'i, 'a> Parser<'i, 'a> {
     /// before it, a URI that needs no normalising or escaping, valid
     /// UTF-8), as a range of the input; empty when it is written otherwise.
     fn written_declaration(&self, attr: &AttrValue<'_>) -> Range<usize> {
-        let offset = |bytes: &[u8]| {
-            self.span(bytes)
-                .map(|span| span.as_ptr() as usize - self.input.as_ptr() as usize)
-        };
+        let offset = |bytes: &[u8]| self.offset_of(bytes);
         let key = attr.key.as_ref();
         let value: &[u8] = &attr.value;
         let (Some(key_at), Some(value_at)) = (offset(key), offset(value)) else {
@@ -874,20 +884,20 @@ impl<'i, 'a> Parser<'i, 'a> {
         if self.pending_end || !self.skip_plain {
             return None;
         }
-        let input = self.input;
-        let rest = input.get(self.offset()..)?;
-        let (text, end) = self.scan_text(rest)?;
+        let at = self.offset();
+        let (text, end) = self.scan_text(at)?;
         if end == 0 {
             return None;
         }
         self.skipped += end;
-        *self.reader.get_mut() = &rest[end..];
+        *self.reader.get_mut() = self.input.get(at + end..).unwrap_or_default();
         Some(text)
     }
 
-    /// [`Parser::plain_text`]'s scan of `rest`: the text, decoded, and the
-    /// offset of the `</` that ends it.
-    fn scan_text(&self, rest: &'i [u8]) -> Option<(Cow<'i, str>, usize)> {
+    /// [`Parser::plain_text`]'s scan of the input from `from`: the text,
+    /// decoded, and the offset from `from` of the `</` that ends it.
+    fn scan_text(&self, from: usize) -> Option<(Cow<'i, str>, usize)> {
+        let rest = self.input.get(from..)?;
         // Where the text ends, references checked on the way; then one
         // UTF-8 check of the whole, which the pieces between references
         // pass exactly when it does (a reference is ASCII).
@@ -912,7 +922,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                 _ => return None,
             }
         };
-        let raw = std::str::from_utf8(rest.get(..end)?).ok()?;
+        let raw = self.str_at(from..from + end)?;
         if !references {
             return Some((Cow::Borrowed(raw), end));
         }
@@ -982,7 +992,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                 {
                     return None;
                 }
-                let value = std::str::from_utf8(value).ok()?;
+                let value = self.str_at(value_start..value_start + value_len)?;
                 attribute = Some((attr_name, value));
                 i = value_start + value_len + 1;
                 while input.get(i).is_some_and(|&b| is_space(b)) {
@@ -993,8 +1003,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         if input.get(i) != Some(&b'>') {
             return None;
         }
-        let rest = input.get(i + 1..)?;
-        let (text, text_len) = self.scan_text(rest)?;
+        let (text, text_len) = self.scan_text(i + 1)?;
         let end_tag = i + 1 + text_len;
         let after = end_tag + 2 + name.len();
         if input.get(end_tag + 2..after)? != name || input.get(after) != Some(&b'>') {
@@ -1054,12 +1063,17 @@ impl<'i, 'a> Parser<'i, 'a> {
             }
         }
         let end = self.offset();
-        let raw = self
-            .input
-            .get(begin..end)
-            .ok_or_else(|| self.error(ErrorKind::Xml("element out of bounds".into())))?;
-        let text =
-            std::str::from_utf8(raw).map_err(|_| PidfError::new(ErrorKind::InvalidUtf8, begin))?;
+        let text = match self.str_at(begin..end) {
+            Some(text) => text,
+            None => {
+                let raw = self
+                    .input
+                    .get(begin..end)
+                    .ok_or_else(|| self.error(ErrorKind::Xml("element out of bounds".into())))?;
+                std::str::from_utf8(raw)
+                    .map_err(|_| PidfError::new(ErrorKind::InvalidUtf8, begin))?
+            }
+        };
         let declarations = self.joined_declarations()?;
         let name_end = (1 + name_len).min(text.len());
         Ok(Extension::from_parts(
@@ -1118,6 +1132,35 @@ impl<'i, 'a> Parser<'i, 'a> {
     /// back in every extension of a document, so each is checked and
     /// escaped once.
     fn declaration(&mut self, k: usize) -> Result<usize, PidfError> {
+        let prefix = self.names.get(self.outer[k].0.clone()).unwrap_or_default();
+        // The binding used is the innermost one of the prefix (the
+        // fragment's own have gone out of scope), whose declaration is
+        // remembered once found.
+        let binding = self.scope.lookup_index(prefix);
+        if let Some(Some(d)) = binding.and_then(|b| self.scope.bindings.get(b).map(|b| b.declared))
+        {
+            return Ok(d);
+        }
+        let d = self.new_declaration(k)?;
+        let namespace = self.outer[k]
+            .1
+            .clone()
+            .map(|ns| self.names.get(ns).unwrap_or_default());
+        if let Some(b) = binding {
+            let Binding {
+                prefix_end, ns_end, ..
+            } = self.scope.bindings[b];
+            let bound = self.scope.bytes.get(prefix_end..ns_end).unwrap_or_default();
+            if Some(bound).filter(|ns| !ns.is_empty()) == namespace {
+                self.scope.bindings[b].declared = Some(d);
+            }
+        }
+        Ok(d)
+    }
+
+    /// [`Parser::declaration`] looked up among those written so far, or
+    /// made.
+    fn new_declaration(&mut self, k: usize) -> Result<usize, PidfError> {
         let (prefix, namespace) = &self.outer[k];
         let prefix = self.names.get(prefix.clone()).unwrap_or_default();
         let namespace = namespace
@@ -1215,7 +1258,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                             return None;
                         }
                         let content = &input[at..i];
-                        if !content.is_ascii() {
+                        if self.text.is_none() && !content.is_ascii() {
                             std::str::from_utf8(content).ok()?;
                         }
                         return Some((i, elements));
@@ -1424,14 +1467,21 @@ impl<'i, 'a> Parser<'i, 'a> {
         attr: &quick_xml::events::attributes::Attribute<'_>,
     ) -> Result<Cow<'i, str>, PidfError> {
         if !needs_normalising(&attr.value) {
-            if let Some(raw) = self.span(&attr.value) {
-                return utf8(raw)
+            if let Some(at) = self.offset_of(&attr.value) {
+                return self
+                    .str_at(at..at + attr.value.len())
                     .map(Cow::Borrowed)
-                    .map_err(|()| self.error(ErrorKind::InvalidUtf8));
+                    .ok_or_else(|| self.error(ErrorKind::InvalidUtf8));
             }
         }
         self.attribute_value(attr)
             .map(|value| Cow::Owned(value.into_owned()))
+    }
+
+    /// Where `bytes` lies in the input, when it does (see [`Parser::span`]).
+    fn offset_of(&self, bytes: &[u8]) -> Option<usize> {
+        self.span(bytes)
+            .map(|span| span.as_ptr() as usize - self.input.as_ptr() as usize)
     }
 
     /// The same bytes as the input's, when `bytes` lies in the input (as
@@ -1740,18 +1790,33 @@ fn note_use(
 struct Scope {
     /// Prefixes and namespaces, back to back.
     bytes: Vec<u8>,
-    /// (prefix end, namespace end, depth of the declaring element, whether
-    /// the namespace is PIDF's); each prefix starts where the previous
-    /// binding's namespace ends. PIDF-ness is found once, when declared,
-    /// rather than at every element.
-    bindings: Vec<(usize, usize, usize, bool)>,
-    /// For each binding, where its declaration is written in the input in
-    /// the form kept extensions need (see [`Parser::written_declaration`]),
-    /// empty when it is not.
-    written: Vec<Range<usize>>,
+    /// The bindings, innermost last; each prefix starts in `bytes` where
+    /// the previous binding's namespace ends.
+    bindings: Vec<Binding>,
     /// Whether unprefixed elements are in the PIDF namespace here: asked at
     /// almost every element, so kept rather than looked up.
     default_pidf: bool,
+}
+
+/// A namespace binding in a [`Scope`].
+#[derive(Clone)]
+struct Binding {
+    /// Where its prefix ends in the scope's bytes (and its namespace starts).
+    prefix_end: usize,
+    /// Where its namespace ends.
+    ns_end: usize,
+    /// The depth of the declaring element.
+    depth: usize,
+    /// Whether the namespace is PIDF's: found once, when declared, rather
+    /// than at every element.
+    pidf: bool,
+    /// Where its declaration is written in the input in the form kept
+    /// extensions need (see [`Parser::written_declaration`]), empty when it
+    /// is not.
+    written: Range<usize>,
+    /// The index in [`Parser::declarations`] of the declaration written for
+    /// it on fragments, once there is one.
+    declared: Option<usize>,
 }
 
 /// A resolved name.
@@ -1790,9 +1855,14 @@ impl Scope {
         let prefix_end = self.bytes.len();
         self.bytes.extend_from_slice(namespace);
         let pidf = is_pidf_ns(namespace);
-        self.bindings
-            .push((prefix_end, self.bytes.len(), depth, pidf));
-        self.written.push(written);
+        self.bindings.push(Binding {
+            prefix_end,
+            ns_end: self.bytes.len(),
+            depth,
+            pidf,
+            written,
+            declared: None,
+        });
         if prefix.is_empty() {
             self.default_pidf = pidf;
         }
@@ -1802,20 +1872,29 @@ impl Scope {
     /// Drops the bindings of elements deeper than `depth`.
     fn pop(&mut self, depth: usize) {
         let mut default_popped = false;
-        while let Some(&(prefix_end, _, d, _)) = self.bindings.last() {
+        while let Some(&Binding {
+            prefix_end,
+            depth: d,
+            ..
+        }) = self.bindings.last()
+        {
             if d <= depth {
                 break;
             }
             self.bindings.pop();
-            self.written.pop();
-            let start = self.bindings.last().map_or(0, |b| b.1);
+            let start = self.bindings.last().map_or(0, |b| b.ns_end);
             debug_assert!(start <= prefix_end);
             default_popped |= prefix_end == start;
             self.bytes.truncate(start);
         }
         if default_popped {
             self.default_pidf = self.lookup_index(b"").is_some_and(|i| {
-                let (prefix_end, ns_end, _, pidf) = self.bindings[i];
+                let Binding {
+                    prefix_end,
+                    ns_end,
+                    pidf,
+                    ..
+                } = self.bindings[i];
                 ns_end > prefix_end && pidf
             });
         }
@@ -1824,7 +1903,7 @@ impl Scope {
     /// Where the innermost binding of `prefix` is written in the input as a
     /// kept extension needs it, if it is.
     fn written(&self, prefix: &[u8]) -> Option<Range<usize>> {
-        let written = self.written.get(self.lookup_index(prefix)?)?;
+        let written = &self.bindings.get(self.lookup_index(prefix)?)?.written;
         (!written.is_empty()).then(|| written.clone())
     }
 
@@ -1832,8 +1911,8 @@ impl Scope {
     /// the usual hit (a declaration on the root) costs one pass at most.
     fn lookup(&self, prefix: &[u8]) -> Option<&[u8]> {
         let i = self.lookup_index(prefix)?;
-        let start = self.bindings[i].0;
-        self.bytes.get(start..self.bindings[i].1)
+        let binding = &self.bindings[i];
+        self.bytes.get(binding.prefix_end..binding.ns_end)
     }
 
     /// Whether an element with this prefix (`None`: unprefixed) is in the
@@ -1845,7 +1924,7 @@ impl Scope {
             None => Ok(self.default_pidf),
             Some(b"xml") => Ok(false),
             Some(prefix) => match self.lookup_index(prefix) {
-                Some(i) => Ok(self.bindings[i].3),
+                Some(i) => Ok(self.bindings[i].pidf),
                 None => Err(prefix.to_vec()),
             },
         }
@@ -1856,10 +1935,19 @@ impl Scope {
         let mut i = self.bindings.len();
         while i > 0 {
             i -= 1;
-            let prefix_end = self.bindings[i].0;
-            let start = if i == 0 { 0 } else { self.bindings[i - 1].1 };
+            let prefix_end = self.bindings[i].prefix_end;
+            let start = if i == 0 {
+                0
+            } else {
+                self.bindings[i - 1].ns_end
+            };
+            // Byte by byte: prefixes are a few bytes, shorter than a call
+            // to `memcmp` costs.
             if prefix_end - start == prefix.len()
-                && self.bytes.get(start..prefix_end) == Some(prefix)
+                && self
+                    .bytes
+                    .get(start..prefix_end)
+                    .is_some_and(|p| p.iter().zip(prefix).all(|(a, b)| a == b))
             {
                 return Some(i);
             }
@@ -2086,6 +2174,12 @@ fn is_whitespace_bytes(text: &[u8]) -> bool {
 /// a decimal number at all is an error (`None`).
 pub(super) fn parse_priority(value: &str) -> Option<Option<f32>> {
     let value = value.trim();
+    // The usual form, `0.8` or `1`: thousandths counted by hand. The value
+    // read as a number and rounded to thousandths below is this count
+    // exactly (the number is within far less than half a thousandth of it).
+    if let Some(thousandths) = plain_priority(value.as_bytes()) {
+        return Some((thousandths <= 1000).then(|| (f64::from(thousandths) / 1000.0) as f32));
+    }
     let (int, frac) = value.split_once('.').unwrap_or((value, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
@@ -2096,6 +2190,27 @@ pub(super) fn parse_priority(value: &str) -> Option<Option<f32>> {
     // read is the value written back.
     let number = (number * 1000.0).round() / 1000.0;
     Some((0.0..=1.0).contains(&number).then_some(number as f32))
+}
+
+/// A priority of at most three digits before the point and three after
+/// (at least one digit in all), in thousandths; `None` for anything else.
+fn plain_priority(value: &[u8]) -> Option<u32> {
+    let point = value.iter().position(|&b| b == b'.');
+    let (int, frac) = match point {
+        Some(at) => (&value[..at], &value[at + 1..]),
+        None => (value, &value[value.len()..]),
+    };
+    if int.len() > 3 || frac.len() > 3 || int.len() + frac.len() == 0 {
+        return None;
+    }
+    let mut n = 0u32;
+    for &b in int.iter().chain(frac) {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u32::from(b - b'0');
+    }
+    Some(n * 10u32.pow(3 - frac.len() as u32))
 }
 
 /// An XML `NCName` (the lexical space of `xs:ID`), the form a tuple `id`
@@ -2132,10 +2247,15 @@ pub(super) fn is_date_time(s: &str) -> bool {
     {
         return false;
     }
+    // Only asked of fields found to be digits: read by hand, as `parse`
+    // would read them.
     let num = |r: std::ops::Range<usize>| {
-        s.get(r)
-            .and_then(|d| d.parse::<u32>().ok())
-            .unwrap_or(u32::MAX)
+        b.get(r).map_or(u32::MAX, |d| {
+            d.iter().fold(0u32, |n, &c| {
+                n.saturating_mul(10)
+                    .saturating_add(u32::from(c.wrapping_sub(b'0')))
+            })
+        })
     };
     if !(1..=12).contains(&num(5..7))
         || !(1..=31).contains(&num(8..10))
@@ -2188,6 +2308,35 @@ mod tests {
         assert_eq!(parse_priority("0.0004"), Some(Some(0.0)));
         assert_eq!(parse_priority("0.9996"), Some(Some(1.0)));
         assert_eq!(parse_priority("1.0004"), Some(Some(1.0)));
+    }
+
+    /// The hand-counted form gives what reading the number gives, for
+    /// every value of up to three digits on each side of the point.
+    #[test]
+    fn plain_priorities_as_numbers_read() {
+        let by_number = |value: &str| {
+            let number: f64 = value.parse().ok()?;
+            let number = (number * 1000.0).round() / 1000.0;
+            Some((0.0..=1.0).contains(&number).then_some(number as f32))
+        };
+        let mut values = vec![".".to_owned(), "".to_owned()];
+        for int in ["", "0", "1", "2", "00", "01", "10", "000", "001", "999"] {
+            values.push(int.to_owned());
+            for frac in 0..1000 {
+                for width in 1..=3 {
+                    let frac = format!("{frac:03}");
+                    values.push(format!("{int}.{}", &frac[3 - width..]));
+                }
+            }
+            values.push(format!("{int}."));
+        }
+        for value in &values {
+            let plain = plain_priority(value.as_bytes());
+            if !value.is_empty() && value != "." {
+                assert!(plain.is_some(), "{value}");
+            }
+            assert_eq!(parse_priority(value), by_number(value), "{value}");
+        }
     }
 
     #[test]
