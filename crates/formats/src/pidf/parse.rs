@@ -303,36 +303,53 @@ impl<'i, 'a> Parser<'i, 'a> {
         }
     }
 
-    /// The next element, when it is outside the PIDF namespace and plain
-    /// as a whole (its start tag as [`Parser::plain_attributes`] accepts,
-    /// its content as [`Parser::plain_content`] does, valid UTF-8), read
-    /// without the reader and kept as [`Parser::fragment`] would keep it.
-    /// `None` with nothing changed otherwise, for the reader to read it.
-    /// White space before it is passed over as [`Parser::next_element`]
-    /// does; the callers take it for that.
-    fn plain_extension(&mut self) -> Result<Option<Extension<'i>>, PidfError> {
+    /// The next element read whole without the reader, when it can be:
+    /// outside the PIDF namespace, as [`Parser::plain_extension`] reads
+    /// it, or a PIDF element named in `leaves`, as [`Parser::plain_leaf`]
+    /// finds it. Its name is read once for both. White space before it is
+    /// passed over as [`Parser::next_element`] does; the callers take it
+    /// for that.
+    fn plain_child(&mut self, leaves: &[&[u8]]) -> Result<Plain<'i>, PidfError> {
         self.skip_space();
         if self.pending_end || !self.skip_plain {
-            return Ok(None);
+            return Ok(Plain::None);
         }
         let input = self.input;
         let begin = self.offset();
         if input.get(begin) != Some(&b'<') {
-            return Ok(None);
+            return Ok(Plain::None);
         }
         let max_depth = self.limits.max_depth.min(MAX_DEPTH);
         if self.depth + 1 > max_depth || self.elements + 1 > self.limits.max_elements {
-            return Ok(None);
+            return Ok(Plain::None);
         }
         let Some(name_end) = plain_name(input, begin + 1) else {
-            return Ok(None);
+            return Ok(Plain::None);
         };
-        // PIDF's own elements, the usual case, are told apart first.
-        let name = &input[begin + 1..name_end];
-        let (prefix, _) = split_name(name);
-        if prefix == Some(b"xml") || self.scope.prefix_is_pidf(prefix) != Ok(false) {
-            return Ok(None);
+        let (prefix, local) = split_name(&input[begin + 1..name_end]);
+        match self.scope.prefix_is_pidf(prefix) {
+            Ok(true) if leaves.contains(&local) => Ok(self
+                .plain_leaf(begin, name_end)
+                .map_or(Plain::None, Plain::Leaf)),
+            Ok(false) if prefix != Some(b"xml") => Ok(self
+                .plain_extension(begin, name_end)?
+                .map_or(Plain::None, Plain::Extension)),
+            _ => Ok(Plain::None),
         }
+    }
+
+    /// The element at `begin` (its name, outside the PIDF namespace, ends
+    /// at `name_end`), when it is plain as a whole (its start tag as
+    /// [`Parser::plain_attributes`] accepts, its content as
+    /// [`Parser::plain_content`] does, valid UTF-8), read without the
+    /// reader and kept as [`Parser::fragment`] would keep it. `None` with
+    /// nothing changed otherwise, for the reader to read it.
+    fn plain_extension(
+        &mut self,
+        begin: usize,
+        name_end: usize,
+    ) -> Result<Option<Extension<'i>>, PidfError> {
+        let input = self.input;
         self.inner.clear();
         self.outer.clear();
         self.names.clear();
@@ -596,14 +613,17 @@ impl<'i, 'a> Parser<'i, 'a> {
             })
         })?;
         loop {
-            if let Some(kept) = self.plain_extension()? {
-                presence.extensions.push(kept);
-                continue;
-            }
-            if let Some(leaf) = self.plain_leaf(&[b"note"]) {
-                self.take_leaf(leaf.end);
-                presence.notes.push(leaf.note());
-                continue;
+            match self.plain_child(&[b"note"])? {
+                Plain::Extension(kept) => {
+                    presence.extensions.push(kept);
+                    continue;
+                }
+                Plain::Leaf(leaf) => {
+                    self.take_leaf(leaf.end);
+                    presence.notes.push(leaf.note());
+                    continue;
+                }
+                Plain::None => {}
             }
             match self.next_element()? {
                 Ev::Start(child) => {
@@ -679,14 +699,17 @@ impl<'i, 'a> Parser<'i, 'a> {
         tuple.id = id;
         let mut status = None;
         loop {
-            if let Some(kept) = self.plain_extension()? {
-                tuple.extensions.push(kept);
-                continue;
-            }
-            if let Some(leaf) = self.plain_leaf(&[b"contact", b"note", b"timestamp"]) {
-                if self.tuple_leaf(&mut tuple, leaf) {
+            match self.plain_child(&[b"contact", b"note", b"timestamp"])? {
+                Plain::Extension(kept) => {
+                    tuple.extensions.push(kept);
                     continue;
                 }
+                Plain::Leaf(leaf) => {
+                    if self.tuple_leaf(&mut tuple, leaf) {
+                        continue;
+                    }
+                }
+                Plain::None => {}
             }
             match self.next_element()? {
                 Ev::Start(child) => {
@@ -781,11 +804,15 @@ impl<'i, 'a> Parser<'i, 'a> {
     fn status(&mut self) -> Result<Status<'i>, PidfError> {
         let mut status = Status::default();
         loop {
-            if let Some(kept) = self.plain_extension()? {
-                status.extensions.push(kept);
-                continue;
-            }
-            if let Some(leaf) = self.plain_leaf(&[b"basic"]) {
+            let leaf = match self.plain_child(&[b"basic"])? {
+                Plain::Extension(kept) => {
+                    status.extensions.push(kept);
+                    continue;
+                }
+                Plain::Leaf(leaf) => Some(leaf),
+                Plain::None => None,
+            };
+            if let Some(leaf) = leaf {
                 // Its attributes mean nothing, as when read.
                 let basic = match leaf.text.trim() {
                     "open" => Some(Basic::Open),
@@ -938,35 +965,19 @@ impl<'i, 'a> Parser<'i, 'a> {
         Some((Cow::Owned(text), end))
     }
 
-    /// The next element, when it is a PIDF element that holds only text
+    /// The element at `begin` (its name ends at `name_end`), when it is a
+    /// PIDF element that holds only text
     /// (`<basic>`, `<contact>`, `<note>`, `<timestamp>`) written plainly: a
     /// start tag with at most one attribute, double-quoted, whose value
     /// normalising leaves as written; text as [`Parser::plain_text`] takes
     /// it; then its end tag `</name>`. Read without the reader (two events
     /// fewer); nothing is taken until [`Parser::take_leaf`], so that the
     /// caller can leave anything it would refuse to the reader, whose errors
-    /// are the ones reported. White space before it is passed over as
-    /// [`Parser::next_element`] does.
-    fn plain_leaf(&mut self, names: &[&[u8]]) -> Option<Leaf<'i>> {
-        self.skip_space();
-        if self.pending_end || !self.skip_plain {
-            return None;
-        }
+    /// are the ones reported.
+    fn plain_leaf(&mut self, begin: usize, name_end: usize) -> Option<Leaf<'i>> {
         let input = self.input;
-        let begin = self.offset();
-        if input.get(begin) != Some(&b'<') {
-            return None;
-        }
-        let max_depth = self.limits.max_depth.min(MAX_DEPTH);
-        if self.depth + 1 > max_depth || self.elements + 1 > self.limits.max_elements {
-            return None;
-        }
-        let name_end = plain_name(input, begin + 1)?;
         let name = &input[begin + 1..name_end];
-        let (prefix, local) = split_name(name);
-        if !names.contains(&local) || self.scope.prefix_is_pidf(prefix) != Ok(true) {
-            return None;
-        }
+        let (_, local) = split_name(name);
         let mut i = name_end;
         let mut attribute = None;
         if input.get(i).is_some_and(|&b| is_space(b)) {
@@ -1997,6 +2008,14 @@ impl Scope {
 /// A declaration written on fragments: prefix, raw namespace (`None`: no
 /// namespace), the text written, and the same text in the input, if there.
 type Declaration<'i> = (Vec<u8>, Option<Vec<u8>>, String, Option<&'i str>);
+
+/// What [`Parser::plain_child`] read.
+enum Plain<'i> {
+    Extension(Extension<'i>),
+    Leaf(Leaf<'i>),
+    /// Nothing: the reader reads what comes next.
+    None,
+}
 
 /// A PIDF element holding only text, found by [`Parser::plain_leaf`].
 struct Leaf<'i> {
