@@ -306,7 +306,7 @@ impl<'i, 'a> Parser<'i, 'a> {
     /// The next element read whole without the reader, when it can be:
     /// outside the PIDF namespace, as [`Parser::plain_extension`] reads
     /// it, or a PIDF element named in `leaves`, as [`Parser::plain_leaf`]
-    /// finds it. Its name is read once for both. White space before it is
+    /// finds it (`<status>` as [`Parser::plain_status`] reads it). Its name is read once for both. White space before it is
     /// passed over as [`Parser::next_element`] does; the callers take it
     /// for that.
     fn plain_child(&mut self, leaves: &[&[u8]]) -> Result<Plain<'i>, PidfError> {
@@ -328,6 +328,9 @@ impl<'i, 'a> Parser<'i, 'a> {
         };
         let (prefix, local) = split_name(&input[begin + 1..name_end]);
         match self.scope.prefix_is_pidf(prefix) {
+            Ok(true) if local == b"status" && leaves.contains(&local) => Ok(self
+                .plain_status(begin, name_end)
+                .map_or(Plain::None, Plain::Status)),
             Ok(true) if leaves.contains(&local) => Ok(self
                 .plain_leaf(begin, name_end)
                 .map_or(Plain::None, Plain::Leaf)),
@@ -335,6 +338,73 @@ impl<'i, 'a> Parser<'i, 'a> {
                 .plain_extension(begin, name_end)?
                 .map_or(Plain::None, Plain::Extension)),
             _ => Ok(Plain::None),
+        }
+    }
+
+    /// The `<status>` at `begin` (its name ends at `name_end`), read whole
+    /// without the reader when it is plain: a start tag without
+    /// attributes, then only white space, a `<basic>` as
+    /// [`Parser::plain_leaf`] finds it and plain extensions, then its end
+    /// tag `</name>`. What reading it would give. Anything else puts back
+    /// what was taken and gives `None`, for the reader to read it all, so
+    /// that errors are the reader's (what the attempt left in the
+    /// declaration caches is as valid for the reader's reading).
+    fn plain_status(&mut self, begin: usize, name_end: usize) -> Option<Status<'i>> {
+        let input = self.input;
+        if input.get(name_end) != Some(&b'>') {
+            return None;
+        }
+        let (skipped, elements, depth) = (self.skipped, self.elements, self.depth);
+        self.elements += 1;
+        self.depth += 1;
+        self.skipped += name_end + 1 - begin;
+        *self.reader.get_mut() = input.get(name_end + 1..).unwrap_or_default();
+        let status = self.plain_status_content(&input[begin + 1..name_end]);
+        self.depth = depth;
+        if status.is_none() {
+            self.skipped = skipped;
+            self.elements = elements;
+            *self.reader.get_mut() = input.get(begin..).unwrap_or_default();
+        }
+        status
+    }
+
+    /// [`Parser::plain_status`]'s reading of the content, up to and with
+    /// the end tag of `name`.
+    fn plain_status_content(&mut self, name: &[u8]) -> Option<Status<'i>> {
+        let mut status = Status::default();
+        loop {
+            match self.plain_child(&[b"basic"]).ok()? {
+                Plain::Extension(kept) => status.extensions.push(kept),
+                Plain::Leaf(leaf) => {
+                    // Its attributes mean nothing, as when read.
+                    let basic = match leaf.text.trim() {
+                        "open" => Basic::Open,
+                        "closed" => Basic::Closed,
+                        _ => return None,
+                    };
+                    if status.basic.is_some() {
+                        return None;
+                    }
+                    self.take_leaf(leaf.end);
+                    status.basic = Some(basic);
+                }
+                Plain::Status(_) => return None,
+                Plain::None => {
+                    let at = self.offset();
+                    let end = at + 2 + name.len();
+                    let input = self.input;
+                    if input.get(at..at + 2) != Some(b"</")
+                        || input.get(at + 2..end) != Some(name)
+                        || input.get(end) != Some(&b'>')
+                    {
+                        return None;
+                    }
+                    self.skipped += end + 1 - at;
+                    *self.reader.get_mut() = input.get(end + 1..).unwrap_or_default();
+                    return Some(status);
+                }
+            }
         }
     }
 
@@ -623,7 +693,8 @@ impl<'i, 'a> Parser<'i, 'a> {
                     presence.notes.push(leaf.note());
                     continue;
                 }
-                Plain::None => {}
+                // (`<status>` is not asked for here.)
+                Plain::Status(_) | Plain::None => {}
             }
             match self.next_element()? {
                 Ev::Start(child) => {
@@ -699,9 +770,18 @@ impl<'i, 'a> Parser<'i, 'a> {
         tuple.id = id;
         let mut status = None;
         loop {
-            match self.plain_child(&[b"contact", b"note", b"timestamp"])? {
+            // A second `<status>` is left to the reader, which refuses it.
+            let leaves: &[&[u8]] = match status {
+                None => &[b"status", b"contact", b"note", b"timestamp"],
+                Some(_) => &[b"contact", b"note", b"timestamp"],
+            };
+            match self.plain_child(leaves)? {
                 Plain::Extension(kept) => {
                     tuple.extensions.push(kept);
+                    continue;
+                }
+                Plain::Status(plain) => {
+                    status = Some(plain);
                     continue;
                 }
                 Plain::Leaf(leaf) => {
@@ -810,7 +890,8 @@ impl<'i, 'a> Parser<'i, 'a> {
                     continue;
                 }
                 Plain::Leaf(leaf) => Some(leaf),
-                Plain::None => None,
+                // (`<status>` is not asked for here.)
+                Plain::Status(_) | Plain::None => None,
             };
             if let Some(leaf) = leaf {
                 // Its attributes mean nothing, as when read.
@@ -2013,6 +2094,7 @@ type Declaration<'i> = (Vec<u8>, Option<Vec<u8>>, String, Option<&'i str>);
 enum Plain<'i> {
     Extension(Extension<'i>),
     Leaf(Leaf<'i>),
+    Status(Status<'i>),
     /// Nothing: the reader reads what comes next.
     None,
 }
@@ -2398,6 +2480,12 @@ mod tests {
         // PIDF elements holding only text, read whole by `plain_leaf`.
         inputs.push(
             br#"<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:p="urn:ietf:params:xml:ns:pidf" xmlns:r="urn:r" entity="pres:a@b"><tuple id="t"><status><basic> open </basic></status><contact r:x="y">im:a@b</contact><p:note xml:lang="en">x &#x41;&amp;y&#233;</p:note><note a="b">n&#10;</note><note></note><timestamp>2005-10-27T16:49:29.5+09:00</timestamp></tuple><tuple id="u"><status><p:basic a="b">closed</p:basic></status><contact priority=" 0.5 ">x</contact><timestamp a="b">2005-10-27T16:49:29Z</timestamp></tuple><p:note>\xc3\xa9t\xc3\xa9</p:note></presence>"#
+                .to_vec(),
+        );
+        // `<status>` read whole by `plain_status`, and put back for the
+        // reader after an extension or a `<basic>` was taken.
+        inputs.push(
+            br#"<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:r="urn:r" entity="pres:a@b"><tuple id="t"><status><r:e/> <basic>open</basic><!-- c --></status></tuple><tuple id="u"><status> <r:e a="1">x</r:e><basic>closed</basic> </status></tuple><tuple id="v"><status><r:e/>text</status></tuple></presence>"#
                 .to_vec(),
         );
         let replacements = [
