@@ -4,7 +4,7 @@
 //! use). Run: `cargo bench -p cpim-formats --bench pidf`.
 
 use cpim_formats::pidf::Presence;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use quick_xml::events::Event;
 use quick_xml::{NsReader, Reader};
 use std::hint::black_box;
@@ -127,4 +127,35 @@ fn pidf_parse(c: &mut Criterion) {
 }
 
 criterion_group!(benches, pidf_parse);
-criterion_main!(benches);
+
+/// With `PIDF_LOOPS=N` (and `PIDF_ROW=cpim|roxmltree|floor|ns`,
+/// `PIDF_INPUT=1|50`), parses one input N times and exits, for counting
+/// instructions under callgrind: (Ir(N=101) - Ir(N=1)) / 100 is the cost
+/// of one parse, the model's drop included.
+fn main() {
+    if let Ok(loops) = std::env::var("PIDF_LOOPS") {
+        let loops: usize = loops.parse().unwrap_or(1);
+        let rpid = rpid_50();
+        let input = std::env::var("PIDF_INPUT").unwrap_or_default();
+        let xml = if input == "1" {
+            ONE_TUPLE
+        } else {
+            rpid.as_str()
+        };
+        let row = std::env::var("PIDF_ROW").unwrap_or_default();
+        for _ in 0..loops {
+            match row.as_str() {
+                "roxmltree" => {
+                    let doc = roxmltree::Document::parse(black_box(xml));
+                    black_box(doc.map(|d| d.descendants().count()).ok());
+                }
+                "floor" => drop(black_box(bare_loop(black_box(xml.as_bytes())))),
+                "ns" => drop(black_box(ns_loop(black_box(xml.as_bytes())))),
+                _ => drop(black_box(Presence::parse(black_box(xml.as_bytes())))),
+            }
+        }
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -122,7 +122,28 @@ pub struct Extension<'a> {
     name_end: usize,
     /// Declarations the root needs, each with a space before it
     /// (` xmlns:p="uri"`); `None` when it needs none.
-    declarations: Option<Arc<str>>,
+    declarations: Option<Declared<'a>>,
+}
+
+/// The declarations added on a kept extension's root.
+#[derive(Clone)]
+pub(crate) enum Declared<'a> {
+    /// One declaration, as written in the input: borrowed, so that keeping
+    /// an extension costs no count on a shared text.
+    Input(&'a str),
+    /// A text shared by the extensions of a document needing the same.
+    Shared(Arc<str>),
+}
+
+impl std::ops::Deref for Declared<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Declared::Input(text) => text,
+            Declared::Shared(text) => text,
+        }
+    }
 }
 
 /// An element tree: the parsed form of an [`Extension`], or one to build.
@@ -540,7 +561,7 @@ impl<'a> Extension<'a> {
     pub(crate) fn from_parts(
         text: Cow<'a, str>,
         name_end: usize,
-        declarations: Option<Arc<str>>,
+        declarations: Option<Declared<'a>>,
     ) -> Extension<'a> {
         Extension {
             text,
@@ -612,7 +633,10 @@ impl<'a> Extension<'a> {
         Extension {
             text: owned(self.text),
             name_end: self.name_end,
-            declarations: self.declarations,
+            declarations: self.declarations.map(|d| match d {
+                Declared::Input(text) => Declared::Shared(Arc::from(text)),
+                Declared::Shared(text) => Declared::Shared(text),
+            }),
         }
     }
 }

@@ -4,8 +4,8 @@
 
 use super::draft::{DraftPresence, DraftTuple};
 use super::{
-    Attribute, Basic, Contact, Document, Element, ErrorKind, Extension, Limits, Namespace, Node,
-    Note, PidfError, Presence, Status, Tuple, PIDF_NS, XML_NS,
+    Attribute, Basic, Contact, Declared, Document, Element, ErrorKind, Extension, Limits,
+    Namespace, Node, Note, PidfError, Presence, Status, Tuple, PIDF_NS, XML_NS,
 };
 use quick_xml::events::attributes::{AttrError, Attribute as AttrValue};
 use quick_xml::events::{BytesCData, BytesRef, BytesStart, BytesText, Event};
@@ -136,6 +136,10 @@ pub(super) fn element_tree(xml: &str) -> Result<Element, PidfError> {
 
 struct Parser<'i, 'a> {
     input: &'i [u8],
+    /// The input as text, when it is valid UTF-8 as a whole (checked once,
+    /// the usual case): then any part of it cut at ASCII bytes is valid
+    /// UTF-8 too, and taking it as text costs no check of its own.
+    text: Option<&'i str>,
     reader: Reader<&'i [u8]>,
     scope: Scope,
     limits: &'a Limits,
@@ -166,8 +170,9 @@ struct Parser<'i, 'a> {
     /// Whether to pass over plain fragment content (always, but in tests).
     skip_plain: bool,
     /// Namespace declarations written on fragments so far: prefix, raw
-    /// namespace (`None`: no namespace), the text written.
-    declarations: Vec<(Vec<u8>, Option<Vec<u8>>, String)>,
+    /// namespace (`None`: no namespace), the text written, and the same
+    /// text as the input has it, when it does.
+    declarations: Vec<Declaration<'i>>,
     /// The declaration texts added to fragments so far, by the indices in
     /// `declarations` they join: extensions needing the same share one.
     joined: Vec<(Vec<usize>, Arc<str>)>,
@@ -186,6 +191,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         config.expand_empty_elements = false;
         Parser {
             input,
+            text: std::str::from_utf8(input).ok(),
             reader,
             scope: Scope::default(),
             limits,
@@ -204,6 +210,17 @@ impl<'i, 'a> Parser<'i, 'a> {
             joined: Vec::new(),
             declared: Vec::new(),
             single: Vec::new(),
+        }
+    }
+
+    /// `range` of the input as text: `None` when it is not valid UTF-8
+    /// (or out of the input), as `std::str::from_utf8` of it would say.
+    fn str_at(&self, range: Range<usize>) -> Option<&'i str> {
+        match self.text {
+            // A valid whole cut at a place that is not a character
+            // boundary leaves invalid pieces: `get` says `None` then too.
+            Some(text) => text.get(range),
+            None => std::str::from_utf8(self.input.get(range)?).ok(),
         }
     }
 
@@ -286,36 +303,123 @@ impl<'i, 'a> Parser<'i, 'a> {
         }
     }
 
-    /// The next element, when it is outside the PIDF namespace and plain
-    /// as a whole (its start tag as [`Parser::plain_attributes`] accepts,
-    /// its content as [`Parser::plain_content`] does, valid UTF-8), read
-    /// without the reader and kept as [`Parser::fragment`] would keep it.
-    /// `None` with nothing changed otherwise, for the reader to read it.
-    /// White space before it is passed over as [`Parser::next_element`]
-    /// does; the callers take it for that.
-    fn plain_extension(&mut self) -> Result<Option<Extension<'i>>, PidfError> {
+    /// The next element read whole without the reader, when it can be:
+    /// outside the PIDF namespace, as [`Parser::plain_extension`] reads
+    /// it, or a PIDF element named in `leaves`, as [`Parser::plain_leaf`]
+    /// finds it (`<status>` as [`Parser::plain_status`] reads it). Its name is read once for both. White space before it is
+    /// passed over as [`Parser::next_element`] does; the callers take it
+    /// for that.
+    fn plain_child(&mut self, leaves: &[&[u8]]) -> Result<Plain<'i>, PidfError> {
         self.skip_space();
         if self.pending_end || !self.skip_plain {
-            return Ok(None);
+            return Ok(Plain::None);
         }
         let input = self.input;
         let begin = self.offset();
         if input.get(begin) != Some(&b'<') {
-            return Ok(None);
+            return Ok(Plain::None);
         }
         let max_depth = self.limits.max_depth.min(MAX_DEPTH);
         if self.depth + 1 > max_depth || self.elements + 1 > self.limits.max_elements {
-            return Ok(None);
+            return Ok(Plain::None);
         }
         let Some(name_end) = plain_name(input, begin + 1) else {
-            return Ok(None);
+            return Ok(Plain::None);
         };
-        // PIDF's own elements, the usual case, are told apart first.
-        let name = &input[begin + 1..name_end];
-        let (prefix, _) = split_name(name);
-        if prefix == Some(b"xml") || self.scope.prefix_is_pidf(prefix) != Ok(false) {
-            return Ok(None);
+        let (prefix, local) = split_name(&input[begin + 1..name_end]);
+        match self.scope.prefix_is_pidf(prefix) {
+            Ok(true) if local == b"status" && leaves.contains(&local) => Ok(self
+                .plain_status(begin, name_end)
+                .map_or(Plain::None, Plain::Status)),
+            Ok(true) if leaves.contains(&local) => Ok(self
+                .plain_leaf(begin, name_end)
+                .map_or(Plain::None, Plain::Leaf)),
+            Ok(false) if prefix != Some(b"xml") => Ok(self
+                .plain_extension(begin, name_end)?
+                .map_or(Plain::None, Plain::Extension)),
+            _ => Ok(Plain::None),
         }
+    }
+
+    /// The `<status>` at `begin` (its name ends at `name_end`), read whole
+    /// without the reader when it is plain: a start tag without
+    /// attributes, then only white space, a `<basic>` as
+    /// [`Parser::plain_leaf`] finds it and plain extensions, then its end
+    /// tag `</name>`. What reading it would give. Anything else puts back
+    /// what was taken and gives `None`, for the reader to read it all, so
+    /// that errors are the reader's (what the attempt left in the
+    /// declaration caches is as valid for the reader's reading).
+    fn plain_status(&mut self, begin: usize, name_end: usize) -> Option<Status<'i>> {
+        let input = self.input;
+        if input.get(name_end) != Some(&b'>') {
+            return None;
+        }
+        let (skipped, elements, depth) = (self.skipped, self.elements, self.depth);
+        self.elements += 1;
+        self.depth += 1;
+        self.skipped += name_end + 1 - begin;
+        *self.reader.get_mut() = input.get(name_end + 1..).unwrap_or_default();
+        let status = self.plain_status_content(&input[begin + 1..name_end]);
+        self.depth = depth;
+        if status.is_none() {
+            self.skipped = skipped;
+            self.elements = elements;
+            *self.reader.get_mut() = input.get(begin..).unwrap_or_default();
+        }
+        status
+    }
+
+    /// [`Parser::plain_status`]'s reading of the content, up to and with
+    /// the end tag of `name`.
+    fn plain_status_content(&mut self, name: &[u8]) -> Option<Status<'i>> {
+        let mut status = Status::default();
+        loop {
+            match self.plain_child(&[b"basic"]).ok()? {
+                Plain::Extension(kept) => status.extensions.push(kept),
+                Plain::Leaf(leaf) => {
+                    // Its attributes mean nothing, as when read.
+                    let basic = match leaf.text.trim() {
+                        "open" => Basic::Open,
+                        "closed" => Basic::Closed,
+                        _ => return None,
+                    };
+                    if status.basic.is_some() {
+                        return None;
+                    }
+                    self.take_leaf(leaf.end);
+                    status.basic = Some(basic);
+                }
+                Plain::Status(_) => return None,
+                Plain::None => {
+                    let at = self.offset();
+                    let end = at + 2 + name.len();
+                    let input = self.input;
+                    if input.get(at..at + 2) != Some(b"</")
+                        || input.get(at + 2..end) != Some(name)
+                        || input.get(end) != Some(&b'>')
+                    {
+                        return None;
+                    }
+                    self.skipped += end + 1 - at;
+                    *self.reader.get_mut() = input.get(end + 1..).unwrap_or_default();
+                    return Some(status);
+                }
+            }
+        }
+    }
+
+    /// The element at `begin` (its name, outside the PIDF namespace, ends
+    /// at `name_end`), when it is plain as a whole (its start tag as
+    /// [`Parser::plain_attributes`] accepts, its content as
+    /// [`Parser::plain_content`] does, valid UTF-8), read without the
+    /// reader and kept as [`Parser::fragment`] would keep it. `None` with
+    /// nothing changed otherwise, for the reader to read it.
+    fn plain_extension(
+        &mut self,
+        begin: usize,
+        name_end: usize,
+    ) -> Result<Option<Extension<'i>>, PidfError> {
+        let input = self.input;
         self.inner.clear();
         self.outer.clear();
         self.names.clear();
@@ -324,10 +428,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         let Some((end, elements)) = scanned else {
             return Ok(None);
         };
-        let Some(text) = input
-            .get(begin..end)
-            .and_then(|raw| std::str::from_utf8(raw).ok())
-        else {
+        let Some(text) = self.str_at(begin..end) else {
             return Ok(None);
         };
         self.elements += elements;
@@ -433,14 +534,42 @@ impl<'i, 'a> Parser<'i, 'a> {
                         PrefixDeclaration::Default => &[][..],
                         PrefixDeclaration::Named(p) => p,
                     };
+                    let written = self.written_declaration(&attr);
                     self.scope
-                        .push(prefix, &attr.value, self.depth)
+                        .push(prefix, &attr.value, self.depth, written)
                         .map_err(|kind| self.error(kind))?;
                 }
             }
         }
         self.pending_end = empty;
         Ok(Ev::Start(start))
+    }
+
+    /// Where the declaration `attr` is written in the input as a kept
+    /// extension's root would need it added (` xmlns:p="uri"`, one space
+    /// before it, a URI that needs no normalising or escaping, valid
+    /// UTF-8), as a range of the input; empty when it is written otherwise.
+    fn written_declaration(&self, attr: &AttrValue<'_>) -> Range<usize> {
+        let offset = |bytes: &[u8]| self.offset_of(bytes);
+        let key = attr.key.as_ref();
+        let value: &[u8] = &attr.value;
+        let (Some(key_at), Some(value_at)) = (offset(key), offset(value)) else {
+            return 0..0;
+        };
+        let end = value_at + value.len();
+        let plain = key_at > 0
+            && self.input[key_at - 1] == b' '
+            && self.input.get(key_at + key.len()..value_at) == Some(&b"=\""[..])
+            && self.input.get(end) == Some(&b'"')
+            && !value
+                .iter()
+                .any(|b| matches!(b, b'&' | b'<' | b'"' | b'\t' | b'\n' | b'\r'))
+            && utf8(value).is_ok();
+        if plain {
+            key_at - 1..end + 1
+        } else {
+            0..0
+        }
     }
 
     /// Resolves `&name;` or `&#N;`; only XML's predefined entities exist here.
@@ -554,9 +683,18 @@ impl<'i, 'a> Parser<'i, 'a> {
             })
         })?;
         loop {
-            if let Some(kept) = self.plain_extension()? {
-                presence.extensions.push(kept);
-                continue;
+            match self.plain_child(&[b"note"])? {
+                Plain::Extension(kept) => {
+                    presence.extensions.push(kept);
+                    continue;
+                }
+                Plain::Leaf(leaf) => {
+                    self.take_leaf(leaf.end);
+                    presence.notes.push(leaf.note());
+                    continue;
+                }
+                // (`<status>` is not asked for here.)
+                Plain::Status(_) | Plain::None => {}
             }
             match self.next_element()? {
                 Ev::Start(child) => {
@@ -632,9 +770,26 @@ impl<'i, 'a> Parser<'i, 'a> {
         tuple.id = id;
         let mut status = None;
         loop {
-            if let Some(kept) = self.plain_extension()? {
-                tuple.extensions.push(kept);
-                continue;
+            // A second `<status>` is left to the reader, which refuses it.
+            let leaves: &[&[u8]] = match status {
+                None => &[b"status", b"contact", b"note", b"timestamp"],
+                Some(_) => &[b"contact", b"note", b"timestamp"],
+            };
+            match self.plain_child(leaves)? {
+                Plain::Extension(kept) => {
+                    tuple.extensions.push(kept);
+                    continue;
+                }
+                Plain::Status(plain) => {
+                    status = Some(plain);
+                    continue;
+                }
+                Plain::Leaf(leaf) => {
+                    if self.tuple_leaf(&mut tuple, leaf) {
+                        continue;
+                    }
+                }
+                Plain::None => {}
             }
             match self.next_element()? {
                 Ev::Start(child) => {
@@ -691,12 +846,65 @@ impl<'i, 'a> Parser<'i, 'a> {
         Ok(tuple)
     }
 
+    /// Takes a [`Parser::plain_leaf`] child of `<tuple>` into `tuple`, as
+    /// reading it would; `false`, nothing taken, for what reading would
+    /// refuse (or read differently), left to the reader.
+    fn tuple_leaf(&mut self, tuple: &mut Tuple<'i>, leaf: Leaf<'i>) -> bool {
+        match leaf.local {
+            b"contact" if tuple.contact.is_none() => {
+                // Other attributes mean nothing, as when read.
+                let priority = match leaf.attribute {
+                    Some((b"priority", value)) => match parse_priority(value) {
+                        Some(priority) => priority,
+                        None => return false,
+                    },
+                    _ => None,
+                };
+                self.take_leaf(leaf.end);
+                let uri = trimmed(leaf.text);
+                tuple.contact = Some(Contact { uri, priority });
+            }
+            b"note" => {
+                self.take_leaf(leaf.end);
+                tuple.notes.push(leaf.note());
+            }
+            b"timestamp" if tuple.timestamp.is_none() => {
+                let text = trimmed(leaf.text);
+                if !is_date_time(&text) {
+                    return false;
+                }
+                self.take_leaf(leaf.end);
+                tuple.timestamp = Some(text);
+            }
+            _ => return false,
+        }
+        true
+    }
+
     fn status(&mut self) -> Result<Status<'i>, PidfError> {
         let mut status = Status::default();
         loop {
-            if let Some(kept) = self.plain_extension()? {
-                status.extensions.push(kept);
-                continue;
+            let leaf = match self.plain_child(&[b"basic"])? {
+                Plain::Extension(kept) => {
+                    status.extensions.push(kept);
+                    continue;
+                }
+                Plain::Leaf(leaf) => Some(leaf),
+                // (`<status>` is not asked for here.)
+                Plain::Status(_) | Plain::None => None,
+            };
+            if let Some(leaf) = leaf {
+                // Its attributes mean nothing, as when read.
+                let basic = match leaf.text.trim() {
+                    "open" => Some(Basic::Open),
+                    "closed" => Some(Basic::Closed),
+                    _ => None,
+                };
+                if leaf.local == b"basic" && status.basic.is_none() && basic.is_some() {
+                    self.take_leaf(leaf.end);
+                    status.basic = basic;
+                    continue;
+                }
             }
             match self.next_element()? {
                 Ev::Start(child) => {
@@ -784,46 +992,129 @@ impl<'i, 'a> Parser<'i, 'a> {
         if self.pending_end || !self.skip_plain {
             return None;
         }
-        let input = self.input;
-        let rest = input.get(self.offset()..)?;
-        let mut text: Cow<'i, str> = Cow::Borrowed("");
+        let at = self.offset();
+        let (text, end) = self.scan_text(at)?;
+        if end == 0 {
+            return None;
+        }
+        self.skipped += end;
+        *self.reader.get_mut() = self.input.get(at + end..).unwrap_or_default();
+        Some(text)
+    }
+
+    /// [`Parser::plain_text`]'s scan of the input from `from`: the text,
+    /// decoded, and the offset from `from` of the `</` that ends it.
+    fn scan_text(&self, from: usize) -> Option<(Cow<'i, str>, usize)> {
+        let rest = self.input.get(from..)?;
+        // Where the text ends, references checked on the way; then one
+        // UTF-8 check of the whole, which the pieces between references
+        // pass exactly when it does (a reference is ASCII).
+        let mut references = false;
         let mut at = 0;
         let end = loop {
             let stop = at + memchr::memchr3(b'<', b'&', b'\r', rest.get(at..)?)?;
-            let piece = std::str::from_utf8(&rest[at..stop]).ok()?;
             match rest[stop] {
-                b'<' if rest.get(stop + 1) == Some(&b'/') => {
-                    if text.is_empty() {
-                        text = Cow::Borrowed(piece);
-                    } else {
-                        text.to_mut().push_str(piece);
-                    }
-                    break stop;
-                }
+                b'<' if rest.get(stop + 1) == Some(&b'/') => break stop,
                 b'&' => {
                     let name_end =
                         stop + 1 + rest.get(stop + 1..)?.iter().position(|&b| b == b';')?;
-                    let name = std::str::from_utf8(&rest[stop + 1..name_end]).ok()?;
+                    let name = &rest[stop + 1..name_end];
                     if name.is_empty()
-                        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'#')
+                        || !name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'#')
                     {
                         return None;
                     }
-                    let c = self.reference(&BytesRef::new(name)).ok()?;
-                    let owned = text.to_mut();
-                    owned.push_str(piece);
-                    owned.push(c);
+                    references = true;
                     at = name_end + 1;
                 }
                 _ => return None,
             }
         };
-        if end == 0 {
+        let raw = self.str_at(from..from + end)?;
+        if !references {
+            return Some((Cow::Borrowed(raw), end));
+        }
+        // References only shorten the text.
+        let mut text = String::with_capacity(raw.len());
+        let mut pieces = raw.split('&');
+        text.push_str(pieces.next().unwrap_or_default());
+        for piece in pieces {
+            let (name, after) = piece.split_once(';')?;
+            text.push(self.reference(&BytesRef::new(name)).ok()?);
+            text.push_str(after);
+        }
+        Some((Cow::Owned(text), end))
+    }
+
+    /// The element at `begin` (its name ends at `name_end`), when it is a
+    /// PIDF element that holds only text
+    /// (`<basic>`, `<contact>`, `<note>`, `<timestamp>`) written plainly: a
+    /// start tag with at most one attribute, double-quoted, whose value
+    /// normalising leaves as written; text as [`Parser::plain_text`] takes
+    /// it; then its end tag `</name>`. Read without the reader (two events
+    /// fewer); nothing is taken until [`Parser::take_leaf`], so that the
+    /// caller can leave anything it would refuse to the reader, whose errors
+    /// are the ones reported.
+    fn plain_leaf(&mut self, begin: usize, name_end: usize) -> Option<Leaf<'i>> {
+        let input = self.input;
+        let name = &input[begin + 1..name_end];
+        let (_, local) = split_name(name);
+        let mut i = name_end;
+        let mut attribute = None;
+        if input.get(i).is_some_and(|&b| is_space(b)) {
+            while input.get(i).is_some_and(|&b| is_space(b)) {
+                i += 1;
+            }
+            if input.get(i) != Some(&b'>') {
+                let attr_end = plain_name(input, i)?;
+                let attr_name = &input[i..attr_end];
+                // A declaration is left to the reader, which binds it.
+                if attr_name.starts_with(b"xmlns")
+                    || input.get(attr_end..attr_end + 2)? != b"=\""
+                    || self.limits.max_attributes == 0
+                {
+                    return None;
+                }
+                let value_start = attr_end + 2;
+                let value_len = memchr::memchr(b'"', input.get(value_start..)?)?;
+                let value = &input[value_start..value_start + value_len];
+                if value
+                    .iter()
+                    .any(|&b| matches!(b, b'<' | b'&' | b'\t' | b'\r' | b'\n'))
+                {
+                    return None;
+                }
+                let value = self.str_at(value_start..value_start + value_len)?;
+                attribute = Some((attr_name, value));
+                i = value_start + value_len + 1;
+                while input.get(i).is_some_and(|&b| is_space(b)) {
+                    i += 1;
+                }
+            }
+        }
+        if input.get(i) != Some(&b'>') {
             return None;
         }
-        self.skipped += end;
-        *self.reader.get_mut() = &rest[end..];
-        Some(text)
+        let (text, text_len) = self.scan_text(i + 1)?;
+        let end_tag = i + 1 + text_len;
+        let after = end_tag + 2 + name.len();
+        if input.get(end_tag + 2..after)? != name || input.get(after) != Some(&b'>') {
+            return None;
+        }
+        Some(Leaf {
+            local,
+            attribute,
+            text,
+            end: after + 1,
+        })
+    }
+
+    /// Takes the leaf [`Parser::plain_leaf`] found, as reading it would.
+    fn take_leaf(&mut self, end: usize) {
+        let begin = self.offset();
+        self.elements += 1;
+        self.skipped += end - begin;
+        *self.reader.get_mut() = self.input.get(end..).unwrap_or_default();
     }
 
     /// Reads a whole element outside the PIDF namespace as a kept fragment:
@@ -864,12 +1155,17 @@ impl<'i, 'a> Parser<'i, 'a> {
             }
         }
         let end = self.offset();
-        let raw = self
-            .input
-            .get(begin..end)
-            .ok_or_else(|| self.error(ErrorKind::Xml("element out of bounds".into())))?;
-        let text =
-            std::str::from_utf8(raw).map_err(|_| PidfError::new(ErrorKind::InvalidUtf8, begin))?;
+        let text = match self.str_at(begin..end) {
+            Some(text) => text,
+            None => {
+                let raw = self
+                    .input
+                    .get(begin..end)
+                    .ok_or_else(|| self.error(ErrorKind::Xml("element out of bounds".into())))?;
+                std::str::from_utf8(raw)
+                    .map_err(|_| PidfError::new(ErrorKind::InvalidUtf8, begin))?
+            }
+        };
         let declarations = self.joined_declarations()?;
         let name_end = (1 + name_len).min(text.len());
         Ok(Extension::from_parts(
@@ -882,19 +1178,23 @@ impl<'i, 'a> Parser<'i, 'a> {
     /// The declarations the fragment just read needs on its root, for the
     /// prefixes it uses from outside (`outer`), as one text shared with
     /// every fragment of the document that needs the same.
-    fn joined_declarations(&mut self) -> Result<Option<Arc<str>>, PidfError> {
+    fn joined_declarations(&mut self) -> Result<Option<Declared<'i>>, PidfError> {
         if self.outer.is_empty() {
             return Ok(None);
         }
-        // The usual case, one prefix from outside: by index.
+        // The usual case, one prefix from outside: by index, borrowed from
+        // the input when it is written there as needed.
         if self.outer.len() == 1 {
             let d = self.declaration(0)?;
+            if let Some(text) = self.declarations[d].3 {
+                return Ok(Some(Declared::Input(text)));
+            }
             if self.single.len() <= d {
                 self.single.resize(d + 1, None);
             }
             let text =
                 self.single[d].get_or_insert_with(|| Arc::from(self.declarations[d].2.as_str()));
-            return Ok(Some(Arc::clone(text)));
+            return Ok(Some(Declared::Shared(Arc::clone(text))));
         }
         // A buffer kept across fragments, so that this does not allocate.
         let mut declared = std::mem::take(&mut self.declared);
@@ -916,7 +1216,7 @@ impl<'i, 'a> Parser<'i, 'a> {
             }
         };
         self.declared = declared;
-        Ok(Some(text))
+        Ok(Some(Declared::Shared(text)))
     }
 
     /// The index in `declarations` of the declaration written for the
@@ -924,6 +1224,35 @@ impl<'i, 'a> Parser<'i, 'a> {
     /// back in every extension of a document, so each is checked and
     /// escaped once.
     fn declaration(&mut self, k: usize) -> Result<usize, PidfError> {
+        let prefix = self.names.get(self.outer[k].0.clone()).unwrap_or_default();
+        // The binding used is the innermost one of the prefix (the
+        // fragment's own have gone out of scope), whose declaration is
+        // remembered once found.
+        let binding = self.scope.lookup_index(prefix);
+        if let Some(Some(d)) = binding.and_then(|b| self.scope.bindings.get(b).map(|b| b.declared))
+        {
+            return Ok(d);
+        }
+        let d = self.new_declaration(k)?;
+        let namespace = self.outer[k]
+            .1
+            .clone()
+            .map(|ns| self.names.get(ns).unwrap_or_default());
+        if let Some(b) = binding {
+            let Binding {
+                prefix_end, ns_end, ..
+            } = self.scope.bindings[b];
+            let bound = self.scope.bytes.get(prefix_end..ns_end).unwrap_or_default();
+            if Some(bound).filter(|ns| !ns.is_empty()) == namespace {
+                self.scope.bindings[b].declared = Some(d);
+            }
+        }
+        Ok(d)
+    }
+
+    /// [`Parser::declaration`] looked up among those written so far, or
+    /// made.
+    fn new_declaration(&mut self, k: usize) -> Result<usize, PidfError> {
         let (prefix, namespace) = &self.outer[k];
         let prefix = self.names.get(prefix.clone()).unwrap_or_default();
         let namespace = namespace
@@ -932,7 +1261,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         let known = self
             .declarations
             .iter()
-            .position(|(p, ns, _)| p == prefix && ns.as_deref() == namespace);
+            .position(|(p, ns, _, _)| p == prefix && ns.as_deref() == namespace);
         if let Some(known) = known {
             return Ok(known);
         }
@@ -953,7 +1282,15 @@ impl<'i, 'a> Parser<'i, 'a> {
             }
         }
         xml.push('"');
-        let entry = (prefix.to_vec(), namespace.map(<[u8]>::to_vec), xml);
+        // The binding used is the innermost one of the prefix: the
+        // fragment's own have gone out of scope.
+        let written = self
+            .scope
+            .written(prefix)
+            .and_then(|range| self.input.get(range))
+            .and_then(|raw| utf8(raw).ok())
+            .filter(|raw| *raw == xml);
+        let entry = (prefix.to_vec(), namespace.map(<[u8]>::to_vec), xml, written);
         self.declarations.push(entry);
         Ok(self.declarations.len() - 1)
     }
@@ -1013,7 +1350,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                             return None;
                         }
                         let content = &input[at..i];
-                        if !content.is_ascii() {
+                        if self.text.is_none() && !content.is_ascii() {
                             std::str::from_utf8(content).ok()?;
                         }
                         return Some((i, elements));
@@ -1222,14 +1559,21 @@ impl<'i, 'a> Parser<'i, 'a> {
         attr: &quick_xml::events::attributes::Attribute<'_>,
     ) -> Result<Cow<'i, str>, PidfError> {
         if !needs_normalising(&attr.value) {
-            if let Some(raw) = self.span(&attr.value) {
-                return utf8(raw)
+            if let Some(at) = self.offset_of(&attr.value) {
+                return self
+                    .str_at(at..at + attr.value.len())
                     .map(Cow::Borrowed)
-                    .map_err(|()| self.error(ErrorKind::InvalidUtf8));
+                    .ok_or_else(|| self.error(ErrorKind::InvalidUtf8));
             }
         }
         self.attribute_value(attr)
             .map(|value| Cow::Owned(value.into_owned()))
+    }
+
+    /// Where `bytes` lies in the input, when it does (see [`Parser::span`]).
+    fn offset_of(&self, bytes: &[u8]) -> Option<usize> {
+        self.span(bytes)
+            .map(|span| span.as_ptr() as usize - self.input.as_ptr() as usize)
     }
 
     /// The same bytes as the input's, when `bytes` lies in the input (as
@@ -1538,14 +1882,33 @@ fn note_use(
 struct Scope {
     /// Prefixes and namespaces, back to back.
     bytes: Vec<u8>,
-    /// (prefix end, namespace end, depth of the declaring element, whether
-    /// the namespace is PIDF's); each prefix starts where the previous
-    /// binding's namespace ends. PIDF-ness is found once, when declared,
-    /// rather than at every element.
-    bindings: Vec<(usize, usize, usize, bool)>,
+    /// The bindings, innermost last; each prefix starts in `bytes` where
+    /// the previous binding's namespace ends.
+    bindings: Vec<Binding>,
     /// Whether unprefixed elements are in the PIDF namespace here: asked at
     /// almost every element, so kept rather than looked up.
     default_pidf: bool,
+}
+
+/// A namespace binding in a [`Scope`].
+#[derive(Clone)]
+struct Binding {
+    /// Where its prefix ends in the scope's bytes (and its namespace starts).
+    prefix_end: usize,
+    /// Where its namespace ends.
+    ns_end: usize,
+    /// The depth of the declaring element.
+    depth: usize,
+    /// Whether the namespace is PIDF's: found once, when declared, rather
+    /// than at every element.
+    pidf: bool,
+    /// Where its declaration is written in the input in the form kept
+    /// extensions need (see [`Parser::written_declaration`]), empty when it
+    /// is not.
+    written: Range<usize>,
+    /// The index in [`Parser::declarations`] of the declaration written for
+    /// it on fragments, once there is one.
+    declared: Option<usize>,
 }
 
 /// A resolved name.
@@ -1559,7 +1922,13 @@ enum Resolved<'s> {
 
 impl Scope {
     /// Adds `xmlns[:prefix]="namespace"` declared at `depth`.
-    fn push(&mut self, prefix: &[u8], namespace: &[u8], depth: usize) -> Result<(), ErrorKind> {
+    fn push(
+        &mut self,
+        prefix: &[u8],
+        namespace: &[u8],
+        depth: usize,
+        written: Range<usize>,
+    ) -> Result<(), ErrorKind> {
         match prefix {
             b"" => {}
             b"xmlns" => return Err(ErrorKind::Xml("the xmlns prefix cannot be declared".into())),
@@ -1578,8 +1947,14 @@ impl Scope {
         let prefix_end = self.bytes.len();
         self.bytes.extend_from_slice(namespace);
         let pidf = is_pidf_ns(namespace);
-        self.bindings
-            .push((prefix_end, self.bytes.len(), depth, pidf));
+        self.bindings.push(Binding {
+            prefix_end,
+            ns_end: self.bytes.len(),
+            depth,
+            pidf,
+            written,
+            declared: None,
+        });
         if prefix.is_empty() {
             self.default_pidf = pidf;
         }
@@ -1589,30 +1964,47 @@ impl Scope {
     /// Drops the bindings of elements deeper than `depth`.
     fn pop(&mut self, depth: usize) {
         let mut default_popped = false;
-        while let Some(&(prefix_end, _, d, _)) = self.bindings.last() {
+        while let Some(&Binding {
+            prefix_end,
+            depth: d,
+            ..
+        }) = self.bindings.last()
+        {
             if d <= depth {
                 break;
             }
             self.bindings.pop();
-            let start = self.bindings.last().map_or(0, |b| b.1);
+            let start = self.bindings.last().map_or(0, |b| b.ns_end);
             debug_assert!(start <= prefix_end);
             default_popped |= prefix_end == start;
             self.bytes.truncate(start);
         }
         if default_popped {
             self.default_pidf = self.lookup_index(b"").is_some_and(|i| {
-                let (prefix_end, ns_end, _, pidf) = self.bindings[i];
+                let Binding {
+                    prefix_end,
+                    ns_end,
+                    pidf,
+                    ..
+                } = self.bindings[i];
                 ns_end > prefix_end && pidf
             });
         }
+    }
+
+    /// Where the innermost binding of `prefix` is written in the input as a
+    /// kept extension needs it, if it is.
+    fn written(&self, prefix: &[u8]) -> Option<Range<usize>> {
+        let written = &self.bindings.get(self.lookup_index(prefix)?)?.written;
+        (!written.is_empty()).then(|| written.clone())
     }
 
     /// The innermost binding of `prefix`: searched from the inside out, so
     /// the usual hit (a declaration on the root) costs one pass at most.
     fn lookup(&self, prefix: &[u8]) -> Option<&[u8]> {
         let i = self.lookup_index(prefix)?;
-        let start = self.bindings[i].0;
-        self.bytes.get(start..self.bindings[i].1)
+        let binding = &self.bindings[i];
+        self.bytes.get(binding.prefix_end..binding.ns_end)
     }
 
     /// Whether an element with this prefix (`None`: unprefixed) is in the
@@ -1624,7 +2016,7 @@ impl Scope {
             None => Ok(self.default_pidf),
             Some(b"xml") => Ok(false),
             Some(prefix) => match self.lookup_index(prefix) {
-                Some(i) => Ok(self.bindings[i].3),
+                Some(i) => Ok(self.bindings[i].pidf),
                 None => Err(prefix.to_vec()),
             },
         }
@@ -1635,10 +2027,19 @@ impl Scope {
         let mut i = self.bindings.len();
         while i > 0 {
             i -= 1;
-            let prefix_end = self.bindings[i].0;
-            let start = if i == 0 { 0 } else { self.bindings[i - 1].1 };
+            let prefix_end = self.bindings[i].prefix_end;
+            let start = if i == 0 {
+                0
+            } else {
+                self.bindings[i - 1].ns_end
+            };
+            // Byte by byte: prefixes are a few bytes, shorter than a call
+            // to `memcmp` costs.
             if prefix_end - start == prefix.len()
-                && self.bytes.get(start..prefix_end) == Some(prefix)
+                && self
+                    .bytes
+                    .get(start..prefix_end)
+                    .is_some_and(|p| p.iter().zip(prefix).all(|(a, b)| a == b))
             {
                 return Some(i);
             }
@@ -1681,6 +2082,45 @@ impl Scope {
         match self.lookup(prefix) {
             Some(ns) => Resolved::Bound(ns),
             None => Resolved::Unknown(prefix.to_vec()),
+        }
+    }
+}
+
+/// A declaration written on fragments: prefix, raw namespace (`None`: no
+/// namespace), the text written, and the same text in the input, if there.
+type Declaration<'i> = (Vec<u8>, Option<Vec<u8>>, String, Option<&'i str>);
+
+/// What [`Parser::plain_child`] read.
+enum Plain<'i> {
+    Extension(Extension<'i>),
+    Leaf(Leaf<'i>),
+    Status(Status<'i>),
+    /// Nothing: the reader reads what comes next.
+    None,
+}
+
+/// A PIDF element holding only text, found by [`Parser::plain_leaf`].
+struct Leaf<'i> {
+    /// Its local name.
+    local: &'i [u8],
+    /// Its one attribute, if any: name as written, value.
+    attribute: Option<(&'i [u8], &'i str)>,
+    /// Its text, decoded.
+    text: Cow<'i, str>,
+    /// The offset after its end tag.
+    end: usize,
+}
+
+impl<'i> Leaf<'i> {
+    /// The leaf as a `<note>`: its `xml:lang`, when that is its attribute.
+    fn note(self) -> Note<'i> {
+        let lang = match self.attribute {
+            Some((b"xml:lang", value)) => Some(Cow::Borrowed(value)),
+            _ => None,
+        };
+        Note {
+            lang,
+            text: self.text,
         }
     }
 }
@@ -1835,6 +2275,12 @@ fn is_whitespace_bytes(text: &[u8]) -> bool {
 /// a decimal number at all is an error (`None`).
 pub(super) fn parse_priority(value: &str) -> Option<Option<f32>> {
     let value = value.trim();
+    // The usual form, `0.8` or `1`: thousandths counted by hand. The value
+    // read as a number and rounded to thousandths below is this count
+    // exactly (the number is within far less than half a thousandth of it).
+    if let Some(thousandths) = plain_priority(value.as_bytes()) {
+        return Some((thousandths <= 1000).then(|| (f64::from(thousandths) / 1000.0) as f32));
+    }
     let (int, frac) = value.split_once('.').unwrap_or((value, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
@@ -1845,6 +2291,27 @@ pub(super) fn parse_priority(value: &str) -> Option<Option<f32>> {
     // read is the value written back.
     let number = (number * 1000.0).round() / 1000.0;
     Some((0.0..=1.0).contains(&number).then_some(number as f32))
+}
+
+/// A priority of at most three digits before the point and three after
+/// (at least one digit in all), in thousandths; `None` for anything else.
+fn plain_priority(value: &[u8]) -> Option<u32> {
+    let point = value.iter().position(|&b| b == b'.');
+    let (int, frac) = match point {
+        Some(at) => (&value[..at], &value[at + 1..]),
+        None => (value, &value[value.len()..]),
+    };
+    if int.len() > 3 || frac.len() > 3 || int.len() + frac.len() == 0 {
+        return None;
+    }
+    let mut n = 0u32;
+    for &b in int.iter().chain(frac) {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u32::from(b - b'0');
+    }
+    Some(n * 10u32.pow(3 - frac.len() as u32))
 }
 
 /// An XML `NCName` (the lexical space of `xs:ID`), the form a tuple `id`
@@ -1881,10 +2348,15 @@ pub(super) fn is_date_time(s: &str) -> bool {
     {
         return false;
     }
+    // Only asked of fields found to be digits: read by hand, as `parse`
+    // would read them.
     let num = |r: std::ops::Range<usize>| {
-        s.get(r)
-            .and_then(|d| d.parse::<u32>().ok())
-            .unwrap_or(u32::MAX)
+        b.get(r).map_or(u32::MAX, |d| {
+            d.iter().fold(0u32, |n, &c| {
+                n.saturating_mul(10)
+                    .saturating_add(u32::from(c.wrapping_sub(b'0')))
+            })
+        })
     };
     if !(1..=12).contains(&num(5..7))
         || !(1..=31).contains(&num(8..10))
@@ -1939,6 +2411,35 @@ mod tests {
         assert_eq!(parse_priority("1.0004"), Some(Some(1.0)));
     }
 
+    /// The hand-counted form gives what reading the number gives, for
+    /// every value of up to three digits on each side of the point.
+    #[test]
+    fn plain_priorities_as_numbers_read() {
+        let by_number = |value: &str| {
+            let number: f64 = value.parse().ok()?;
+            let number = (number * 1000.0).round() / 1000.0;
+            Some((0.0..=1.0).contains(&number).then_some(number as f32))
+        };
+        let mut values = vec![".".to_owned(), "".to_owned()];
+        for int in ["", "0", "1", "2", "00", "01", "10", "000", "001", "999"] {
+            values.push(int.to_owned());
+            for frac in 0..1000 {
+                for width in 1..=3 {
+                    let frac = format!("{frac:03}");
+                    values.push(format!("{int}.{}", &frac[3 - width..]));
+                }
+            }
+            values.push(format!("{int}."));
+        }
+        for value in &values {
+            let plain = plain_priority(value.as_bytes());
+            if !value.is_empty() && value != "." {
+                assert!(plain.is_some(), "{value}");
+            }
+            assert_eq!(parse_priority(value), by_number(value), "{value}");
+        }
+    }
+
     #[test]
     fn date_times() {
         assert!(is_date_time("2001-10-27T16:49:29Z"));
@@ -1976,6 +2477,17 @@ mod tests {
             br#"<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="pres:a@b"><tuple id="t"><status><basic>open</basic></status><contact priority="0.5">im:a&amp;b@c</contact><note xml:lang="fr">pla&#238;t &lt;&#x41;&gt;</note><timestamp>2005-10-27T16:49:29Z</timestamp></tuple><note>&quot;x&apos;</note></presence>"#
                 .to_vec(),
         );
+        // PIDF elements holding only text, read whole by `plain_leaf`.
+        inputs.push(
+            br#"<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:p="urn:ietf:params:xml:ns:pidf" xmlns:r="urn:r" entity="pres:a@b"><tuple id="t"><status><basic> open </basic></status><contact r:x="y">im:a@b</contact><p:note xml:lang="en">x &#x41;&amp;y&#233;</p:note><note a="b">n&#10;</note><note></note><timestamp>2005-10-27T16:49:29.5+09:00</timestamp></tuple><tuple id="u"><status><p:basic a="b">closed</p:basic></status><contact priority=" 0.5 ">x</contact><timestamp a="b">2005-10-27T16:49:29Z</timestamp></tuple><p:note>\xc3\xa9t\xc3\xa9</p:note></presence>"#
+                .to_vec(),
+        );
+        // `<status>` read whole by `plain_status`, and put back for the
+        // reader after an extension or a `<basic>` was taken.
+        inputs.push(
+            br#"<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:r="urn:r" entity="pres:a@b"><tuple id="t"><status><r:e/> <basic>open</basic><!-- c --></status></tuple><tuple id="u"><status> <r:e a="1">x</r:e><basic>closed</basic> </status></tuple><tuple id="v"><status><r:e/>text</status></tuple></presence>"#
+                .to_vec(),
+        );
         let replacements = [
             b'<', b'>', b'/', b'"', b'&', b'=', b':', b' ', b'!', b';', b'\r', 0xff,
         ];
@@ -2003,6 +2515,44 @@ mod tests {
             }
         }
         assert!(compared > 10_000);
+    }
+
+    /// A kept extension's added declaration is the same text whether it is
+    /// borrowed from the input (written there as needed) or written anew
+    /// (the input's differs in quotes, spacing or escaping).
+    #[test]
+    fn added_declarations_as_written_or_made() {
+        let doc = |decl: &str| {
+            format!(
+                r#"<presence xmlns="urn:ietf:params:xml:ns:pidf"{decl} entity="pres:a@b"><r:x/><tuple id="t"><status/><r:y a="1">t</r:y></tuple></presence>"#
+            )
+        };
+        let expected = [
+            r#"<r:x xmlns:r="urn:r"/>"#,
+            r#"<r:y xmlns:r="urn:r" a="1">t</r:y>"#,
+        ];
+        for (decl, borrowed) in [
+            (r#" xmlns:r="urn:r""#, true),
+            (r#" xmlns:r='urn:r'"#, false),
+            ("\n\txmlns:r=\"urn:r\"", false),
+            (r#"  xmlns:r = "urn:r""#, false),
+        ] {
+            let xml = doc(decl);
+            for skip in [true, false] {
+                let parsed = document_with(xml.as_bytes(), &Limits::default(), None, skip);
+                let Ok(Document::Pidf(presence)) = parsed else {
+                    panic!("{xml}: {parsed:?}");
+                };
+                let kept = [&presence.extensions[0], &presence.tuples[0].extensions[0]];
+                for (kept, expected) in kept.into_iter().zip(expected) {
+                    assert_eq!(kept.as_xml(), expected, "{xml}");
+                    assert_eq!(kept.to_string(), expected, "{xml}");
+                    let input = matches!(kept.declarations, Some(Declared::Input(_)));
+                    assert_eq!(input, borrowed, "{xml}");
+                    assert_eq!(kept.clone().into_owned().as_xml(), expected);
+                }
+            }
+        }
     }
 
     /// Repeated attribute names are refused with quick-xml's own error, at
