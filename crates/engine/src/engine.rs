@@ -814,7 +814,10 @@ impl Engine {
         let pidf = presence.to_xml();
         let old = user.publications.insert(
             publisher.clone(),
-            Box::new(Publication { presence, expires }),
+            Publication {
+                presence: Arc::new(presence),
+                expires,
+            },
         );
         let same = match (&old, user.publications.get(&publisher)) {
             (Some(o), Some(n)) => o.presence == n.presence,
@@ -1321,7 +1324,8 @@ impl Sub {
 
 #[derive(Debug)]
 struct Publication {
-    presence: Presence<'static>,
+    /// Shared with the user's document while it is the only publication.
+    presence: Arc<Presence<'static>>,
     expires: Timestamp,
 }
 
@@ -1338,10 +1342,9 @@ struct User {
     entity: String,
     sessions: Vec<SessionId>,
     blocked: HashSet<Id>,
-    /// Boxed: a B-tree leaf holds room for eleven values, and most users
-    /// have one publisher; inline, that room (about 2 KB) was most of a
-    /// publishing user's memory.
-    publications: BTreeMap<String, Box<Publication>>,
+    /// Each value is 16 bytes (the document behind an `Arc`): a B-tree
+    /// leaf keeps room for eleven, and most users have one publisher.
+    publications: BTreeMap<String, Publication>,
     document: Arc<Presence<'static>>,
     watchers: FastMap<Id, Sub>,
     watcher_rules: HashMap<Id, Decision>,
@@ -1371,11 +1374,21 @@ impl User {
     /// a presentity's presence may be several tuples). A single publisher's
     /// document is kept whole, extensions included.
     fn rebuild(&mut self) {
+        let mut only = self.publications.values();
+        if let (Some(p), None, 1) = (only.next(), only.next(), self.publications.len()) {
+            // The one publisher's document is the user's as it stands when
+            // it names the presentity as the user's record does: shared,
+            // not copied.
+            if p.presence.entity == self.entity.as_str() {
+                self.document = Arc::clone(&p.presence);
+                return;
+            }
+        }
         let mut doc = if self.publications.len() == 1 {
             self.publications
                 .values()
                 .next()
-                .map(|p| p.presence.clone())
+                .map(|p| Presence::clone(&p.presence))
                 .unwrap_or_default()
         } else {
             let mut doc = Presence::new(self.entity.clone());
@@ -1437,6 +1450,47 @@ fn parse_text(s: &str, record: &str) -> Result<Address, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lone_publication_is_the_document_and_others_are_combined() {
+        let alice = Address::new("alice", "example.com").unwrap_or_else(|e| panic!("{e}"));
+        let mut user = User::new(&alice);
+        let publication = |entity: &str, tuple: &str| Publication {
+            presence: Arc::new({
+                let mut p = Presence::new(entity.to_string());
+                p.tuples.push(cpim_formats::pidf::Tuple::new(
+                    tuple.to_string(),
+                    Some(cpim_formats::pidf::Basic::Open),
+                ));
+                p
+            }),
+            expires: Timestamp::from_millis(1),
+        };
+        // Named as the user's record names it: shared, not copied.
+        let phone = publication(&user.entity, "phone");
+        user.publications.insert("phone".into(), phone);
+        user.rebuild();
+        assert!(Arc::ptr_eq(
+            &user.document,
+            &user.publications["phone"].presence
+        ));
+        // Named otherwise: a copy under the user's own entity.
+        let spelled = publication("pres:Alice@example.com", "phone");
+        user.publications.insert("phone".into(), spelled);
+        user.rebuild();
+        assert!(!Arc::ptr_eq(
+            &user.document,
+            &user.publications["phone"].presence
+        ));
+        assert_eq!(user.document.entity, user.entity.as_str());
+        assert_eq!(user.document.tuples.len(), 1);
+        // Two publishers: one document with both tuples.
+        let laptop = publication(&user.entity, "laptop");
+        user.publications.insert("laptop".into(), laptop);
+        user.rebuild();
+        let ids: Vec<&str> = user.document.tuples.iter().map(|t| t.id.as_ref()).collect();
+        assert_eq!(ids, ["laptop", "phone"]);
+    }
 
     #[test]
     fn subscription_record_stays_small() {

@@ -8,6 +8,7 @@
 //! one presentity at a time, from the subscriptions gathered in a vector.
 
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use cpim_formats::op::TransId;
 use cpim_formats::pidf::Presence;
@@ -115,10 +116,10 @@ impl Restorer {
                 if let Some(user) = e.users.get_mut(&tid) {
                     let old = user.publications.insert(
                         p.publisher.to_owned(),
-                        Box::new(Publication {
-                            presence,
+                        Publication {
+                            presence: Arc::new(presence),
                             expires: p.expires,
-                        }),
+                        },
                     );
                     if let Some(old) = old {
                         e.pub_timers
