@@ -221,6 +221,17 @@ impl Address {
         }
     }
 
+    /// `local@domain` as [`Address::from_canonical`] reads it back, when
+    /// the address has that plain form (a dot-atom local part of
+    /// characters a URI never escapes, a domain with no label for IDNA);
+    /// `None` for any other, which must be written out as a URI is.
+    pub fn canonical_text(&self) -> Option<&str> {
+        match canonical_split(self.text.as_bytes()) {
+            Some((at, false)) if at == self.at => Some(&self.text),
+            _ => None,
+        }
+    }
+
     /// The local part, decoded and unquoted, case as written.
     pub fn local(&self) -> &str {
         // `at` is where an ASCII `@` was put: a char boundary.
