@@ -1374,22 +1374,18 @@ impl User {
     /// a presentity's presence may be several tuples). A single publisher's
     /// document is kept whole, extensions included.
     fn rebuild(&mut self) {
-        let mut only = self.publications.values();
-        if let (Some(p), None, 1) = (only.next(), only.next(), self.publications.len()) {
-            // The one publisher's document is the user's as it stands when
-            // it names the presentity as the user's record does: shared,
+        let mut doc = if self.publications.len() == 1 {
+            let Some(p) = self.publications.values().next() else {
+                return;
+            };
+            // Named as the user's record names the presentity, the one
+            // publisher's document is the user's as it stands: shared,
             // not copied.
             if p.presence.entity == self.entity.as_str() {
                 self.document = Arc::clone(&p.presence);
                 return;
             }
-        }
-        let mut doc = if self.publications.len() == 1 {
-            self.publications
-                .values()
-                .next()
-                .map(|p| Presence::clone(&p.presence))
-                .unwrap_or_default()
+            Presence::clone(&p.presence)
         } else {
             let mut doc = Presence::new(self.entity.clone());
             for p in self.publications.values() {
