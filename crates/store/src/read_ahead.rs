@@ -14,7 +14,10 @@ use cpim_engine::{
 };
 use rusqlite::{Connection, Row, Transaction};
 
-use crate::{int, read_rare_records, status_from_sql, text, time_from_sql, SqliteStoreError};
+use crate::{
+    int, read_rare_records, status_from_sql, text, time_from_sql, SqliteStoreError,
+    SUBSCRIPTIONS_IN_ORDER,
+};
 
 /// Rows per batch: enough that the channel's cost per batch vanishes, few
 /// enough that a batch stays in the cache between the two threads.
@@ -200,7 +203,7 @@ fn read(conn: &mut Connection, tx: &SyncSender<Batch>) -> Result<(), Stop> {
     )?;
     each_batch(
         &txn,
-        "SELECT watcher, target, expires_at, state FROM subscription",
+        SUBSCRIPTIONS_IN_ORDER,
         tx,
         Batch::Subscriptions,
         |r, rows| {

@@ -6,7 +6,8 @@
 //! two. The statements are plain SQL that PostgreSQL also accepts (`TEXT`,
 //! `BIGINT`, `BYTEA`-like `BLOB`, composite primary keys, ordinary indexes),
 //! so a PostgreSQL backend can replay the same steps against a one-row
-//! `schema_version` table instead of the header field.
+//! `schema_version` table instead of the header field; the one exception,
+//! `WITHOUT ROWID` in step 4, it leaves out.
 
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -36,6 +37,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 3,
         sql: include_str!("migrations/0003_relayed_refresh.sql"),
+    },
+    Migration {
+        version: 4,
+        sql: include_str!("migrations/0004_subscription_by_target.sql"),
     },
 ];
 
@@ -274,7 +279,7 @@ mod tests {
             "version 2 has no refreshes"
         );
         assert_eq!(migrate(&mut conn).unwrap(), 2);
-        assert_eq!(version(&conn).unwrap(), 3);
+        assert_eq!(version(&conn).unwrap(), SCHEMA_VERSION);
         let kept: (String, String, i64, i64) = conn
             .query_row(
                 "SELECT state, request_phase, request_relay, request_duration
@@ -294,6 +299,69 @@ mod tests {
             [],
         );
         assert!(bad.is_err(), "the phase is still checked");
+    }
+
+    #[test]
+    fn version_3_file_keeps_its_subscriptions_in_target_order() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_with(&mut conn, MIGRATIONS, 3).unwrap();
+        // Written watcher by watcher, as version 3 kept them.
+        for (watcher, target, expires, state) in [
+            ("alice@example.com", "zed@example.com", 1, "active"),
+            ("alice@example.com", "bob@example.com", 2, "pending"),
+            ("carol@example.com", "zed@example.com", 3, "active"),
+            ("carol@example.com", "bob@example.com", 4, "active"),
+        ] {
+            conn.execute(
+                "INSERT INTO subscription (watcher, target, expires_at, state)
+                 VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![watcher, target, expires, state],
+            )
+            .unwrap();
+        }
+        assert_eq!(migrate(&mut conn).unwrap(), 3);
+        assert_eq!(version(&conn).unwrap(), SCHEMA_VERSION);
+        let mut stmt = conn.prepare(crate::SUBSCRIPTIONS_IN_ORDER).unwrap();
+        let rows: Vec<(String, String, i64, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let expected = [
+            ("alice@example.com", "bob@example.com", 2, "pending"),
+            ("carol@example.com", "bob@example.com", 4, "active"),
+            ("alice@example.com", "zed@example.com", 1, "active"),
+            ("carol@example.com", "zed@example.com", 3, "active"),
+        ]
+        .map(|(w, t, e, s)| (w.to_owned(), t.to_owned(), e, s.to_owned()));
+        assert_eq!(rows, expected);
+        // Still one subscription per watcher and target, and a checked state.
+        let again = conn.execute(
+            "INSERT INTO subscription (watcher, target, expires_at, state)
+             VALUES ('alice@example.com', 'bob@example.com', 9, 'active')",
+            [],
+        );
+        assert!(again.is_err(), "the key is unique");
+        let bad = conn.execute(
+            "INSERT INTO subscription (watcher, target, expires_at, state)
+             VALUES ('dan@example.com', 'bob@example.com', 9, 'gone')",
+            [],
+        );
+        assert!(bad.is_err(), "the state is checked");
+    }
+
+    #[test]
+    fn subscriptions_are_read_in_key_order_without_a_sort() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        let plan = format!("EXPLAIN QUERY PLAN {}", crate::SUBSCRIPTIONS_IN_ORDER);
+        let mut stmt = conn.prepare(&plan).unwrap();
+        let steps: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(steps, ["SCAN subscription"], "no temporary B-tree");
     }
 
     #[test]

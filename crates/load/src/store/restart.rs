@@ -189,11 +189,12 @@ fn restart_once(
     Ok((notified, (opened, restored - opened, notified - restored)))
 }
 
-/// The floor: a bare connection reads every subscription row's columns.
+/// The floor: a bare connection reads every subscription row's columns,
+/// with the store's own query.
 fn floor_once(file: &Path, subscriptions: u32) -> Result<Duration, StoreBenchError> {
     let start = Instant::now();
     let conn = rusqlite::Connection::open(file)?;
-    let mut stmt = conn.prepare("SELECT watcher, target, expires_at, state FROM subscription")?;
+    let mut stmt = conn.prepare(cpim_store::SUBSCRIPTIONS_IN_ORDER)?;
     let mut rows = stmt.query([])?;
     let (mut n, mut bytes) = (0u32, 0usize);
     while let Some(row) = rows.next()? {
