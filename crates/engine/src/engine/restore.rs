@@ -3,9 +3,11 @@
 //!
 //! A restart reads millions of subscriptions: each is taken from the
 //! store's row text without a copy, its target found by that text in a
-//! table of the users alone, and only a watcher not seen before is built as
-//! an address. The watcher maps and the expiry index are built at the end,
-//! one presentity at a time, from the subscriptions gathered in a vector.
+//! table of the users alone (or, as the store gives each presentity's
+//! subscriptions together, taken from the row before), and only a watcher
+//! not seen before is built as an address. Each presentity's subscriptions
+//! are gathered while its rows come and put in its watcher map, sized once,
+//! when they end; the expiry index is sorted once at the end.
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -32,7 +34,7 @@ impl Engine {
             .engine
             .names
             .reserve(snapshot.users.len() + snapshot.subscriptions.len());
-        restorer.subscriptions.reserve(snapshot.subscriptions.len());
+        restorer.timers.reserve(snapshot.subscriptions.len());
         for record in snapshot.records() {
             restorer.take(record)?;
         }
@@ -65,17 +67,22 @@ struct Restorer {
     /// Users whose publications were restored; their combined document is
     /// built once, at the end.
     published: Vec<Id>,
-    /// Subscriptions as timer keys (expiry, target, watcher), in the
-    /// store's order: put in their presentities' watcher maps at the end,
-    /// one presentity at a time, each map sized once. Inserting them as
-    /// they come would touch a random map of millions of entries per row
-    /// and grow each map many times. 16 bytes a row, and the buffer is
-    /// used again for the expiry index.
-    subscriptions: Vec<u128>,
-    /// Which of `subscriptions` (by position) are pending, one bit each.
-    pending: Bits,
-    /// How many of `subscriptions` each target (by id) has.
-    per_target: Vec<u32>,
+    /// The subscriptions of the presentity whose rows are coming in, put in
+    /// its watcher map (sized once) when a row of another one comes.
+    /// Inserting each row into its map at once would grow the map step by
+    /// step, and for a store that does not give the rows together touch a
+    /// random map per row; this way any order gives the same engine.
+    group: Vec<(Id, Sub)>,
+    /// The target of `group`, and the text it was found by: the next row
+    /// of the same presentity needs no lookup.
+    group_target: Option<(Id, String)>,
+    /// Every subscription as a timer key (expiry, target, watcher), sorted
+    /// into the expiry index at the end.
+    timers: Vec<u128>,
+    /// Whether a watcher map already held a subscription put again (a store
+    /// never gives two for one watcher and target; if it did, the later
+    /// stands): `timers` then holds a stale key and is built from the maps.
+    replaced: bool,
 }
 
 impl Restorer {
@@ -86,9 +93,10 @@ impl Restorer {
             user_texts: String::new(),
             hasher: foldhash::fast::RandomState::default(),
             published: Vec::new(),
-            subscriptions: Vec::new(),
-            pending: Bits::default(),
-            per_target: Vec::new(),
+            group: Vec::new(),
+            group_target: None,
+            timers: Vec::new(),
+            replaced: false,
         }
     }
 
@@ -198,19 +206,52 @@ impl Restorer {
 
     /// One subscription: the hot path of a restart.
     fn subscription(&mut self, s: SubscriptionRef<'_>) -> Result<(), StoreError> {
-        let tid = self.stored_user(s.target, "subscription")?;
+        let tid = match &self.group_target {
+            Some((tid, text)) if text == s.target => *tid,
+            _ => {
+                self.flush_group();
+                let tid = self.stored_user(s.target, "subscription")?;
+                let mut text = self
+                    .group_target
+                    .take()
+                    .map(|(_, text)| text)
+                    .unwrap_or_default();
+                text.clear();
+                text.push_str(s.target);
+                self.group_target = Some((tid, text));
+                tid
+            }
+        };
         let wid = self
             .engine
             .names
             .retain_text(s.watcher, |text| parse_text(text, "subscription"))?;
-        self.pending.push(s.state != SubscriptionStatus::Active);
-        self.subscriptions.push(timer_key(s.expires, tid, wid));
-        let t = tid as usize;
-        if t >= self.per_target.len() {
-            self.per_target.resize(t + 1, 0);
-        }
-        self.per_target[t] += 1;
+        let sub = Sub {
+            expires: s.expires,
+            pending: s.state != SubscriptionStatus::Active,
+        };
+        self.group.push((wid, sub));
+        self.timers.push(timer_key(s.expires, tid, wid));
         Ok(())
+    }
+
+    /// Puts the gathered subscriptions in their presentity's watcher map.
+    fn flush_group(&mut self) {
+        let Some((tid, _)) = &self.group_target else {
+            return;
+        };
+        let e = &mut self.engine;
+        // `stored_user` finds only users the engine holds.
+        if let Some(user) = e.users.get_mut(tid) {
+            user.watchers.reserve(self.group.len());
+            for &(wid, sub) in &self.group {
+                if user.watchers.insert(wid, sub).is_some() {
+                    e.names.release(wid);
+                    self.replaced = true;
+                }
+            }
+        }
+        self.group.clear();
     }
 
     /// The id of a stored user, found by the text the engine wrote for it.
@@ -259,6 +300,7 @@ impl Restorer {
     }
 
     fn finish(mut self) -> Engine {
+        self.flush_group();
         let mut e = self.engine;
         self.published.sort_unstable();
         self.published.dedup();
@@ -267,58 +309,17 @@ impl Restorer {
                 user.rebuild();
             }
         }
-        // Grouped by presentity: a counting sort on the target's id (ids
-        // are dense), which keeps the store's order within each group.
-        let mut subscriptions = self.subscriptions;
-        let mut starts = Vec::with_capacity(self.per_target.len() + 1);
-        let mut total = 0usize;
-        for &count in &self.per_target {
-            starts.push(total);
-            total += count as usize;
-        }
-        starts.push(total);
-        // Zeroes, so the allocator can hand over fresh pages unwritten.
-        let mut grouped = vec![0u128; subscriptions.len()];
-        let mut grouped_pending = Bits::zeroed(subscriptions.len());
-        let mut next = starts.clone();
-        for (row, &key) in subscriptions.iter().enumerate() {
-            let (_, tid, _) = timer_of_key(key);
-            let slot = &mut next[tid as usize];
-            grouped[*slot] = key;
-            if self.pending.get(row) {
-                grouped_pending.set(*slot);
+        let mut timers = self.timers;
+        if self.replaced {
+            timers.clear();
+            for (&tid, user) in &e.users {
+                timers.extend(
+                    user.watchers
+                        .iter()
+                        .map(|(&wid, sub)| timer_key(sub.expires, tid, wid)),
+                );
             }
-            *slot += 1;
         }
-        // The expiry index is built in the buffer the rows came in.
-        subscriptions.clear();
-        let mut timers = subscriptions;
-        for (tid, range) in starts.windows(2).enumerate() {
-            let group = &grouped[range[0]..range[1]];
-            let tid = tid as Id;
-            let Some(user) = e.users.get_mut(&tid).filter(|_| !group.is_empty()) else {
-                continue;
-            };
-            user.watchers.reserve(group.len());
-            for (at, &key) in (range[0]..).zip(group) {
-                let (expires, _, wid) = timer_of_key(key);
-                let sub = Sub {
-                    expires,
-                    pending: grouped_pending.get(at),
-                };
-                // One per (watcher, target); a store never holds two, and if
-                // it did the later would stand.
-                if user.watchers.insert(wid, sub).is_some() {
-                    e.names.release(wid);
-                }
-            }
-            timers.extend(
-                user.watchers
-                    .iter()
-                    .map(|(&wid, sub)| timer_key(sub.expires, tid, wid)),
-            );
-        }
-        drop(grouped);
         // Built in bulk from the sorted whole: far cheaper than one insert
         // per subscription.
         timers.sort_unstable();
@@ -342,40 +343,6 @@ fn timer_of_key(key: u128) -> (Timestamp, Id, Id) {
     )
 }
 
-/// One bit per position.
-#[derive(Debug, Default)]
-struct Bits {
-    words: Vec<u64>,
-    len: usize,
-}
-
-impl Bits {
-    fn zeroed(len: usize) -> Bits {
-        Bits {
-            words: vec![0; len.div_ceil(64)],
-            len,
-        }
-    }
-
-    fn push(&mut self, bit: bool) {
-        if self.len % 64 == 0 {
-            self.words.push(0);
-        }
-        self.words[self.len / 64] |= u64::from(bit) << (self.len % 64);
-        self.len += 1;
-    }
-
-    fn set(&mut self, at: usize) {
-        self.words[at / 64] |= 1 << (at % 64);
-    }
-
-    fn get(&self, at: usize) -> bool {
-        self.words
-            .get(at / 64)
-            .is_some_and(|w| w >> (at % 64) & 1 == 1)
-    }
-}
-
 /// Where a user's record text is in `Restorer::user_texts` (16 bytes: the
 /// table is read once per subscription and should stay in the cache).
 #[derive(Clone, Copy, Debug)]
@@ -387,25 +354,92 @@ struct UserKey {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
+    use crate::store::SubscriptionRecord;
+
+    /// An engine restored from two users and `subscriptions` (watcher,
+    /// target, expiry, pending), in the order given.
+    fn restored(subscriptions: &[(&str, &str, u64, bool)]) -> Engine {
+        let snapshot = Snapshot {
+            users: vec!["ann@example.com".into(), "bob@example.com".into()],
+            subscriptions: subscriptions
+                .iter()
+                .map(|&(watcher, target, expires, pending)| SubscriptionRecord {
+                    watcher: watcher.into(),
+                    target: target.into(),
+                    expires: Timestamp::from_millis(expires),
+                    state: if pending {
+                        SubscriptionStatus::Pending
+                    } else {
+                        SubscriptionStatus::Active
+                    },
+                })
+                .collect(),
+            ..Snapshot::default()
+        };
+        let engine = Engine::restore(Config::new(["example.com"]), snapshot).unwrap();
+        engine.check_invariants().unwrap();
+        engine
+    }
+
+    /// Every subscription in the watcher maps: (target, watcher, expiry,
+    /// pending).
+    fn watcher_maps(e: &Engine) -> BTreeSet<(String, String, u64, bool)> {
+        e.users
+            .iter()
+            .flat_map(|(&tid, user)| {
+                user.watchers.iter().map(move |(&wid, sub)| {
+                    (
+                        e.names.addr(tid).to_string(),
+                        e.names.addr(wid).to_string(),
+                        sub.expires.as_millis(),
+                        sub.pending,
+                    )
+                })
+            })
+            .collect()
+    }
 
     #[test]
-    fn bits_keep_each_position_across_word_boundaries() {
-        let pattern = |i: usize| i % 3 == 0 || i == 64 || i == 127;
-        let mut pushed = Bits::default();
-        let mut set = Bits::zeroed(130);
-        for i in 0..130 {
-            pushed.push(pattern(i));
-            if pattern(i) {
-                set.set(i);
-            }
-        }
-        for i in 0..130 {
-            assert_eq!(pushed.get(i), pattern(i), "pushed bit {i}");
-            assert_eq!(set.get(i), pattern(i), "set bit {i}");
-        }
-        assert!(!pushed.get(130), "past the end reads as unset");
+    fn subscriptions_restore_alike_in_any_order() {
+        let grouped = [
+            ("w1@example.net", "ann@example.com", 30, false),
+            ("w2@example.net", "ann@example.com", 10, true),
+            ("w1@example.net", "bob@example.com", 20, false),
+            ("w3@example.net", "bob@example.com", 40, true),
+        ];
+        let interleaved = [grouped[2], grouped[0], grouped[3], grouped[1]];
+        let a = restored(&grouped);
+        let b = restored(&interleaved);
+        assert_eq!(watcher_maps(&a).len(), 4);
+        assert_eq!(watcher_maps(&a), watcher_maps(&b));
+        assert_eq!(a.poll_timeout(), Some(Timestamp::from_millis(10)));
+        assert_eq!(b.poll_timeout(), Some(Timestamp::from_millis(10)));
+        assert_eq!(a.interned_addresses(), b.interned_addresses());
+    }
+
+    #[test]
+    fn a_subscription_given_twice_keeps_the_later() {
+        let e = restored(&[
+            ("w1@example.net", "ann@example.com", 5, false),
+            ("w2@example.net", "bob@example.com", 50, false),
+            ("w1@example.net", "ann@example.com", 300, true),
+        ]);
+        let maps = watcher_maps(&e);
+        let expected: BTreeSet<_> = [
+            ("ann@example.com", "w1@example.net", 300, true),
+            ("bob@example.com", "w2@example.net", 50, false),
+        ]
+        .map(|(t, w, at, p)| (t.to_owned(), w.to_owned(), at, p))
+        .into();
+        assert_eq!(maps, expected);
+        // The earlier expiry left no timer behind (`check_invariants`
+        // compares the index with the maps).
+        assert_eq!(e.poll_timeout(), Some(Timestamp::from_millis(50)));
     }
 
     #[test]
