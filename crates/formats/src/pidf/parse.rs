@@ -182,6 +182,9 @@ struct Parser<'i, 'a> {
     /// The declaration texts of fragments needing one, by its index in
     /// `declarations`.
     single: Vec<Option<Arc<str>>>,
+    /// The last tag read by [`Parser::plain_attributes_of`] (where its
+    /// attribute bytes are in the input, and how long) and what was found.
+    last_plain: Option<((usize, usize), Option<PlainAttributes>)>,
 }
 
 impl<'i, 'a> Parser<'i, 'a> {
@@ -211,6 +214,7 @@ impl<'i, 'a> Parser<'i, 'a> {
             joined: Vec::new(),
             declared: Vec::new(),
             single: Vec::new(),
+            last_plain: None,
         }
     }
 
@@ -550,6 +554,11 @@ impl<'i, 'a> Parser<'i, 'a> {
             }));
         }
         if declares_namespace(raw) {
+            if let Some(plain) = self.plain_attributes_of(raw) {
+                self.declare_plain(raw, &plain)?;
+                self.pending_end = empty;
+                return Ok(Ev::Start(start));
+            }
             for attr in start.attributes().with_checks(false) {
                 let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
                 if let Some(decl) = attr.key.as_namespace_binding() {
@@ -566,6 +575,73 @@ impl<'i, 'a> Parser<'i, 'a> {
         }
         self.pending_end = empty;
         Ok(Ev::Start(start))
+    }
+
+    /// [`plain_attributes`] of a start tag's attribute bytes `raw`, when
+    /// the plain readings are taken (see [`Parser::skip_plain`]).
+    /// The last tag's are kept: `<presence>`'s are read for its
+    /// declarations when it opens and for `entity` after.
+    fn plain_attributes_of(&mut self, raw: &[u8]) -> Option<PlainAttributes> {
+        if !self.skip_plain {
+            return None;
+        }
+        // Only tags lying in the input are kept by where they are: an owned
+        // copy's place could be another's later.
+        let Some(at) = self.offset_of(raw) else {
+            return plain_attributes(raw);
+        };
+        let key = (at, raw.len());
+        if let Some((seen, plain)) = &self.last_plain {
+            if *seen == key {
+                return plain.clone();
+            }
+        }
+        let plain = plain_attributes(raw);
+        self.last_plain = Some((key, plain.clone()));
+        plain
+    }
+
+    /// The namespace declarations among plain attributes, as [`Parser::open`]
+    /// reads them from quick-xml's: the value as written (normalising
+    /// leaves a plain one as it is), and where the declaration is written
+    /// in the form [`Parser::written_declaration`] looks for.
+    fn declare_plain(&mut self, raw: &[u8], plain: &PlainAttributes) -> Result<(), PidfError> {
+        let raw_at = self.offset_of(raw);
+        for span in plain.iter() {
+            let prefix = match &raw[span.name()] {
+                b"xmlns" => &[][..],
+                name => match name.strip_prefix(b"xmlns:") {
+                    Some(prefix) => prefix,
+                    None => continue,
+                },
+            };
+            let value = &raw[span.value()];
+            let written = match raw_at {
+                Some(at)
+                    if span.name_start as usize > 0
+                        && raw[span.name_start as usize - 1] == b' '
+                        && raw[span.value_end as usize] == b'"'
+                        && utf8(value).is_ok() =>
+                {
+                    at + span.name_start as usize - 1..at + span.value_end as usize + 1
+                }
+                _ => 0..0,
+            };
+            self.scope
+                .push(prefix, value, self.depth, written)
+                .map_err(|kind| self.error(kind))?;
+        }
+        Ok(())
+    }
+
+    /// A plain attribute's value, borrowed from the input, as
+    /// [`Parser::attribute_cow`] gives it.
+    fn plain_value(&self, raw: &[u8], span: &PlainSpan) -> Result<Cow<'i, str>, PidfError> {
+        let value = &raw[span.value()];
+        self.offset_of(value)
+            .and_then(|at| self.str_at(at..at + value.len()))
+            .map(Cow::Borrowed)
+            .ok_or_else(|| self.error(ErrorKind::InvalidUtf8))
     }
 
     /// Where the declaration `attr` is written in the input as a kept
@@ -670,8 +746,21 @@ impl<'i, 'a> Parser<'i, 'a> {
         // that comparing with each costs more.
         let mut ids = None;
         let mut entity = None;
+        let raw = start.attributes_raw();
+        let plain = self.plain_attributes_of(raw).filter(|plain| {
+            plain
+                .iter()
+                .all(|span| matches!(&raw[span.name()], b"entity" | b"xmlns"))
+        });
         let mut others = false;
-        for attr in checked_attributes(start) {
+        for span in plain.iter().flat_map(PlainAttributes::iter) {
+            if &raw[span.name()] == b"entity" {
+                entity = Some(self.plain_value(raw, span)?);
+            }
+        }
+        // Anything else: quick-xml's reading.
+        let read = if plain.is_some() { None } else { Some(start) };
+        for attr in read.into_iter().flat_map(checked_attributes) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
             // Past the first other attribute, all are read below, in order,
             // so that the first error is the one reported.
@@ -762,7 +851,15 @@ impl<'i, 'a> Parser<'i, 'a> {
         let mut tuple = Tuple::default();
         let mut id = None;
         let mut others = false;
-        for attr in checked_attributes(start) {
+        let raw = start.attributes_raw();
+        let plain = self
+            .plain_attributes_of(raw)
+            .filter(|plain| plain.iter().all(|span| &raw[span.name()] == b"id"));
+        for span in plain.iter().flat_map(PlainAttributes::iter) {
+            id = Some(self.plain_value(raw, span)?);
+        }
+        let read = if plain.is_some() { None } else { Some(start) };
+        for attr in read.into_iter().flat_map(checked_attributes) {
             let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
             if attr.key.as_ref() == b"id" {
                 id = Some(self.attribute_cow(&attr)?);
@@ -2243,6 +2340,118 @@ fn checked_attributes<'s>(
     })
 }
 
+/// The attributes of a start tag written in the plain form, as ranges of
+/// `raw` (the tag's bytes after its name): each ` name="value"` (or with
+/// `'`) after white space, the name ASCII letters, digits, `_`, `-`, `.`
+/// with at most one `:` (each side starting with a letter or `_`), the
+/// value without `&`, `<`, tab, CR or LF, so that normalising leaves it as
+/// written; names all different, at most [`PlainAttributes::MAX`] of them.
+/// `None` for any other tag, which goes to quick-xml's attribute reading:
+/// that costs several hundred instructions an attribute, this a few a byte.
+fn plain_attributes(raw: &[u8]) -> Option<PlainAttributes> {
+    // Bytes that end a plain value or make it not plain; by table, one
+    // load a byte where the tests take several.
+    const STOP: [bool; 256] = {
+        let mut table = [false; 256];
+        let stops = *b"\"'&<\t\r\n";
+        let mut k = 0;
+        while k < stops.len() {
+            table[stops[k] as usize] = true;
+            k += 1;
+        }
+        table
+    };
+    let name_start = |b: u8| b.is_ascii_alphabetic() || b == b'_';
+    let mut found = PlainAttributes::default();
+    let mut i = 0;
+    loop {
+        let spaces = raw[i..].iter().take_while(|&&b| is_space(b)).count();
+        i += spaces;
+        let Some(&first) = raw.get(i) else {
+            return Some(found);
+        };
+        if spaces == 0 || !name_start(first) {
+            return None;
+        }
+        let name_end = plain_name(raw, i)?;
+        let name = &raw[i..name_end];
+        if let Some(colon) = name.iter().position(|&b| b == b':') {
+            if !name.get(colon + 1).is_some_and(|&b| name_start(b)) {
+                return None;
+            }
+        }
+        let (Some(b'='), Some(&quote)) = (raw.get(name_end), raw.get(name_end + 1)) else {
+            return None;
+        };
+        let value_start = name_end + 2;
+        let mut value_end = value_start;
+        loop {
+            let b = *raw.get(value_end)?;
+            if STOP[usize::from(b)] {
+                // The other quote is part of the value; anything else
+                // stops it, plainly only at its own quote.
+                if b == quote {
+                    break;
+                }
+                if b != b'"' && b != b'\'' || quote != b'"' && quote != b'\'' {
+                    return None;
+                }
+            }
+            value_end += 1;
+        }
+        if found.len == PlainAttributes::MAX
+            || found.iter().any(|span| raw.get(span.name()) == Some(name))
+        {
+            return None;
+        }
+        // Offsets fit: a tag past 4 GiB is over every limit anyway, and
+        // `try_from` sends it to quick-xml.
+        found.spans[found.len] = PlainSpan {
+            name_start: u32::try_from(i).ok()?,
+            name_end: u32::try_from(name_end).ok()?,
+            value_start: u32::try_from(value_start).ok()?,
+            value_end: u32::try_from(value_end).ok()?,
+        };
+        found.len += 1;
+        i = value_end + 1;
+    }
+}
+
+/// What [`plain_attributes`] found.
+#[derive(Clone, Default)]
+struct PlainAttributes {
+    spans: [PlainSpan; PlainAttributes::MAX],
+    len: usize,
+}
+
+impl PlainAttributes {
+    /// Enough for PIDF's elements; a tag with more is read by quick-xml.
+    const MAX: usize = 4;
+
+    fn iter(&self) -> impl Iterator<Item = &PlainSpan> {
+        self.spans[..self.len].iter()
+    }
+}
+
+/// One attribute's name and value, as offsets in the tag's bytes.
+#[derive(Clone, Copy, Default)]
+struct PlainSpan {
+    name_start: u32,
+    name_end: u32,
+    value_start: u32,
+    value_end: u32,
+}
+
+impl PlainSpan {
+    fn name(&self) -> Range<usize> {
+        self.name_start as usize..self.name_end as usize
+    }
+
+    fn value(&self) -> Range<usize> {
+        self.value_start as usize..self.value_end as usize
+    }
+}
+
 /// XML white space (`S`).
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
@@ -2553,6 +2762,67 @@ mod tests {
             }
         }
         assert!(compared > 10_000);
+    }
+
+    /// Where `plain_attributes` takes a tag, quick-xml (its checks on)
+    /// reads the same attributes without error, each value as written and
+    /// left so by normalising; tried on tags with every byte replaced by
+    /// each of the 256 values, and cut short at every byte.
+    #[test]
+    fn plain_attributes_read_as_quick_xml_reads_them() {
+        let tags: [&[u8]; 4] = [
+            br#"<presence xmlns="urn:ietf:params:xml:ns:pidf" entity='pres:a@b'>"#,
+            br#"<t id="a'b" x:y='c"d' _z="" >"#,
+            br#"<t a="1" b="2" c="3" d="4"/>"#,
+            b"<t\ta=\"1\"\r\nb=\"\xc3\xa9\">",
+        ];
+        let mut taken = 0;
+        for tag in tags {
+            let mut bytes = tag.to_vec();
+            let mut check = |bytes: &[u8]| {
+                let mut reader = Reader::from_reader(bytes);
+                let start = match reader.read_event() {
+                    Ok(Event::Start(start) | Event::Empty(start)) => start,
+                    _ => return,
+                };
+                let raw = start.attributes_raw();
+                let Some(plain) = plain_attributes(raw) else {
+                    return;
+                };
+                taken += 1;
+                let read: Vec<_> = start
+                    .attributes()
+                    .with_checks(true)
+                    .collect::<Result<_, _>>()
+                    .unwrap_or_else(|e| panic!("{e} in {:?}", String::from_utf8_lossy(bytes)));
+                assert_eq!(
+                    read.len(),
+                    plain.len,
+                    "{:?}",
+                    String::from_utf8_lossy(bytes)
+                );
+                for (attr, span) in read.iter().zip(plain.iter()) {
+                    assert_eq!(attr.key.as_ref(), &raw[span.name()]);
+                    assert_eq!(&*attr.value, &raw[span.value()]);
+                    if let Ok(value) = std::str::from_utf8(&raw[span.value()]) {
+                        let normalised = attr
+                            .normalized_value(XmlVersion::Implicit1_0)
+                            .expect("a plain value normalises");
+                        assert_eq!(normalised, value);
+                    }
+                }
+            };
+            check(&bytes);
+            for at in 0..tag.len() {
+                check(&tag[..at]);
+                for b in 0..=255 {
+                    bytes[at] = b;
+                    check(&bytes);
+                }
+                bytes[at] = tag[at];
+            }
+        }
+        assert!(taken > 10_000, "{taken}");
     }
 
     /// A kept extension's added declaration is the same text whether it is
