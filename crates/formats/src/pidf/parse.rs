@@ -577,7 +577,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         Ok(Ev::Start(start))
     }
 
-    /// [`plain_attributes`] of a start tag's attribute bytes `raw`, when
+    /// [`plain_tag_attributes`] of a start tag's attribute bytes `raw`, when
     /// the plain readings are taken (see [`Parser::skip_plain`]).
     /// The last tag's are kept: `<presence>`'s are read for its
     /// declarations when it opens and for `entity` after.
@@ -588,7 +588,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         // Only tags lying in the input are kept by where they are: an owned
         // copy's place could be another's later.
         let Some(at) = self.offset_of(raw) else {
-            return plain_attributes(raw);
+            return plain_tag_attributes(raw);
         };
         let key = (at, raw.len());
         if let Some((seen, plain)) = &self.last_plain {
@@ -596,7 +596,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                 return plain.clone();
             }
         }
-        let plain = plain_attributes(raw);
+        let plain = plain_tag_attributes(raw);
         self.last_plain = Some((key, plain.clone()));
         plain
     }
@@ -2348,7 +2348,7 @@ fn checked_attributes<'s>(
 /// written; names all different, at most [`PlainAttributes::MAX`] of them.
 /// `None` for any other tag, which goes to quick-xml's attribute reading:
 /// that costs several hundred instructions an attribute, this a few a byte.
-fn plain_attributes(raw: &[u8]) -> Option<PlainAttributes> {
+fn plain_tag_attributes(raw: &[u8]) -> Option<PlainAttributes> {
     // Bytes that end a plain value or make it not plain; by table, one
     // load a byte where the tests take several.
     const STOP: [bool; 256] = {
@@ -2386,16 +2386,18 @@ fn plain_attributes(raw: &[u8]) -> Option<PlainAttributes> {
         let value_start = name_end + 2;
         let mut value_end = value_start;
         loop {
-            let b = *raw.get(value_end)?;
-            if STOP[usize::from(b)] {
-                // The other quote is part of the value; anything else
-                // stops it, plainly only at its own quote.
-                if b == quote {
-                    break;
-                }
-                if b != b'"' && b != b'\'' || quote != b'"' && quote != b'\'' {
-                    return None;
-                }
+            value_end += raw
+                .get(value_end..)?
+                .iter()
+                .position(|&b| STOP[usize::from(b)])?;
+            // The other quote is part of the value; anything else stops it,
+            // plainly only at its own quote.
+            let b = raw[value_end];
+            if b == quote {
+                break;
+            }
+            if b != b'"' && b != b'\'' || quote != b'"' && quote != b'\'' {
+                return None;
             }
             value_end += 1;
         }
@@ -2417,7 +2419,7 @@ fn plain_attributes(raw: &[u8]) -> Option<PlainAttributes> {
     }
 }
 
-/// What [`plain_attributes`] found.
+/// What [`plain_tag_attributes`] found.
 #[derive(Clone, Default)]
 struct PlainAttributes {
     spans: [PlainSpan; PlainAttributes::MAX],
@@ -2764,12 +2766,12 @@ mod tests {
         assert!(compared > 10_000);
     }
 
-    /// Where `plain_attributes` takes a tag, quick-xml (its checks on)
+    /// Where `plain_tag_attributes` takes a tag, quick-xml (its checks on)
     /// reads the same attributes without error, each value as written and
     /// left so by normalising; tried on tags with every byte replaced by
     /// each of the 256 values, and cut short at every byte.
     #[test]
-    fn plain_attributes_read_as_quick_xml_reads_them() {
+    fn plain_tag_attributes_read_as_quick_xml_reads_them() {
         let tags: [&[u8]; 4] = [
             br#"<presence xmlns="urn:ietf:params:xml:ns:pidf" entity='pres:a@b'>"#,
             br#"<t id="a'b" x:y='c"d' _z="" >"#,
@@ -2786,7 +2788,7 @@ mod tests {
                     _ => return,
                 };
                 let raw = start.attributes_raw();
-                let Some(plain) = plain_attributes(raw) else {
+                let Some(plain) = plain_tag_attributes(raw) else {
                     return;
                 };
                 taken += 1;
