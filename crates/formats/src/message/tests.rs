@@ -164,6 +164,29 @@ fn short_comparison_is_equality() {
     }
 }
 
+/// The 16-byte line scan (SSE2 on x86, words elsewhere) marks exactly the
+/// control characters and DEL, each at its own bit, for every byte value at
+/// every place of a chunk next to any other byte; the SSE2 and word
+/// readings agree bit for bit.
+#[test]
+fn control_masks_are_exact() {
+    for b in 0..=255u8 {
+        for other in [0u8, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0x9f, 0xa0, 0xff] {
+            for at in 0..16 {
+                let mut chunk = [other; 16];
+                chunk[at] = b;
+                let expected = chunk
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &c)| c < 0x20 || c == 0x7f)
+                    .fold(0u32, |m, (k, _)| m | 1 << k);
+                assert_eq!(parse::control_mask(&chunk), expected, "{chunk:?}");
+                assert_eq!(parse::control_mask_words(&chunk), expected, "{chunk:?}");
+            }
+        }
+    }
+}
+
 /// The word-at-a-time scanner marks exactly the control characters and
 /// DEL, at any place in the word and next to any other byte.
 #[test]
