@@ -446,7 +446,8 @@ impl<'a> Parser<'a, '_> {
         if longest > self.limits.max_line || lines > room {
             return None;
         }
-        let text = std::str::from_utf8(&input[pos..block_end]).ok()?;
+        // Any error is found again, with its offset, by the slow path.
+        let text = simdutf8::basic::from_utf8(&input[pos..block_end]).ok()?;
         self.fields += lines;
         let mut scope = Scope::default();
         // At most 64 at first, so that a block of many short lines under
