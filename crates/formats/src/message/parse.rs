@@ -9,6 +9,8 @@
 
 use memchr::{memchr, memmem};
 
+use super::simd;
+
 use super::text::{
     eq_ignore_case, is_absolute_uri, is_absolute_uri_without_fragment, is_date_time,
     is_language_tag, is_mime_tokenchar, is_tokenchar, namechar_end, skip_mime_name,
@@ -1023,7 +1025,7 @@ fn clean_line(input: &[u8], pos: usize, end: usize) -> Option<usize> {
     let hay = input.get(pos..end)?;
     let mut i = 0;
     while let Some(chunk) = hay.get(i..).and_then(<[u8]>::first_chunk::<16>) {
-        let mask = control_mask(chunk);
+        let mask = simd::control(chunk);
         if mask != 0 {
             return crlf_at(hay, i + mask.trailing_zeros() as usize).map(|at| pos + at);
         }
@@ -1033,64 +1035,11 @@ fn clean_line(input: &[u8], pos: usize, end: usize) -> Option<usize> {
     let rest = hay.get(i..)?;
     let mut last = [b' '; 16];
     last.get_mut(..rest.len())?.copy_from_slice(rest);
-    let mask = control_mask(&last);
+    let mask = simd::control(&last);
     if mask == 0 {
         return None;
     }
     crlf_at(hay, i + mask.trailing_zeros() as usize).map(|at| pos + at)
-}
-
-/// Bit `k` set when byte `k` of `chunk` is a control character or DEL:
-/// SSE2 compares and one `pmovmskb`, through `safe_arch` (the intrinsics
-/// themselves need `unsafe`, which the workspace forbids).
-#[cfg(all(
-    any(target_arch = "x86", target_arch = "x86_64"),
-    target_feature = "sse2"
-))]
-#[inline(always)]
-pub(super) fn control_mask(chunk: &[u8; 16]) -> u32 {
-    use safe_arch::{
-        cmp_eq_mask_i8_m128i, load_unaligned_m128i, min_u8_m128i, move_mask_i8_m128i,
-        set_splat_i8_m128i,
-    };
-    let v = load_unaligned_m128i(chunk);
-    // Unsigned `v <= 0x1f` as `min(v, 0x1f) == v` (SSE2 compares are
-    // signed).
-    let control = cmp_eq_mask_i8_m128i(min_u8_m128i(v, set_splat_i8_m128i(0x1f)), v);
-    let del = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(0x7f));
-    move_mask_i8_m128i(control | del) as u32
-}
-
-/// [`control_mask`] elsewhere, from two words.
-#[cfg(not(all(
-    any(target_arch = "x86", target_arch = "x86_64"),
-    target_feature = "sse2"
-)))]
-#[inline(always)]
-pub(super) fn control_mask(chunk: &[u8; 16]) -> u32 {
-    control_mask_words(chunk)
-}
-
-/// [`control_mask`] from two words with [`special_bytes`]; the tests hold
-/// the SSE2 reading to it.
-#[cfg_attr(
-    all(
-        any(target_arch = "x86", target_arch = "x86_64"),
-        target_feature = "sse2"
-    ),
-    allow(dead_code)
-)]
-#[inline(always)]
-pub(super) fn control_mask_words(chunk: &[u8; 16]) -> u32 {
-    let (low, high) = chunk.split_at(8);
-    let word = |half: &[u8]| {
-        let w = u64::from_le_bytes(half.try_into().unwrap_or([0; 8]));
-        // The high bit of byte `k` to bit `k`: the shifted bits meet at
-        // the top byte with no carry (each product bit comes from one
-        // byte).
-        ((special_bytes(w) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
-    };
-    word(low) | (word(high) << 8)
 }
 
 /// `Some(at)` when the control character at `at` starts a CRLF within

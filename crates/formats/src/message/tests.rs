@@ -164,24 +164,44 @@ fn short_comparison_is_equality() {
     }
 }
 
-/// The 16-byte line scan (SSE2 on x86, words elsewhere) marks exactly the
-/// control characters and DEL, each at its own bit, for every byte value at
-/// every place of a chunk next to any other byte; the SSE2 and word
-/// readings agree bit for bit.
+/// Each 16-byte class mask (SSE2 on x86, plain elsewhere) marks exactly
+/// the bytes of its class, each at its own bit, for every byte value at
+/// every place of a chunk next to any other byte; so does the word reading
+/// of the control mask used off x86.
 #[test]
-fn control_masks_are_exact() {
-    for b in 0..=255u8 {
-        for other in [0u8, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0x9f, 0xa0, 0xff] {
-            for at in 0..16 {
-                let mut chunk = [other; 16];
-                chunk[at] = b;
-                let expected = chunk
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, &c)| c < 0x20 || c == 0x7f)
-                    .fold(0u32, |m, (k, _)| m | 1 << k);
-                assert_eq!(parse::control_mask(&chunk), expected, "{chunk:?}");
-                assert_eq!(parse::control_mask_words(&chunk), expected, "{chunk:?}");
+fn chunk_masks_are_exact() {
+    use super::simd::{self, mask_by};
+    type Mask = fn(&[u8; 16]) -> u32;
+    type Class = fn(u8) -> bool;
+    let masks: [(&str, Mask, Class); 5] = [
+        ("control", simd::control, simd::is_control),
+        ("control words", simd::control_words, simd::is_control),
+        (
+            "MIME name stops",
+            simd::mime_name_stops,
+            simd::is_mime_name_stop,
+        ),
+        ("not in URI", simd::not_in_uri, simd::is_not_in_uri),
+        ("hash", simd::hash, |c| c == b'#'),
+    ];
+    let others = [
+        0u8, 0x1f, 0x20, b'"', b'#', b'-', b'0', b'9', b':', b'<', b'>', b'@', b'A', b'Z', b'[',
+        b'`', b'a', b'z', b'{', 0x7e, 0x7f, 0x80, 0x9f, 0xa0, 0xc1, 0xda, 0xff,
+    ];
+    for (name, mask, class) in masks {
+        for b in 0..=255u8 {
+            for other in others {
+                for at in 0..16 {
+                    let mut chunk = [other; 16];
+                    chunk[at] = b;
+                    let expected: u32 = chunk
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &c)| class(c))
+                        .fold(0, |m, (k, _)| m | 1 << k);
+                    assert_eq!(mask(&chunk), expected, "{name} {chunk:?}");
+                    assert_eq!(mask_by(&chunk, class), expected, "{name} {chunk:?}");
+                }
             }
         }
     }

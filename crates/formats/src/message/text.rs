@@ -5,6 +5,8 @@
 
 use std::borrow::Cow;
 
+use super::simd;
+
 /// Decodes the escapes of section 2.3 in a header value or string.
 ///
 /// Follows section 2.3.1 for receivers: `\\ \" \' \b \t \n \r` and
@@ -190,7 +192,8 @@ pub(crate) fn letter_bytes(w: u64) -> u64 {
 /// while whole words remain. Letters are NAMECHAR and TOKENCHAR alike, so a
 /// byte-class loop may start from here instead of `i` and stop at the same
 /// place: the word test only skips bytes that loop would have taken, and
-/// most names are letters.
+/// most names are letters. (Sixteen bytes at a time by SSE2, letters,
+/// digits and `-`, cost more: most names are shorter than a word or two.)
 #[inline(always)]
 pub(crate) fn skip_letters(b: &[u8], mut i: usize) -> usize {
     while let Some(word) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
@@ -238,11 +241,18 @@ pub(crate) fn mime_name_stops(w: u64) -> u64 {
 }
 
 /// Where the first byte of `b` from `i` that is `:` or outside 33-126 is,
-/// read eight bytes at a time while whole words remain; `b.len()` if none.
-/// The MIME name loop starts from here: every byte skipped is one it
-/// would have taken.
+/// read sixteen bytes at a time, then eight, while whole chunks remain;
+/// the MIME name loop starts from here: every byte skipped is one it would
+/// have taken.
 #[inline(always)]
 pub(crate) fn skip_mime_name(b: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = b.get(i..).and_then(<[u8]>::first_chunk::<16>) {
+        let stops = simd::mime_name_stops(chunk);
+        if stops != 0 {
+            return i + stops.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
     while let Some(word) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
         let stops = mime_name_stops(u64::from_le_bytes(*word));
         if stops != 0 {
