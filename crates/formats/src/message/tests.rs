@@ -340,6 +340,35 @@ fn absolute_uri_byte_classes() {
     assert!(!is_absolute_uri(":x"));
 }
 
+/// The URI checks that read sixteen bytes at a time (with an overlapping
+/// last chunk) give the byte-by-byte reading for URIs of every length up to
+/// 48 after the scheme, with every ASCII byte (and a two-byte character) at
+/// every place.
+#[test]
+fn chunked_uri_checks_match_byte_reading() {
+    use super::text::{is_absolute_uri, is_absolute_uri_without_fragment};
+    let refused = |c: char| c <= ' ' || c == '\u{7f}' || matches!(c, '<' | '>' | '"');
+    let mut compared = 0;
+    for len in 1..=48 {
+        let base: String = (0..len)
+            .map(|k| char::from(b'a' + (k % 26) as u8))
+            .collect();
+        for at in 0..len {
+            for c in (0..=127u8).map(char::from).chain(['\u{e9}']) {
+                let mut rest = base.clone();
+                rest.replace_range(at..=at, c.encode_utf8(&mut [0; 4]));
+                let uri = format!("im:{rest}");
+                let ok = !rest.chars().any(refused);
+                assert_eq!(is_absolute_uri(&uri), ok, "{uri:?}");
+                let no_hash = ok && !rest.contains('#');
+                assert_eq!(is_absolute_uri_without_fragment(&uri), no_hash, "{uri:?}");
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 100_000, "{compared}");
+}
+
 /// Messages that differ only in their MIME headers are not equal, though
 /// those headers share a vector with the content's.
 #[test]

@@ -348,21 +348,22 @@ pub(crate) fn is_date_time(s: &str) -> bool {
 /// section 3), with no space, `<`, `>`, `"` or control character; other
 /// characters, UTF-8 included, are let through (IRIs in the wild).
 pub(crate) fn is_absolute_uri(uri: &str) -> bool {
-    absolute_uri_classes(uri).is_some_and(|classes| classes & NOT_IN_URI == 0)
+    after_scheme(uri).is_some_and(|rest| !any_marked(rest, simd::not_in_uri, NOT_IN_URI))
 }
 
 /// [`is_absolute_uri`] without `#` after the scheme either (a namespace
 /// URI has no fragment, section 3.4), in the same one pass.
 pub(crate) fn is_absolute_uri_without_fragment(uri: &str) -> bool {
-    absolute_uri_classes(uri).is_some_and(|classes| classes & (NOT_IN_URI | HASH) == 0)
+    after_scheme(uri).is_some_and(|rest| {
+        let marks = |chunk: &[u8; 16]| simd::not_in_uri(chunk) | simd::hash(chunk);
+        !any_marked(rest, marks, NOT_IN_URI | HASH)
+    })
 }
 
-/// The classes of the bytes after `scheme ":"`, if `uri` starts with a
-/// scheme and a colon and has at least one byte after it. One pass over
-/// bytes with the class table (cheaper here than vector compares, which
-/// the compiler turns into shuffles for this set of bytes).
+/// The bytes after `scheme ":"`, if `uri` starts with a scheme and a colon
+/// and has at least one byte after it.
 #[inline]
-fn absolute_uri_classes(uri: &str) -> Option<u8> {
+fn after_scheme(uri: &str) -> Option<&[u8]> {
     let b = uri.as_bytes();
     if !b.first().is_some_and(|c| c.is_ascii_alphabetic()) {
         return None;
@@ -377,11 +378,28 @@ fn absolute_uri_classes(uri: &str) -> Option<u8> {
     if b.get(i) != Some(&b':') || i + 1 == b.len() {
         return None;
     }
-    Some(
-        b[i + 1..]
+    b.get(i + 1..)
+}
+
+/// Whether any byte of `b` is marked: by `mask` sixteen bytes at a time
+/// (the last chunk overlapping the one before) when there are sixteen, else
+/// by the class table (`class`, the same bytes).
+#[inline(always)]
+fn any_marked(b: &[u8], mask: impl Fn(&[u8; 16]) -> u32, class: u8) -> bool {
+    let Some(last) = b.last_chunk::<16>() else {
+        return b
             .iter()
-            .fold(0, |classes, &c| classes | CLASS[usize::from(c)]),
-    )
+            .fold(0, |classes, &c| classes | CLASS[usize::from(c)])
+            & class
+            != 0;
+    };
+    let mut marks = mask(last);
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..).and_then(<[u8]>::first_chunk::<16>) {
+        marks |= mask(chunk);
+        i += 16;
+    }
+    marks != 0
 }
 
 /// Whether `bytes` is `lower` in any case, where `lower` is lowercase
