@@ -13,7 +13,7 @@ use super::simd;
 
 use super::text::{
     eq_ignore_case, is_absolute_uri, is_absolute_uri_without_fragment, is_date_time,
-    is_language_tag, is_mime_tokenchar, is_tokenchar, namechar_end, skip_mime_name,
+    is_language_tag, is_mime_tokenchar, is_tokenchar, line_name_end, namechar_end, skip_mime_name,
     starts_ignore_case, tokenchar_end,
 };
 use super::{
@@ -783,13 +783,13 @@ fn is_core(namespace: &str) -> bool {
 }
 
 /// `[ Name-prefix "." ] Name` from `i`: where it stops and where its dot is.
-#[inline]
+#[inline(always)]
 fn scan_name(b: &[u8], start: usize) -> (usize, Option<usize>) {
-    let i = namechar_end(b, start);
+    let i = line_name_end(b, start);
     if i == start || b.get(i) != Some(&b'.') {
         return (i, None);
     }
-    (namechar_end(b, i + 1), Some(i))
+    (line_name_end(b, i + 1), Some(i))
 }
 
 /// Where a String starting with `"` at `i` ends (after its closing quote).

@@ -53,6 +53,15 @@ mod sse2 {
     }
 
     #[inline(always)]
+    pub(crate) fn alnum(chunk: &[u8; 16]) -> u32 {
+        let v = load_unaligned_m128i(chunk);
+        // Setting the case bit maps letters onto a-z and no other byte
+        // there.
+        let letter = within(v | splat(0x20), b'a', b'z');
+        mask(letter | within(v, b'0', b'9') | eq(v, b'-'))
+    }
+
+    #[inline(always)]
     pub(crate) fn mime_name_stops(chunk: &[u8; 16]) -> u32 {
         let v = load_unaligned_m128i(chunk);
         !mask(within(v, 0x21, 0x7e)) & 0xffff | mask(eq(v, b':'))
@@ -83,6 +92,12 @@ pub(super) fn mask_by(chunk: &[u8; 16], class: impl Fn(u8) -> bool) -> u32 {
 /// Control characters and DEL (what ends a clean line).
 pub(super) fn is_control(c: u8) -> bool {
     c < 0x20 || c == 0x7f
+}
+
+/// ASCII letters, digits and `-`: NAMECHAR and TOKENCHAR alike, and most
+/// of any name.
+pub(super) fn is_alnum(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'-'
 }
 
 /// Where a MIME header name stops: `:` or a byte outside 33-126.
@@ -133,6 +148,8 @@ macro_rules! masks {
 masks! {
     /// Control characters and DEL ([`is_control`]).
     control => control_words;
+    /// Letters, digits and `-` ([`is_alnum`]).
+    alnum => |chunk| mask_by(chunk, is_alnum);
     /// `:` and bytes outside 33-126 ([`is_mime_name_stop`]).
     mime_name_stops => |chunk| mask_by(chunk, is_mime_name_stop);
     /// Bytes refused in a URI ([`is_not_in_uri`]).

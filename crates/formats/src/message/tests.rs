@@ -173,9 +173,10 @@ fn chunk_masks_are_exact() {
     use super::simd::{self, mask_by};
     type Mask = fn(&[u8; 16]) -> u32;
     type Class = fn(u8) -> bool;
-    let masks: [(&str, Mask, Class); 5] = [
+    let masks: [(&str, Mask, Class); 6] = [
         ("control", simd::control, simd::is_control),
         ("control words", simd::control_words, simd::is_control),
+        ("alnum", simd::alnum, simd::is_alnum),
         (
             "MIME name stops",
             simd::mime_name_stops,
@@ -255,12 +256,15 @@ fn word_classes_are_exact() {
     }
 }
 
-/// The name scans that skip letters (or MIME name bytes) a word at a time
-/// stop where the plain byte loops stop, from every start, on names with
+/// The name scans that skip letters (or MIME name bytes) a word at a time,
+/// or letters, digits and `-` sixteen at a time, stop where the plain byte
+/// loops stop, from every start, on names with
 /// each byte replaced by any byte, and on every prefix.
 #[test]
 fn word_skips_match_byte_loops() {
-    use super::text::{is_namechar, is_tokenchar, namechar_end, skip_mime_name, tokenchar_end};
+    use super::text::{
+        is_namechar, is_tokenchar, line_name_end, namechar_end, skip_mime_name, tokenchar_end,
+    };
     let all: Vec<u8> = (0..=255).collect();
     let plain = |b: &[u8], i: usize, class: fn(u8) -> bool| {
         i + b[i..].iter().take_while(|&&c| class(c)).count()
@@ -276,6 +280,11 @@ fn word_skips_match_byte_loops() {
             for i in 0..=b.len() {
                 assert_eq!(
                     namechar_end(b, i),
+                    plain(b, i, is_namechar),
+                    "{b:?} from {i}"
+                );
+                assert_eq!(
+                    line_name_end(b, i),
                     plain(b, i, is_namechar),
                     "{b:?} from {i}"
                 );

@@ -216,6 +216,25 @@ pub(crate) fn namechar_end(b: &[u8], i: usize) -> usize {
     i
 }
 
+/// [`namechar_end`] for a name at the start of a header line: the first
+/// sixteen bytes at once (letters, digits and `-`, see [`simd::alnum`]),
+/// as the line goes on past the name; then the word and byte loops.
+#[inline(always)]
+pub(crate) fn line_name_end(b: &[u8], i: usize) -> usize {
+    let Some(chunk) = b.get(i..).and_then(<[u8]>::first_chunk::<16>) else {
+        return namechar_end(b, i);
+    };
+    let other = !simd::alnum(chunk) & 0xffff;
+    if other == 0 {
+        return namechar_end(b, i + 16);
+    }
+    let mut i = i + other.trailing_zeros() as usize;
+    while b.get(i).is_some_and(|&c| is_namechar(c)) {
+        i += 1;
+    }
+    i
+}
+
 /// Where the run of TOKENCHAR at `i` ends.
 #[inline(always)]
 pub(crate) fn tokenchar_end(b: &[u8], i: usize) -> usize {
