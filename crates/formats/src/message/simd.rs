@@ -74,6 +74,21 @@ mod sse2 {
     }
 
     #[inline(always)]
+    pub(crate) fn date_time_shape(chunk: &[u8; 16]) -> bool {
+        let v = load_unaligned_m128i(chunk);
+        let digits = mask(within(v, b'0', b'9'));
+        // The case bit set at the `T` only; the other places compare as
+        // they are (and outside `SEPARATORS` do not count).
+        let case = m128i::from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20, 0, 0, 0, 0, 0u8]);
+        let separators = mask(cmp_eq_mask_i8_m128i(
+            v | case,
+            m128i::from(*b"0000-00-00t00:00"),
+        ));
+        digits & super::DIGITS == super::DIGITS
+            && separators & super::SEPARATORS == super::SEPARATORS
+    }
+
+    #[inline(always)]
     pub(crate) fn hash(chunk: &[u8; 16]) -> u32 {
         mask(eq(load_unaligned_m128i(chunk), b'#'))
     }
@@ -123,6 +138,37 @@ pub(super) fn control_words(chunk: &[u8; 16]) -> u32 {
     };
     let (low, high) = chunk.split_at(8);
     word(low) | (word(high) << 8)
+}
+
+/// The places of the digits and of the separators in `dddd-dd-ddTdd:dd`.
+const DIGITS: u32 = 0b1101_1011_0110_1111;
+const SEPARATORS: u32 = 0b0010_0100_1001_0000;
+
+/// Whether `chunk` is shaped as the first sixteen bytes of an RFC 3339
+/// date-time, `dddd-dd-ddTdd:dd` (`T` in either case), one byte at a time:
+/// the definition the SSE2 reading is held to.
+pub(super) fn date_time_shape_bytes(chunk: &[u8; 16]) -> bool {
+    chunk.iter().enumerate().all(|(k, &c)| match k {
+        4 | 7 => c == b'-',
+        10 => matches!(c, b'T' | b't'),
+        13 => c == b':',
+        _ => c.is_ascii_digit(),
+    })
+}
+
+/// [`date_time_shape_bytes`], by SSE2 on x86.
+#[inline(always)]
+pub(super) fn date_time_shape(chunk: &[u8; 16]) -> bool {
+    #[cfg(all(
+        any(target_arch = "x86", target_arch = "x86_64"),
+        target_feature = "sse2"
+    ))]
+    return sse2::date_time_shape(chunk);
+    #[cfg(not(all(
+        any(target_arch = "x86", target_arch = "x86_64"),
+        target_feature = "sse2"
+    )))]
+    return date_time_shape_bytes(chunk);
 }
 
 /// Each mask: the SSE2 reading on x86, the given plain one elsewhere.

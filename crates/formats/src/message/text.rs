@@ -320,26 +320,24 @@ pub(crate) fn is_date_time(s: &str) -> bool {
     let Some(head) = b.first_chunk::<19>() else {
         return false;
     };
-    // Two digits at `i` as a number, or 100 (out of every range) if either
-    // is not a digit.
-    let two = |i: usize| {
-        let (hi, lo) = (head[i].wrapping_sub(b'0'), head[i + 1].wrapping_sub(b'0'));
-        if hi <= 9 && lo <= 9 {
-            hi * 10 + lo
-        } else {
-            100
-        }
+    // The shape of the first sixteen bytes at once (digits and separators
+    // in place), then the fields' ranges from their digits.
+    let Some(shape) = head.first_chunk::<16>() else {
+        return false;
     };
-    let year_ok = head[..4].iter().all(u8::is_ascii_digit);
-    let date_ok = year_ok
-        && head[4] == b'-'
-        && (1..=12).contains(&two(5))
-        && head[7] == b'-'
+    if !simd::date_time_shape(shape) || head[16] != b':' {
+        return false;
+    }
+    let two = |i: usize| (head[i].wrapping_sub(b'0')) * 10 + head[i + 1].wrapping_sub(b'0');
+    let (s1, s2) = (head[17].wrapping_sub(b'0'), head[18].wrapping_sub(b'0'));
+    let in_range = (1..=12).contains(&two(5))
         && (1..=31).contains(&two(8))
-        && matches!(head[10], b'T' | b't');
-    let time_ok =
-        two(11) < 24 && head[13] == b':' && two(14) < 60 && head[16] == b':' && two(17) <= 60;
-    if !(date_ok && time_ok) {
+        && two(11) < 24
+        && two(14) < 60
+        && s1 <= 9
+        && s2 <= 9
+        && s1 * 10 + s2 <= 60;
+    if !in_range {
         return false;
     }
     let mut rest = &b[19..];
