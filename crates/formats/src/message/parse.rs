@@ -1023,6 +1023,10 @@ fn clean_line(input: &[u8], pos: usize, end: usize) -> Option<usize> {
     // Offsets within `hay`, whose length bounds every read: one bounds
     // check per chunk.
     let hay = input.get(pos..end)?;
+    // A blank line (the end of each block) without a scan.
+    if hay.first_chunk::<2>() == Some(b"\r\n") {
+        return Some(pos);
+    }
     let mut i = 0;
     while let Some(chunk) = hay.get(i..).and_then(<[u8]>::first_chunk::<16>) {
         let mask = simd::control(chunk);
