@@ -16,6 +16,7 @@ use std::borrow::Cow;
 
 mod build;
 mod parse;
+mod simd;
 mod text;
 
 pub use build::{BuildError, Field, MessageBuilder, Party};

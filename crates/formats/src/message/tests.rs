@@ -164,6 +164,76 @@ fn short_comparison_is_equality() {
     }
 }
 
+/// Each 16-byte class mask (SSE2 on x86, plain elsewhere) marks exactly
+/// the bytes of its class, each at its own bit, for every byte value at
+/// every place of a chunk next to any other byte; so does the word reading
+/// of the control mask used off x86.
+#[test]
+fn chunk_masks_are_exact() {
+    use super::simd::{self, mask_by};
+    type Mask = fn(&[u8; 16]) -> u32;
+    type Class = fn(u8) -> bool;
+    let masks: [(&str, Mask, Class); 6] = [
+        ("control", simd::control, simd::is_control),
+        ("control words", simd::control_words, simd::is_control),
+        ("alnum", simd::alnum, simd::is_alnum),
+        (
+            "MIME name stops",
+            simd::mime_name_stops,
+            simd::is_mime_name_stop,
+        ),
+        ("not in URI", simd::not_in_uri, simd::is_not_in_uri),
+        ("hash", simd::hash, |c| c == b'#'),
+    ];
+    let others = [
+        0u8, 0x1f, 0x20, b'"', b'#', b'-', b'0', b'9', b':', b'<', b'>', b'@', b'A', b'Z', b'[',
+        b'`', b'a', b'z', b'{', 0x7e, 0x7f, 0x80, 0x9f, 0xa0, 0xc1, 0xda, 0xff,
+    ];
+    for (name, mask, class) in masks {
+        for b in 0..=255u8 {
+            for other in others {
+                for at in 0..16 {
+                    let mut chunk = [other; 16];
+                    chunk[at] = b;
+                    let expected: u32 = chunk
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &c)| class(c))
+                        .fold(0, |m, (k, _)| m | 1 << k);
+                    assert_eq!(mask(&chunk), expected, "{name} {chunk:?}");
+                    assert_eq!(mask_by(&chunk, class), expected, "{name} {chunk:?}");
+                }
+            }
+        }
+    }
+}
+
+/// The date-time shape test of sixteen bytes at once (SSE2 on x86) agrees
+/// with the byte reading for every byte value at every place of valid
+/// heads, in both cases of `T`.
+#[test]
+fn date_time_shape_matches_byte_reading() {
+    use super::simd::{date_time_shape, date_time_shape_bytes};
+    for head in [
+        b"2000-12-13T13:40",
+        b"1990-12-31t23:59",
+        b"0000-00-00T00:00",
+    ] {
+        assert!(date_time_shape(head));
+        for at in 0..16 {
+            for b in 0..=255u8 {
+                let mut chunk = *head;
+                chunk[at] = b;
+                assert_eq!(
+                    date_time_shape(&chunk),
+                    date_time_shape_bytes(&chunk),
+                    "{chunk:?}"
+                );
+            }
+        }
+    }
+}
+
 /// The word-at-a-time scanner marks exactly the control characters and
 /// DEL, at any place in the word and next to any other byte.
 #[test]
@@ -212,12 +282,15 @@ fn word_classes_are_exact() {
     }
 }
 
-/// The name scans that skip letters (or MIME name bytes) a word at a time
-/// stop where the plain byte loops stop, from every start, on names with
+/// The name scans that skip letters (or MIME name bytes) a word at a time,
+/// or letters, digits and `-` sixteen at a time, stop where the plain byte
+/// loops stop, from every start, on names with
 /// each byte replaced by any byte, and on every prefix.
 #[test]
 fn word_skips_match_byte_loops() {
-    use super::text::{is_namechar, is_tokenchar, namechar_end, skip_mime_name, tokenchar_end};
+    use super::text::{
+        is_namechar, is_tokenchar, line_name_end, namechar_end, skip_mime_name, tokenchar_end,
+    };
     let all: Vec<u8> = (0..=255).collect();
     let plain = |b: &[u8], i: usize, class: fn(u8) -> bool| {
         i + b[i..].iter().take_while(|&&c| class(c)).count()
@@ -233,6 +306,11 @@ fn word_skips_match_byte_loops() {
             for i in 0..=b.len() {
                 assert_eq!(
                     namechar_end(b, i),
+                    plain(b, i, is_namechar),
+                    "{b:?} from {i}"
+                );
+                assert_eq!(
+                    line_name_end(b, i),
                     plain(b, i, is_namechar),
                     "{b:?} from {i}"
                 );
@@ -295,6 +373,35 @@ fn absolute_uri_byte_classes() {
     assert!(is_absolute_uri("im:\u{e9}"));
     assert!(!is_absolute_uri("im:"));
     assert!(!is_absolute_uri(":x"));
+}
+
+/// The URI checks that read sixteen bytes at a time (with an overlapping
+/// last chunk) give the byte-by-byte reading for URIs of every length up to
+/// 48 after the scheme, with every ASCII byte (and a two-byte character) at
+/// every place.
+#[test]
+fn chunked_uri_checks_match_byte_reading() {
+    use super::text::{is_absolute_uri, is_absolute_uri_without_fragment};
+    let refused = |c: char| c <= ' ' || c == '\u{7f}' || matches!(c, '<' | '>' | '"');
+    let mut compared = 0;
+    for len in 1..=48 {
+        let base: String = (0..len)
+            .map(|k| char::from(b'a' + (k % 26) as u8))
+            .collect();
+        for at in 0..len {
+            for c in (0..=127u8).map(char::from).chain(['\u{e9}']) {
+                let mut rest = base.clone();
+                rest.replace_range(at..=at, c.encode_utf8(&mut [0; 4]));
+                let uri = format!("im:{rest}");
+                let ok = !rest.chars().any(refused);
+                assert_eq!(is_absolute_uri(&uri), ok, "{uri:?}");
+                let no_hash = ok && !rest.contains('#');
+                assert_eq!(is_absolute_uri_without_fragment(&uri), no_hash, "{uri:?}");
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 100_000, "{compared}");
 }
 
 /// Messages that differ only in their MIME headers are not equal, though

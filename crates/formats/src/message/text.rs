@@ -5,6 +5,8 @@
 
 use std::borrow::Cow;
 
+use super::simd;
+
 /// Decodes the escapes of section 2.3 in a header value or string.
 ///
 /// Follows section 2.3.1 for receivers: `\\ \" \' \b \t \n \r` and
@@ -190,7 +192,8 @@ pub(crate) fn letter_bytes(w: u64) -> u64 {
 /// while whole words remain. Letters are NAMECHAR and TOKENCHAR alike, so a
 /// byte-class loop may start from here instead of `i` and stop at the same
 /// place: the word test only skips bytes that loop would have taken, and
-/// most names are letters.
+/// most names are letters. (Sixteen bytes at a time by SSE2, letters,
+/// digits and `-`, cost more: most names are shorter than a word or two.)
 #[inline(always)]
 pub(crate) fn skip_letters(b: &[u8], mut i: usize) -> usize {
     while let Some(word) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
@@ -207,6 +210,25 @@ pub(crate) fn skip_letters(b: &[u8], mut i: usize) -> usize {
 #[inline(always)]
 pub(crate) fn namechar_end(b: &[u8], i: usize) -> usize {
     let mut i = skip_letters(b, i);
+    while b.get(i).is_some_and(|&c| is_namechar(c)) {
+        i += 1;
+    }
+    i
+}
+
+/// [`namechar_end`] for a name at the start of a header line: the first
+/// sixteen bytes at once (letters, digits and `-`, see [`simd::alnum`]),
+/// as the line goes on past the name; then the word and byte loops.
+#[inline(always)]
+pub(crate) fn line_name_end(b: &[u8], i: usize) -> usize {
+    let Some(chunk) = b.get(i..).and_then(<[u8]>::first_chunk::<16>) else {
+        return namechar_end(b, i);
+    };
+    let other = !simd::alnum(chunk) & 0xffff;
+    if other == 0 {
+        return namechar_end(b, i + 16);
+    }
+    let mut i = i + other.trailing_zeros() as usize;
     while b.get(i).is_some_and(|&c| is_namechar(c)) {
         i += 1;
     }
@@ -238,11 +260,18 @@ pub(crate) fn mime_name_stops(w: u64) -> u64 {
 }
 
 /// Where the first byte of `b` from `i` that is `:` or outside 33-126 is,
-/// read eight bytes at a time while whole words remain; `b.len()` if none.
-/// The MIME name loop starts from here: every byte skipped is one it
-/// would have taken.
+/// read sixteen bytes at a time, then eight, while whole chunks remain;
+/// the MIME name loop starts from here: every byte skipped is one it would
+/// have taken.
 #[inline(always)]
 pub(crate) fn skip_mime_name(b: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = b.get(i..).and_then(<[u8]>::first_chunk::<16>) {
+        let stops = simd::mime_name_stops(chunk);
+        if stops != 0 {
+            return i + stops.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
     while let Some(word) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
         let stops = mime_name_stops(u64::from_le_bytes(*word));
         if stops != 0 {
@@ -291,26 +320,24 @@ pub(crate) fn is_date_time(s: &str) -> bool {
     let Some(head) = b.first_chunk::<19>() else {
         return false;
     };
-    // Two digits at `i` as a number, or 100 (out of every range) if either
-    // is not a digit.
-    let two = |i: usize| {
-        let (hi, lo) = (head[i].wrapping_sub(b'0'), head[i + 1].wrapping_sub(b'0'));
-        if hi <= 9 && lo <= 9 {
-            hi * 10 + lo
-        } else {
-            100
-        }
+    // The shape of the first sixteen bytes at once (digits and separators
+    // in place), then the fields' ranges from their digits.
+    let Some(shape) = head.first_chunk::<16>() else {
+        return false;
     };
-    let year_ok = head[..4].iter().all(u8::is_ascii_digit);
-    let date_ok = year_ok
-        && head[4] == b'-'
-        && (1..=12).contains(&two(5))
-        && head[7] == b'-'
+    if !simd::date_time_shape(shape) || head[16] != b':' {
+        return false;
+    }
+    let two = |i: usize| (head[i].wrapping_sub(b'0')) * 10 + head[i + 1].wrapping_sub(b'0');
+    let (s1, s2) = (head[17].wrapping_sub(b'0'), head[18].wrapping_sub(b'0'));
+    let in_range = (1..=12).contains(&two(5))
         && (1..=31).contains(&two(8))
-        && matches!(head[10], b'T' | b't');
-    let time_ok =
-        two(11) < 24 && head[13] == b':' && two(14) < 60 && head[16] == b':' && two(17) <= 60;
-    if !(date_ok && time_ok) {
+        && two(11) < 24
+        && two(14) < 60
+        && s1 <= 9
+        && s2 <= 9
+        && s1 * 10 + s2 <= 60;
+    if !in_range {
         return false;
     }
     let mut rest = &b[19..];
@@ -338,21 +365,22 @@ pub(crate) fn is_date_time(s: &str) -> bool {
 /// section 3), with no space, `<`, `>`, `"` or control character; other
 /// characters, UTF-8 included, are let through (IRIs in the wild).
 pub(crate) fn is_absolute_uri(uri: &str) -> bool {
-    absolute_uri_classes(uri).is_some_and(|classes| classes & NOT_IN_URI == 0)
+    after_scheme(uri).is_some_and(|rest| !any_marked(rest, simd::not_in_uri, NOT_IN_URI))
 }
 
 /// [`is_absolute_uri`] without `#` after the scheme either (a namespace
 /// URI has no fragment, section 3.4), in the same one pass.
 pub(crate) fn is_absolute_uri_without_fragment(uri: &str) -> bool {
-    absolute_uri_classes(uri).is_some_and(|classes| classes & (NOT_IN_URI | HASH) == 0)
+    after_scheme(uri).is_some_and(|rest| {
+        let marks = |chunk: &[u8; 16]| simd::not_in_uri(chunk) | simd::hash(chunk);
+        !any_marked(rest, marks, NOT_IN_URI | HASH)
+    })
 }
 
-/// The classes of the bytes after `scheme ":"`, if `uri` starts with a
-/// scheme and a colon and has at least one byte after it. One pass over
-/// bytes with the class table (cheaper here than vector compares, which
-/// the compiler turns into shuffles for this set of bytes).
+/// The bytes after `scheme ":"`, if `uri` starts with a scheme and a colon
+/// and has at least one byte after it.
 #[inline]
-fn absolute_uri_classes(uri: &str) -> Option<u8> {
+fn after_scheme(uri: &str) -> Option<&[u8]> {
     let b = uri.as_bytes();
     if !b.first().is_some_and(|c| c.is_ascii_alphabetic()) {
         return None;
@@ -367,11 +395,28 @@ fn absolute_uri_classes(uri: &str) -> Option<u8> {
     if b.get(i) != Some(&b':') || i + 1 == b.len() {
         return None;
     }
-    Some(
-        b[i + 1..]
+    b.get(i + 1..)
+}
+
+/// Whether any byte of `b` is marked: by `mask` sixteen bytes at a time
+/// (the last chunk overlapping the one before) when there are sixteen, else
+/// by the class table (`class`, the same bytes).
+#[inline(always)]
+fn any_marked(b: &[u8], mask: impl Fn(&[u8; 16]) -> u32, class: u8) -> bool {
+    let Some(last) = b.last_chunk::<16>() else {
+        return b
             .iter()
-            .fold(0, |classes, &c| classes | CLASS[usize::from(c)]),
-    )
+            .fold(0, |classes, &c| classes | CLASS[usize::from(c)])
+            & class
+            != 0;
+    };
+    let mut marks = mask(last);
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..).and_then(<[u8]>::first_chunk::<16>) {
+        marks |= mask(chunk);
+        i += 16;
+    }
+    marks != 0
 }
 
 /// Whether `bytes` is `lower` in any case, where `lower` is lowercase
