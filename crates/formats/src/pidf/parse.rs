@@ -585,18 +585,16 @@ impl<'i, 'a> Parser<'i, 'a> {
         if !self.skip_plain {
             return None;
         }
-        // Only tags lying in the input are kept by where they are: an owned
-        // copy's place could be another's later.
-        let Some(at) = self.offset_of(raw) else {
-            return plain_tag_attributes(raw);
-        };
+        // Tags are kept by where they lie in the input; one that does not
+        // (never, with the slice reader) is quick-xml's to read.
+        let at = self.offset_of(raw)?;
         let key = (at, raw.len());
         if let Some((seen, plain)) = &self.last_plain {
             if *seen == key {
                 return plain.clone();
             }
         }
-        let plain = plain_tag_attributes(raw);
+        let plain = plain_tag_attributes(raw).map(|plain| PlainAttributes { at, ..plain });
         self.last_plain = Some((key, plain.clone()));
         plain
     }
@@ -606,7 +604,6 @@ impl<'i, 'a> Parser<'i, 'a> {
     /// leaves a plain one as it is), and where the declaration is written
     /// in the form [`Parser::written_declaration`] looks for.
     fn declare_plain(&mut self, raw: &[u8], plain: &PlainAttributes) -> Result<(), PidfError> {
-        let raw_at = self.offset_of(raw);
         for span in plain.iter() {
             let prefix = match &raw[span.name()] {
                 b"xmlns" => &[][..],
@@ -616,17 +613,8 @@ impl<'i, 'a> Parser<'i, 'a> {
                 },
             };
             let value = &raw[span.value()];
-            let written = match raw_at {
-                Some(at)
-                    if span.name_start as usize > 0
-                        && raw[span.name_start as usize - 1] == b' '
-                        && raw[span.value_end as usize] == b'"'
-                        && utf8(value).is_ok() =>
-                {
-                    at + span.name_start as usize - 1..at + span.value_end as usize + 1
-                }
-                _ => 0..0,
-            };
+            let (name, value_at) = (span.name(), plain.at + span.value().start);
+            let written = self.written_at(plain.at + name.start, name.len(), value_at, value);
             self.scope
                 .push(prefix, value, self.depth, written)
                 .map_err(|kind| self.error(kind))?;
@@ -636,10 +624,13 @@ impl<'i, 'a> Parser<'i, 'a> {
 
     /// A plain attribute's value, borrowed from the input, as
     /// [`Parser::attribute_cow`] gives it.
-    fn plain_value(&self, raw: &[u8], span: &PlainSpan) -> Result<Cow<'i, str>, PidfError> {
-        let value = &raw[span.value()];
-        self.offset_of(value)
-            .and_then(|at| self.str_at(at..at + value.len()))
+    fn plain_value(
+        &self,
+        plain: &PlainAttributes,
+        span: &PlainSpan,
+    ) -> Result<Cow<'i, str>, PidfError> {
+        let value = span.value();
+        self.str_at(plain.at + value.start..plain.at + value.end)
             .map(Cow::Borrowed)
             .ok_or_else(|| self.error(ErrorKind::InvalidUtf8))
     }
@@ -655,10 +646,23 @@ impl<'i, 'a> Parser<'i, 'a> {
         let (Some(key_at), Some(value_at)) = (offset(key), offset(value)) else {
             return 0..0;
         };
+        self.written_at(key_at, key.len(), value_at, value)
+    }
+
+    /// [`Parser::written_declaration`] of a declaration whose name (of
+    /// `key_len` bytes) is at `key_at` in the input and whose value is
+    /// `value`, at `value_at`.
+    fn written_at(
+        &self,
+        key_at: usize,
+        key_len: usize,
+        value_at: usize,
+        value: &[u8],
+    ) -> Range<usize> {
         let end = value_at + value.len();
         let plain = key_at > 0
             && self.input[key_at - 1] == b' '
-            && self.input.get(key_at + key.len()..value_at) == Some(&b"=\""[..])
+            && self.input.get(key_at + key_len..value_at) == Some(&b"=\""[..])
             && self.input.get(end) == Some(&b'"')
             && !value
                 .iter()
@@ -753,23 +757,26 @@ impl<'i, 'a> Parser<'i, 'a> {
                 .all(|span| matches!(&raw[span.name()], b"entity" | b"xmlns"))
         });
         let mut others = false;
-        for span in plain.iter().flat_map(PlainAttributes::iter) {
-            if &raw[span.name()] == b"entity" {
-                entity = Some(self.plain_value(raw, span)?);
+        if let Some(plain) = &plain {
+            for span in plain.iter() {
+                if &raw[span.name()] == b"entity" {
+                    entity = Some(self.plain_value(plain, span)?);
+                }
             }
-        }
-        // Anything else: quick-xml's reading.
-        let read = if plain.is_some() { None } else { Some(start) };
-        for attr in read.into_iter().flat_map(checked_attributes) {
-            let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
-            // Past the first other attribute, all are read below, in order,
-            // so that the first error is the one reported.
-            match attr.key.as_ref() {
-                _ if others => {}
-                b"entity" => entity = Some(self.attribute_cow(&attr)?),
-                // The default namespace is not kept (PIDF's, written anyway).
-                b"xmlns" => self.attribute_value(&attr).map(drop)?,
-                _ => others = true,
+        } else {
+            // Anything else: quick-xml's reading.
+            for attr in checked_attributes(start) {
+                let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
+                // Past the first other attribute, all are read below, in
+                // order, so that the first error is the one reported.
+                match attr.key.as_ref() {
+                    _ if others => {}
+                    b"entity" => entity = Some(self.attribute_cow(&attr)?),
+                    // The default namespace is not kept (PIDF's, written
+                    // anyway).
+                    b"xmlns" => self.attribute_value(&attr).map(drop)?,
+                    _ => others = true,
+                }
             }
         }
         // Prefixed declarations and attributes from other namespaces, kept.
@@ -855,16 +862,18 @@ impl<'i, 'a> Parser<'i, 'a> {
         let plain = self
             .plain_attributes_of(raw)
             .filter(|plain| plain.iter().all(|span| &raw[span.name()] == b"id"));
-        for span in plain.iter().flat_map(PlainAttributes::iter) {
-            id = Some(self.plain_value(raw, span)?);
-        }
-        let read = if plain.is_some() { None } else { Some(start) };
-        for attr in read.into_iter().flat_map(checked_attributes) {
-            let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
-            if attr.key.as_ref() == b"id" {
-                id = Some(self.attribute_cow(&attr)?);
-            } else {
-                others = true;
+        if let Some(plain) = &plain {
+            for span in plain.iter() {
+                id = Some(self.plain_value(plain, span)?);
+            }
+        } else {
+            for attr in checked_attributes(start) {
+                let attr = attr.map_err(|e| self.error(ErrorKind::Xml(e.to_string())))?;
+                if attr.key.as_ref() == b"id" {
+                    id = Some(self.attribute_cow(&attr)?);
+                } else {
+                    others = true;
+                }
             }
         }
         // Rare: attributes from other namespaces, kept.
@@ -2424,6 +2433,9 @@ fn plain_tag_attributes(raw: &[u8]) -> Option<PlainAttributes> {
 struct PlainAttributes {
     spans: [PlainSpan; PlainAttributes::MAX],
     len: usize,
+    /// Where the tag's attribute bytes lie in the input (set by
+    /// [`Parser::plain_attributes_of`]).
+    at: usize,
 }
 
 impl PlainAttributes {
