@@ -23,7 +23,7 @@ pub fn parse(input: &[u8], understand: &[String]) -> Result<Value, CliError> {
     let message = Message::parse(input).map_err(invalid)?;
     message.check_require(&understood).map_err(invalid)?;
 
-    let party = |a: &NameAddr<'_>| json!({"name": a.name(), "uri": a.uri()});
+    let party = |a: NameAddr<'_>| json!({"name": a.name(), "uri": a.uri()});
     let subject: Vec<_> = message
         .subjects()
         .map(|h| json!({"lang": h.lang(), "text": h.text()}))

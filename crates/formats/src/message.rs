@@ -66,12 +66,13 @@ pub struct Limits {
     /// Most header fields, counting MIME, message and content headers.
     pub max_headers: usize,
     /// Longest header line, in bytes without its CRLF (bodies are not
-    /// limited by line).
+    /// limited by line). Lines over `u32::MAX` bytes are refused whatever
+    /// this says.
     pub max_line: usize,
 }
 
 impl Limits {
-    /// No limits at all.
+    /// No limits (but the `u32::MAX` bytes of a header line).
     pub const NONE: Limits = Limits {
         max_size: usize::MAX,
         max_headers: usize::MAX,
@@ -179,24 +180,24 @@ impl<'a> Message<'a> {
     }
 
     /// The first core `From` header.
-    pub fn from(&self) -> Option<&NameAddr<'a>> {
-        self.headers.iter().find_map(|h| match &h.kind {
+    pub fn from(&self) -> Option<NameAddr<'a>> {
+        self.headers.iter().find_map(|h| match h.kind() {
             HeaderKind::From(a) => Some(a),
             _ => None,
         })
     }
 
     /// Every core `To` header, in order.
-    pub fn to(&self) -> impl Iterator<Item = &NameAddr<'a>> {
-        self.headers.iter().filter_map(|h| match &h.kind {
+    pub fn to(&self) -> impl Iterator<Item = NameAddr<'a>> + '_ {
+        self.headers.iter().filter_map(|h| match h.kind() {
             HeaderKind::To(a) => Some(a),
             _ => None,
         })
     }
 
     /// Every core `cc` header, in order.
-    pub fn cc(&self) -> impl Iterator<Item = &NameAddr<'a>> {
-        self.headers.iter().filter_map(|h| match &h.kind {
+    pub fn cc(&self) -> impl Iterator<Item = NameAddr<'a>> + '_ {
+        self.headers.iter().filter_map(|h| match h.kind() {
             HeaderKind::Cc(a) => Some(a),
             _ => None,
         })
@@ -206,7 +207,7 @@ impl<'a> Message<'a> {
     pub fn datetime(&self) -> Option<&'a str> {
         self.headers
             .iter()
-            .find(|h| matches!(h.kind, HeaderKind::DateTime))
+            .find(|h| matches!(h.kind, Kind::DateTime))
             .map(Header::value)
     }
 
@@ -214,22 +215,29 @@ impl<'a> Message<'a> {
     pub fn subjects(&self) -> impl Iterator<Item = &Header<'a>> {
         self.headers
             .iter()
-            .filter(|h| matches!(h.kind, HeaderKind::Subject))
+            .filter(|h| matches!(h.kind, Kind::Subject))
     }
 
     /// Every namespace declaration (core `NS` header), in order.
-    pub fn namespaces(&self) -> impl Iterator<Item = &Namespace<'a>> {
-        self.headers.iter().filter_map(|h| match &h.kind {
+    pub fn namespaces(&self) -> impl Iterator<Item = Namespace<'a>> + '_ {
+        self.headers.iter().filter_map(|h| match h.kind() {
             HeaderKind::Ns(ns) => Some(ns),
             _ => None,
         })
     }
 
     /// Every name listed by the core `Require` headers, in order.
-    pub fn required(&self) -> impl Iterator<Item = &Required<'a>> {
-        self.headers.iter().flat_map(|h| match &h.kind {
-            HeaderKind::Require(list) => list.as_slice(),
-            _ => &[],
+    pub fn required(&self) -> impl Iterator<Item = Required<'a>> + '_ {
+        self.headers.iter().flat_map(|h| {
+            let list = match h.kind {
+                Kind::RequireOne { .. } | Kind::RequireMany(_) => match h.kind() {
+                    HeaderKind::Require(list) => Some(list),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let len = list.as_ref().map_or(0, |l| l.len());
+            (0..len).filter_map(move |i| list.as_ref().and_then(|l| l.get(i)).copied())
         })
     }
 
@@ -489,22 +497,94 @@ impl std::fmt::Debug for Content<'_> {
 
 /// One message header (section 3): `Name:` parameters, a space, the value.
 ///
-/// Kept small (the line and two lengths rather than a slice per part; the
-/// prefix and `lang` found again when asked for): a message holds one per
-/// header line, and their size is much of what parsing writes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Kept small (64 bytes: the line, the namespace, and positions within the
+/// line; the parts and the typed [`HeaderKind`] are found again from them
+/// when asked for): a message holds one per header line, and writing them
+/// is much of what parsing costs.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Header<'a> {
     /// The line without its CRLF: name, `:`, parameters, space, value.
     line: &'a str,
-    /// Where the value starts in `line`; the name ends at the first `:`
-    /// (NAMECHAR excludes it), so it is found again when asked for.
-    value_start: usize,
+    /// The name's namespace; for `Require` naming one header, that
+    /// header's namespace instead (the `Require` header itself is core).
     namespace: &'a str,
     offset: usize,
-    kind: HeaderKind<'a>,
+    /// Where the value starts in `line`; the name ends at the first `:`
+    /// (NAMECHAR excludes it). Lines are at most `u32::MAX` bytes
+    /// ([`Limits::max_line`]).
+    value_start: u32,
+    kind: Kind<'a>,
+}
+
+/// What [`HeaderKind`] is made from: positions in the header's line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Kind<'a> {
+    Other,
+    From(AddrAt),
+    To(AddrAt),
+    Cc(AddrAt),
+    DateTime,
+    Subject,
+    Ns(NsAt),
+    /// One name, the whole value; its namespace is the header's
+    /// `namespace` field.
+    RequireOne {
+        /// Where the name's prefix ends in the value, if it has one.
+        dot: Option<u32>,
+    },
+    /// Several names (rare), resolved where they were listed. Behind a
+    /// thin pointer so that the common kinds stay two words.
+    RequireMany(std::sync::Arc<Vec<Required<'a>>>),
+}
+
+/// `[ Formal-name ] "<" URI ">"` as positions in the line: the
+/// Formal-name is `value_start..formal_end` (none when equal), the URI runs
+/// from `uri_start` to the `>` that ends the line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AddrAt {
+    pub(crate) formal_end: u32,
+    pub(crate) uri_start: u32,
+}
+
+/// `[ Name-prefix ] "<" URI ">"` as positions in the line: the prefix is
+/// `value_start..prefix_end` (none when equal), the URI runs from
+/// `uri_start` to the `>` that ends the line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NsAt {
+    pub(crate) prefix_end: u32,
+    pub(crate) uri_start: u32,
+}
+
+impl std::fmt::Debug for Header<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Header")
+            .field("name", &self.name())
+            .field("params", &self.params())
+            .field("value", &self.value())
+            .field("namespace", &self.namespace())
+            .field("offset", &self.offset)
+            .field("kind", &self.kind())
+            .finish()
+    }
 }
 
 impl<'a> Header<'a> {
+    pub(crate) fn new(
+        line: &'a str,
+        namespace: &'a str,
+        offset: usize,
+        value_start: u32,
+        kind: Kind<'a>,
+    ) -> Header<'a> {
+        Header {
+            line,
+            namespace,
+            offset,
+            value_start,
+            kind,
+        }
+    }
+
     /// The header name as written, prefix included (`MyFeatures.Wacky`).
     pub fn name(&self) -> &'a str {
         // The first ':' ends the name: the parser checked that it is there.
@@ -528,13 +608,20 @@ impl<'a> Header<'a> {
 
     /// The namespace URI the name belongs to (section 3.4).
     pub fn namespace(&self) -> &'a str {
-        self.namespace
+        match self.kind {
+            // Only a core header is read as `Require`.
+            Kind::RequireOne { .. } => CORE_NAMESPACE,
+            _ => self.namespace,
+        }
     }
 
     /// The parameters as written, each with its leading `;` (e.g. `;lang=fr`).
     pub fn params(&self) -> &'a str {
         // From after the colon to the space before the value.
-        &self.line[self.name().len() + 1..self.value_start - 1]
+        let value_start = self.value_start();
+        self.line
+            .get(self.name().len() + 1..value_start - 1)
+            .unwrap_or_default()
     }
 
     /// Each parameter as `(name, value)`; string values keep their quotes
@@ -553,7 +640,7 @@ impl<'a> Header<'a> {
 
     /// The value as written, escapes included.
     pub fn value(&self) -> &'a str {
-        &self.line[self.value_start..]
+        self.line.get(self.value_start()..).unwrap_or_default()
     }
 
     /// The value with escapes decoded (section 2.3).
@@ -562,13 +649,52 @@ impl<'a> Header<'a> {
     }
 
     /// What the value means, for core headers.
-    pub fn kind(&self) -> &HeaderKind<'a> {
-        &self.kind
+    pub fn kind(&self) -> HeaderKind<'a> {
+        // The positions were checked by the parser to lie on ASCII bytes of
+        // the line, so these slices do not fail.
+        let part = |from: u32, to: usize| self.line.get(from as usize..to).unwrap_or_default();
+        let uri_end = self.line.len().saturating_sub(1);
+        let addr = |at: AddrAt| NameAddr {
+            formal: (at.formal_end > self.value_start)
+                .then(|| part(self.value_start, at.formal_end as usize)),
+            uri: part(at.uri_start, uri_end),
+        };
+        match &self.kind {
+            Kind::Other => HeaderKind::Other,
+            Kind::From(at) => HeaderKind::From(addr(*at)),
+            Kind::To(at) => HeaderKind::To(addr(*at)),
+            Kind::Cc(at) => HeaderKind::Cc(addr(*at)),
+            Kind::DateTime => HeaderKind::DateTime,
+            Kind::Subject => HeaderKind::Subject,
+            Kind::Ns(at) => HeaderKind::Ns(Namespace {
+                prefix: (at.prefix_end > self.value_start)
+                    .then(|| part(self.value_start, at.prefix_end as usize)),
+                uri: part(at.uri_start, uri_end),
+            }),
+            Kind::RequireOne { dot } => {
+                let name = self.value();
+                let local = match dot {
+                    Some(d) => name.get(*d as usize + 1..).unwrap_or_default(),
+                    None => name,
+                };
+                HeaderKind::Require(RequiredList::one(Required {
+                    name,
+                    namespace: self.namespace,
+                    local,
+                    offset: self.offset + self.value_start(),
+                }))
+            }
+            Kind::RequireMany(list) => HeaderKind::Require(RequiredList::many(list.clone())),
+        }
     }
 
     /// Byte offset of the header line in the input.
     pub fn offset(&self) -> usize {
         self.offset
+    }
+
+    fn value_start(&self) -> usize {
+        self.value_start as usize
     }
 
     fn encoded_len(&self) -> usize {
@@ -665,7 +791,7 @@ pub struct RequiredList<'a>(RequiredRepr<'a>);
 #[derive(Clone, PartialEq, Eq)]
 enum RequiredRepr<'a> {
     One(Required<'a>),
-    Many(Vec<Required<'a>>),
+    Many(std::sync::Arc<Vec<Required<'a>>>),
 }
 
 impl<'a> RequiredList<'a> {
@@ -673,7 +799,7 @@ impl<'a> RequiredList<'a> {
         RequiredList(RequiredRepr::One(required))
     }
 
-    pub(crate) fn many(list: Vec<Required<'a>>) -> RequiredList<'a> {
+    pub(crate) fn many(list: std::sync::Arc<Vec<Required<'a>>>) -> RequiredList<'a> {
         RequiredList(RequiredRepr::Many(list))
     }
 

@@ -96,7 +96,7 @@ fn s5_1_fields() {
     assert_eq!(wacky.prefix(), Some("MyFeatures"));
     assert_eq!(wacky.local_name(), "WackyMessageOption");
     assert_eq!(wacky.namespace(), "mid:MessageFeatures@id.foo.com");
-    assert_eq!(wacky.kind(), &HeaderKind::Other);
+    assert_eq!(wacky.kind(), HeaderKind::Other);
     assert!(m.headers()[..8]
         .iter()
         .take(7)
@@ -237,7 +237,7 @@ fn s2_2_headers() {
         (from.name(), from.uri()),
         (None, "im:piglet@100akerwood.com")
     );
-    assert_eq!(h[2].kind(), &HeaderKind::DateTime);
+    assert_eq!(h[2].kind(), HeaderKind::DateTime);
     assert_eq!(h[2].value(), "2001-02-02T10:48:54-05:00");
 }
 
@@ -265,7 +265,7 @@ fn s2_4_content() {
 fn s3_3_subject_lang() {
     let bytes = fixture("s3_3_subject_lang.txt");
     let h = headers(&bytes);
-    assert_eq!(h[0].kind(), &HeaderKind::Subject);
+    assert_eq!(h[0].kind(), HeaderKind::Subject);
     assert_eq!(h[0].lang(), Some("fr"));
     assert_eq!(h[0].text(), "Objet de message");
     assert_eq!(h[0].param_pairs().collect::<Vec<_>>(), [("lang", "fr")]);
@@ -308,7 +308,7 @@ fn s3_4_three_spellings_mean_the_same() {
         let bytes = fixture(name);
         let h = headers(&bytes);
         assert_eq!(names(&h)[1], want, "{name}");
-        assert_eq!(h[1].kind(), &HeaderKind::Other, "{name}");
+        assert_eq!(h[1].kind(), HeaderKind::Other, "{name}");
     }
 }
 
@@ -394,7 +394,7 @@ fn s4_1_to_s4_3_addresses() {
 fn s4_4_datetime() {
     let bytes = fixture("s4_4_datetime.txt");
     let h = headers(&bytes);
-    assert_eq!(h[0].kind(), &HeaderKind::DateTime);
+    assert_eq!(h[0].kind(), HeaderKind::DateTime);
     assert_eq!(h[0].value(), "2001-02-01T12:16:49-05:00");
 }
 
@@ -412,7 +412,7 @@ fn s4_6_and_4_7_ns_and_require() {
     let h = headers(&bytes);
     assert_eq!(
         h[0].kind(),
-        &HeaderKind::Ns(cpim_formats::message::Namespace {
+        HeaderKind::Ns(cpim_formats::message::Namespace {
             prefix: Some("MyAlias"),
             uri: "mid:MessageFeatures@id.foo.com"
         })
@@ -737,7 +737,7 @@ fn lower_case_from_is_another_header() {
     let input = bare(b"from: <im:a@b>\r\n");
     let m = Message::parse(&input).unwrap();
     assert!(m.from().is_none());
-    assert_eq!(m.headers()[0].kind(), &HeaderKind::Other);
+    assert_eq!(m.headers()[0].kind(), HeaderKind::Other);
 }
 
 #[test]
@@ -856,7 +856,7 @@ fn default_namespace_moves_core_names() {
     );
     let m = Message::parse(&input).unwrap();
     assert_eq!(m.headers()[2].namespace(), "urn:example");
-    assert_eq!(m.headers()[2].kind(), &HeaderKind::Other);
+    assert_eq!(m.headers()[2].kind(), HeaderKind::Other);
     assert_eq!(m.from().unwrap().uri(), "im:a@b");
 }
 

@@ -207,7 +207,7 @@ impl MessageBuilder {
             }
         }
         for header in message.headers() {
-            let owned_party = |a: &super::NameAddr<'_>| Party {
+            let owned_party = |a: super::NameAddr<'_>| Party {
                 name: a.name().map(|n| n.into_owned()),
                 uri: a.uri().to_owned(),
             };

@@ -16,9 +16,11 @@ use super::text::{
     is_language_tag, is_mime_tokenchar, is_tokenchar, line_name_end, namechar_end, skip_mime_name,
     starts_ignore_case, tokenchar_end,
 };
+use std::sync::Arc;
+
 use super::{
-    Content, ErrorKind, Form, Header, HeaderKind, Limits, Message, MessageError, MimeHeader,
-    NameAddr, Namespace, Required, RequiredList, Signed, CORE_NAMESPACE,
+    AddrAt, Content, ErrorKind, Form, Header, Kind, Limits, Message, MessageError, MimeHeader,
+    NsAt, Required, Signed, CORE_NAMESPACE,
 };
 
 type Result<T> = std::result::Result<T, MessageError>;
@@ -318,20 +320,23 @@ impl<'a> Scope<'a> {
     fn resolve(&self, prefix: Option<&str>, offset: usize) -> Result<&'a str> {
         match prefix {
             None => Ok(self.default),
-            Some(prefix) => self.resolve_prefix(prefix, offset),
+            Some(prefix) => self.resolve_prefix(prefix.as_bytes(), offset),
         }
     }
 
-    fn resolve_prefix(&self, prefix: &str, offset: usize) -> Result<&'a str> {
+    fn resolve_prefix(&self, prefix: &[u8], offset: usize) -> Result<&'a str> {
         let found = self
             .more
             .iter()
             .rev()
             .chain(self.first[..self.first_len].iter().rev())
-            .find(|(p, _)| eq_short(p.as_bytes(), prefix.as_bytes()));
+            .find(|(p, _)| eq_short(p.as_bytes(), prefix));
         match found {
             Some((_, uri)) => Ok(uri),
-            None => fail(ErrorKind::UndeclaredPrefix(prefix.to_owned()), offset),
+            None => fail(
+                ErrorKind::UndeclaredPrefix(String::from_utf8_lossy(prefix).into_owned()),
+                offset,
+            ),
         }
     }
 }
@@ -373,7 +378,7 @@ impl<'a> Parser<'a, '_> {
     // the call cost a tenth of the line's scan.
     #[inline(always)]
     fn line(&self, pos: usize, end: usize, part: &'static str) -> Result<(usize, usize, bool)> {
-        let max = self.limits.max_line;
+        let max = self.max_line();
         if let Some(cr) = clean_line(self.input, pos, end).filter(|_| self.fast) {
             // The first LF is the one after `cr`: the same checks as below.
             if cr - pos > max {
@@ -398,6 +403,12 @@ impl<'a> Parser<'a, '_> {
             return fail(ErrorKind::LineTooLong { limit: max }, pos + max);
         }
         Ok((pos + lf - 1, pos + lf + 1, false))
+    }
+
+    /// [`Limits::max_line`], at most `u32::MAX`: a header keeps positions
+    /// within its line as `u32`.
+    fn max_line(&self) -> usize {
+        self.limits.max_line.min(u32::MAX as usize)
     }
 
     fn count(&mut self, pos: usize) -> Result<()> {
@@ -445,7 +456,7 @@ impl<'a> Parser<'a, '_> {
         // lets through: the slow path finds which error comes first, so
         // that the loop below checks neither line by line.
         let room = self.limits.max_headers.saturating_sub(self.fields);
-        if longest > self.limits.max_line || lines > room {
+        if longest > self.max_line() || lines > room {
             return None;
         }
         // Any error is found again, with its offset, by the slow path.
@@ -563,21 +574,25 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// The syntax of one message header line whose bytes are already known
-    /// to be UTF-8 without control characters.
+    /// to be UTF-8 without control characters, at most `u32::MAX` bytes
+    /// long (see [`Parser::max_line`]). Works on bytes and positions: the
+    /// line is the only `str` kept, and the parts are found again from
+    /// their positions when asked for.
     // Inlined (in the slow path's caller too): as a call it cost about 13
     // instructions a line in moving arguments and the result.
     #[inline(always)]
     fn parse_line(&self, line: &'a str, start: usize, scope: &mut Scope<'a>) -> Result<Header<'a>> {
-        let end = start + line.len();
         let b = line.as_bytes();
-        if b[0] == b' ' {
+        let end = start + b.len();
+        if b.first() == Some(&b' ') {
             return fail(ErrorKind::LeadingWhitespace, start);
         }
         let (mut i, dot) = scan_name(b, 0);
         if i == 0 {
-            return match b[0] {
-                b':' | b'.' => fail(ErrorKind::EmptyName, start),
-                c => fail(ErrorKind::InvalidNameChar(c), start),
+            return match b.first() {
+                Some(b':' | b'.') => fail(ErrorKind::EmptyName, start),
+                Some(&c) => fail(ErrorKind::InvalidNameChar(c), start),
+                None => fail(ErrorKind::EmptyName, start),
             };
         }
         if dot == Some(i - 1) {
@@ -588,29 +603,39 @@ impl<'a> Parser<'a, '_> {
             Some(&c) => return fail(ErrorKind::InvalidNameChar(c), start + i),
             None => return fail(ErrorKind::ExpectedColon, start + i),
         }
-        let name = &line[..i];
+        let name_end = i;
         i += 1;
         while b.get(i) == Some(&b';') {
-            i = param(line, start, i + 1)?;
+            i = param(b, start, i + 1)?;
         }
         if b.get(i) != Some(&b' ') {
             return fail(ErrorKind::ExpectedSpace, start + i);
         }
-        let value = &line[i + 1..];
-        let value_at = start + i + 1;
-        if value.ends_with(' ') {
+        let value_start = i + 1;
+        if b.len() > value_start && b.last() == Some(&b' ') {
             return fail(ErrorKind::TrailingWhitespace, end - 1);
         }
-        let prefix = dot.map(|d| &name[..d]);
-        let local = dot.map_or(name, |d| &name[d + 1..]);
-        let namespace = scope.resolve(prefix, start)?;
-        let kind = if is_core(namespace) {
-            match local {
-                "From" => HeaderKind::From(name_addr(value, value_at, "From")?),
-                "To" => HeaderKind::To(name_addr(value, value_at, "To")?),
-                "cc" => HeaderKind::Cc(name_addr(value, value_at, "cc")?),
-                "DateTime" if is_date_time(value) => HeaderKind::DateTime,
-                "DateTime" => {
+        let (namespace, local) = match dot {
+            None => (scope.default, b.get(..name_end)),
+            Some(d) => (
+                scope.resolve_prefix(b.get(..d).unwrap_or_default(), start)?,
+                b.get(d + 1..name_end),
+            ),
+        };
+        // Positions fit: the line is at most `u32::MAX` bytes.
+        let at = |i: usize| i as u32;
+        let value = b.get(value_start..).unwrap_or_default();
+        let value_at = start + value_start;
+        let mut namespace = namespace;
+        let kind = if !is_core(namespace) {
+            Kind::Other
+        } else {
+            match local.unwrap_or_default() {
+                b"From" => Kind::From(name_addr(value, value_at, "From")?.at(value_start)),
+                b"To" => Kind::To(name_addr(value, value_at, "To")?.at(value_start)),
+                b"cc" => Kind::Cc(name_addr(value, value_at, "cc")?.at(value_start)),
+                b"DateTime" if is_date_time(value) => Kind::DateTime,
+                b"DateTime" => {
                     return fail(
                         ErrorKind::InvalidValue {
                             header: "DateTime",
@@ -619,28 +644,38 @@ impl<'a> Parser<'a, '_> {
                         value_at,
                     )
                 }
-                "Subject" => HeaderKind::Subject,
-                "NS" => {
+                b"Subject" => Kind::Subject,
+                b"NS" => {
                     let ns = ns_value(value, value_at)?;
-                    match ns.prefix {
-                        Some(p) => scope.declare(p, ns.uri),
-                        None => scope.default = ns.uri,
+                    let uri = line.get(value_start + ns.uri_start..end - start - 1);
+                    let prefix = line.get(value_start..value_start + ns.prefix_len);
+                    match (ns.prefix_len, prefix, uri) {
+                        (0, _, Some(uri)) => scope.default = uri,
+                        (_, Some(prefix), Some(uri)) => scope.declare(prefix, uri),
+                        _ => {}
                     }
-                    HeaderKind::Ns(ns)
+                    Kind::Ns(NsAt {
+                        prefix_end: at(value_start + ns.prefix_len),
+                        uri_start: at(value_start + ns.uri_start),
+                    })
                 }
-                "Require" => HeaderKind::Require(require_list(value, value_at, scope)?),
-                _ => HeaderKind::Other,
+                b"Require" => {
+                    let value = line.get(value_start..).unwrap_or_default();
+                    match require_list(value, value_at, scope)? {
+                        Requires::One(required) => {
+                            namespace = required.namespace;
+                            let dot = required.name.len() - required.local.len();
+                            Kind::RequireOne {
+                                dot: dot.checked_sub(1).map(at),
+                            }
+                        }
+                        Requires::Many(list) => Kind::RequireMany(Arc::new(list)),
+                    }
+                }
+                _ => Kind::Other,
             }
-        } else {
-            HeaderKind::Other
         };
-        Ok(Header {
-            line,
-            value_start: i + 1,
-            namespace,
-            offset: start,
-            kind,
-        })
+        Ok(Header::new(line, namespace, start, at(value_start), kind))
     }
 
     /// A block of MIME header fields (RFC 2822 section 2.2, folding allowed)
@@ -807,8 +842,7 @@ fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
 }
 
 /// One `Parameter` after its `;` (section 3.6); returns where it ends.
-fn param(line: &str, start: usize, mut i: usize) -> Result<usize> {
-    let b = line.as_bytes();
+fn param(b: &[u8], start: usize, mut i: usize) -> Result<usize> {
     let name_start = i;
     i = namechar_end(b, i);
     if i == name_start {
@@ -820,15 +854,14 @@ fn param(line: &str, start: usize, mut i: usize) -> Result<usize> {
     if b.get(i) != Some(&b'=') {
         return fail(ErrorKind::InvalidParameter("expected '='"), start + i);
     }
-    let name = &line[name_start..i];
+    let name = b.get(name_start..i);
     i += 1;
     let value_start = i;
-    if name == "lang" {
+    if name == Some(b"lang") {
         while b.get(i).is_some_and(|&c| c != b' ' && c != b';') {
             i += 1;
         }
-        let tag = &line[value_start..i];
-        if !is_language_tag(tag) {
+        if !b.get(value_start..i).is_some_and(is_language_tag) {
             return fail(ErrorKind::InvalidLanguageTag, start + value_start);
         }
     } else if b.get(i) == Some(&b'"') {
@@ -871,19 +904,37 @@ pub(super) fn param_pairs(params: &str) -> impl Iterator<Item = (&str, &str)> {
     })
 }
 
+/// Where the parts of a `From`, `To` or `cc` value lie in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct AddrSpans {
+    /// The length of the Formal-name (0: none; a name is never empty).
+    formal_len: usize,
+    /// Where the URI starts (after `<`); it ends before the final `>`.
+    uri_start: usize,
+}
+
+impl AddrSpans {
+    /// As positions in the line, the value starting at `value_start`.
+    fn at(self, value_start: usize) -> AddrAt {
+        AddrAt {
+            formal_end: (value_start + self.formal_len) as u32,
+            uri_start: (value_start + self.uri_start) as u32,
+        }
+    }
+}
+
 /// `[ Formal-name ] "<" URI ">"` (sections 4.1-4.3).
-fn name_addr<'a>(value: &'a str, at: usize, header: &'static str) -> Result<NameAddr<'a>> {
+fn name_addr(b: &[u8], at: usize, header: &'static str) -> Result<AddrSpans> {
     let bad = |i: usize, expected: &'static str| {
         fail(ErrorKind::InvalidValue { header, expected }, at + i)
     };
-    let b = value.as_bytes();
     let mut i = 0;
-    let formal;
+    let formal_len;
     if b.first() == Some(&b'"') {
         let Some(end) = string_end(b, 0).filter(|&e| e <= b.len()) else {
             return bad(b.len(), "a closing '\"'");
         };
-        formal = Some(&value[..end]);
+        formal_len = end;
         i = end;
         // The grammar has no space after a quoted Formal-name, but the
         // token form and every example put one before '<'.
@@ -898,24 +949,35 @@ fn name_addr<'a>(value: &'a str, at: usize, header: &'static str) -> Result<Name
             }
             i += 1;
         }
-        formal = (i > 0).then(|| &value[..i - 1]);
+        formal_len = i.saturating_sub(1);
     }
     if b.get(i) != Some(&b'<') {
         return bad(i, "'<'");
     }
-    if b.len() < i + 2 || b[b.len() - 1] != b'>' {
+    if b.len() < i + 2 || b.last() != Some(&b'>') {
         return bad(b.len(), "'>' at the end");
     }
-    let uri = &value[i + 1..b.len() - 1];
-    if !is_absolute_uri(uri) {
+    if !b.get(i + 1..b.len() - 1).is_some_and(is_absolute_uri) {
         return bad(i + 1, "an absolute URI");
     }
-    Ok(NameAddr { formal, uri })
+    Ok(AddrSpans {
+        formal_len,
+        uri_start: i + 1,
+    })
+}
+
+/// Where the parts of an `NS` value lie in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NsSpans {
+    /// The length of the prefix (0: none, the default namespace).
+    prefix_len: usize,
+    /// Where the URI starts (after `<`); it ends before the final `>`.
+    uri_start: usize,
 }
 
 /// `[ Name-prefix ] "<" URI ">"` (section 4.6); see docs/decisions.md for
 /// the space after the prefix.
-fn ns_value(value: &str, at: usize) -> Result<Namespace<'_>> {
+fn ns_value(b: &[u8], at: usize) -> Result<NsSpans> {
     let bad = |i: usize, expected: &'static str| {
         fail(
             ErrorKind::InvalidValue {
@@ -925,28 +987,40 @@ fn ns_value(value: &str, at: usize) -> Result<Namespace<'_>> {
             at + i,
         )
     };
-    let b = value.as_bytes();
-    let mut i = namechar_end(b, 0);
-    let prefix = (i > 0).then(|| &value[..i]);
-    if prefix.is_some() && b.get(i) == Some(&b' ') {
+    let prefix_len = namechar_end(b, 0);
+    let mut i = prefix_len;
+    if prefix_len > 0 && b.get(i) == Some(&b' ') {
         i += 1;
     }
     if b.get(i) != Some(&b'<') {
         return bad(i, "'<'");
     }
-    if b.len() < i + 2 || b[b.len() - 1] != b'>' {
+    if b.len() < i + 2 || b.last() != Some(&b'>') {
         return bad(b.len(), "'>' at the end");
     }
-    let uri = &value[i + 1..b.len() - 1];
-    if !is_absolute_uri_without_fragment(uri) {
+    if !b
+        .get(i + 1..b.len() - 1)
+        .is_some_and(is_absolute_uri_without_fragment)
+    {
         return bad(i + 1, "an absolute URI without a fragment");
     }
-    Ok(Namespace { prefix, uri })
+    Ok(NsSpans {
+        prefix_len,
+        uri_start: i + 1,
+    })
+}
+
+/// The names of one `Require` value, resolved.
+#[derive(Debug, PartialEq, Eq)]
+enum Requires<'a> {
+    /// One name, the whole value.
+    One(Required<'a>),
+    Many(Vec<Required<'a>>),
 }
 
 /// `Header-name *( "," Header-name )` (section 4.7), each resolved in the
 /// scope where it is listed.
-fn require_list<'a>(value: &'a str, at: usize, scope: &Scope<'a>) -> Result<RequiredList<'a>> {
+fn require_list<'a>(value: &'a str, at: usize, scope: &Scope<'a>) -> Result<Requires<'a>> {
     let b = value.as_bytes();
     // One name, the whole value (the usual case): what the loop below
     // gives for it, without the list's bookkeeping.
@@ -956,7 +1030,7 @@ fn require_list<'a>(value: &'a str, at: usize, scope: &Scope<'a>) -> Result<Requ
             Some(d) => (Some(&value[..d]), &value[d + 1..]),
             None => (None, value),
         };
-        return Ok(RequiredList::one(Required {
+        return Ok(Requires::One(Required {
             name: value,
             namespace: scope.resolve(prefix, at)?,
             local,
@@ -967,11 +1041,7 @@ fn require_list<'a>(value: &'a str, at: usize, scope: &Scope<'a>) -> Result<Requ
 }
 
 /// [`require_list`] name by name, for any number of names.
-fn require_list_by_names<'a>(
-    value: &'a str,
-    at: usize,
-    scope: &Scope<'a>,
-) -> Result<RequiredList<'a>> {
+fn require_list_by_names<'a>(value: &'a str, at: usize, scope: &Scope<'a>) -> Result<Requires<'a>> {
     let b = value.as_bytes();
     // The first name is kept in place; a vector is made for a second.
     let mut first = None;
@@ -1011,9 +1081,9 @@ fn require_list_by_names<'a>(
         }
         match b.get(i) {
             None if list.is_empty() => {
-                return Ok(RequiredList::one(required));
+                return Ok(Requires::One(required));
             }
-            None => return Ok(RequiredList::many(list)),
+            None => return Ok(Requires::Many(list)),
             Some(b',') => {
                 i += 1;
                 // Lenient: ", " as people write lists.

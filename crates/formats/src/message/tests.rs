@@ -344,28 +344,28 @@ fn absolute_uri_byte_classes() {
         // A ':' there ends the scheme early: `a:b:x` is absolute too.
         let in_scheme = c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.' | b':');
         assert_eq!(
-            is_absolute_uri(&format!("a{ch}b:x")),
+            is_absolute_uri(format!("a{ch}b:x")),
             in_scheme,
             "{c:#x} in scheme"
         );
         assert_eq!(
-            is_absolute_uri(&format!("{ch}:x")),
+            is_absolute_uri(format!("{ch}:x")),
             c.is_ascii_alphabetic(),
             "{c:#x} first"
         );
         let in_rest = !(c <= b' ' || c == 0x7f || matches!(c, b'<' | b'>' | b'"'));
         assert_eq!(
-            is_absolute_uri(&format!("im:a{ch}b")),
+            is_absolute_uri(format!("im:a{ch}b")),
             in_rest,
             "{c:#x} after ':'"
         );
         assert_eq!(
-            is_absolute_uri_without_fragment(&format!("im:a{ch}b")),
+            is_absolute_uri_without_fragment(format!("im:a{ch}b")),
             in_rest && c != b'#',
             "{c:#x} after ':' (no fragment)"
         );
         assert_eq!(
-            is_absolute_uri_without_fragment(&format!("a{ch}b:x")),
+            is_absolute_uri_without_fragment(format!("a{ch}b:x")),
             in_scheme && c != b'#',
             "{c:#x} in scheme (no fragment)"
         );

@@ -285,10 +285,10 @@ pub(crate) fn skip_mime_name(b: &[u8], mut i: usize) -> usize {
 /// Whether `tag` is an RFC 3066 Language-Tag:
 /// `1*8ALPHA *("-" 1*8(ALPHA / DIGIT))`. One pass over the bytes: this
 /// runs for every `lang` parameter.
-pub(crate) fn is_language_tag(tag: &str) -> bool {
+pub(crate) fn is_language_tag(tag: impl AsRef<[u8]>) -> bool {
     let mut part_len = 0;
     let mut primary = true;
-    for &c in tag.as_bytes() {
+    for &c in tag.as_ref() {
         if c == b'-' {
             if part_len == 0 {
                 return false;
@@ -315,8 +315,8 @@ pub(crate) fn is_language_tag(tag: &str) -> bool {
 ///
 /// The fixed 19 bytes of date and time are read as one array (no bounds
 /// check per field): this runs for every `DateTime` header.
-pub(crate) fn is_date_time(s: &str) -> bool {
-    let b = s.as_bytes();
+pub(crate) fn is_date_time(s: impl AsRef<[u8]>) -> bool {
+    let b = s.as_ref();
     let Some(head) = b.first_chunk::<19>() else {
         return false;
     };
@@ -364,14 +364,14 @@ pub(crate) fn is_date_time(s: &str) -> bool {
 /// Whether `uri` is an absolute URI: `scheme ":" 1*char` (RFC 2396
 /// section 3), with no space, `<`, `>`, `"` or control character; other
 /// characters, UTF-8 included, are let through (IRIs in the wild).
-pub(crate) fn is_absolute_uri(uri: &str) -> bool {
-    after_scheme(uri).is_some_and(|rest| !any_marked(rest, simd::not_in_uri, NOT_IN_URI))
+pub(crate) fn is_absolute_uri(uri: impl AsRef<[u8]>) -> bool {
+    after_scheme(uri.as_ref()).is_some_and(|rest| !any_marked(rest, simd::not_in_uri, NOT_IN_URI))
 }
 
 /// [`is_absolute_uri`] without `#` after the scheme either (a namespace
 /// URI has no fragment, section 3.4), in the same one pass.
-pub(crate) fn is_absolute_uri_without_fragment(uri: &str) -> bool {
-    after_scheme(uri).is_some_and(|rest| {
+pub(crate) fn is_absolute_uri_without_fragment(uri: impl AsRef<[u8]>) -> bool {
+    after_scheme(uri.as_ref()).is_some_and(|rest| {
         let marks = |chunk: &[u8; 16]| simd::not_in_uri(chunk) | simd::hash(chunk);
         !any_marked(rest, marks, NOT_IN_URI | HASH)
     })
@@ -380,8 +380,7 @@ pub(crate) fn is_absolute_uri_without_fragment(uri: &str) -> bool {
 /// The bytes after `scheme ":"`, if `uri` starts with a scheme and a colon
 /// and has at least one byte after it.
 #[inline]
-fn after_scheme(uri: &str) -> Option<&[u8]> {
-    let b = uri.as_bytes();
+fn after_scheme(b: &[u8]) -> Option<&[u8]> {
     if !b.first().is_some_and(|c| c.is_ascii_alphabetic()) {
         return None;
     }
