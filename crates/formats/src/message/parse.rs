@@ -16,6 +16,7 @@ use super::text::{
     is_language_tag, is_mime_tokenchar, is_tokenchar, line_name_end, namechar_end, skip_mime_name,
     starts_ignore_case, tokenchar_end,
 };
+use std::ptr;
 use std::sync::Arc;
 
 use super::{
@@ -587,92 +588,75 @@ impl<'a> Parser<'a, '_> {
         if b.first() == Some(&b' ') {
             return fail(ErrorKind::LeadingWhitespace, start);
         }
-        let (mut i, dot) = scan_name(b, 0);
-        if i == 0 {
-            return match b.first() {
-                Some(b':' | b'.') => fail(ErrorKind::EmptyName, start),
-                Some(&c) => fail(ErrorKind::InvalidNameChar(c), start),
-                None => fail(ErrorKind::EmptyName, start),
-            };
-        }
-        if dot == Some(i - 1) {
-            return fail(ErrorKind::EmptyName, start + i);
-        }
-        match b.get(i) {
-            Some(b':') => {}
-            Some(&c) => return fail(ErrorKind::InvalidNameChar(c), start + i),
-            None => return fail(ErrorKind::ExpectedColon, start + i),
-        }
-        let name_end = i;
-        i += 1;
-        while b.get(i) == Some(&b';') {
-            i = param(b, start, i + 1)?;
-        }
-        if b.get(i) != Some(&b' ') {
-            return fail(ErrorKind::ExpectedSpace, start + i);
-        }
-        let value_start = i + 1;
-        if b.len() > value_start && b.last() == Some(&b' ') {
-            return fail(ErrorKind::TrailingWhitespace, end - 1);
-        }
-        let (namespace, local) = match dot {
-            None => (scope.default, b.get(..name_end)),
-            Some(d) => (
-                scope.resolve_prefix(b.get(..d).unwrap_or_default(), start)?,
-                b.get(d + 1..name_end),
-            ),
+        // The usual core lines (`To: `, no prefix or parameters) are known
+        // by their first bytes while the default namespace is the core one;
+        // others take the general reading, which gives the same for them.
+        let plain =
+            plain_core_name(b).filter(|_| self.fast && ptr::eq(scope.default, CORE_NAMESPACE));
+        let (namespace, value_start, core) = match plain {
+            Some((value_start, name)) => {
+                if b.len() > value_start && b.last() == Some(&b' ') {
+                    return fail(ErrorKind::TrailingWhitespace, end - 1);
+                }
+                (scope.default, value_start, Some(name))
+            }
+            None => {
+                let (namespace, value_start, local) = general_name(b, start, scope)?;
+                let core = if is_core(namespace) {
+                    CoreName::of(local)
+                } else {
+                    None
+                };
+                (namespace, value_start, core)
+            }
         };
         // Positions fit: the line is at most `u32::MAX` bytes.
         let at = |i: usize| i as u32;
         let value = b.get(value_start..).unwrap_or_default();
         let value_at = start + value_start;
         let mut namespace = namespace;
-        let kind = if !is_core(namespace) {
-            Kind::Other
-        } else {
-            match local.unwrap_or_default() {
-                b"From" => Kind::From(name_addr(value, value_at, "From")?.at(value_start)),
-                b"To" => Kind::To(name_addr(value, value_at, "To")?.at(value_start)),
-                b"cc" => Kind::Cc(name_addr(value, value_at, "cc")?.at(value_start)),
-                b"DateTime" if is_date_time(value) => Kind::DateTime,
-                b"DateTime" => {
-                    return fail(
-                        ErrorKind::InvalidValue {
-                            header: "DateTime",
-                            expected: "an RFC 3339 date-time",
-                        },
-                        value_at,
-                    )
+        let kind = match core {
+            None => Kind::Other,
+            Some(CoreName::From) => Kind::From(name_addr(value, value_at, "From")?.at(value_start)),
+            Some(CoreName::To) => Kind::To(name_addr(value, value_at, "To")?.at(value_start)),
+            Some(CoreName::Cc) => Kind::Cc(name_addr(value, value_at, "cc")?.at(value_start)),
+            Some(CoreName::DateTime) if is_date_time(value) => Kind::DateTime,
+            Some(CoreName::DateTime) => {
+                return fail(
+                    ErrorKind::InvalidValue {
+                        header: "DateTime",
+                        expected: "an RFC 3339 date-time",
+                    },
+                    value_at,
+                )
+            }
+            Some(CoreName::Subject) => Kind::Subject,
+            Some(CoreName::Ns) => {
+                let ns = ns_value(value, value_at)?;
+                let uri = line.get(value_start + ns.uri_start..end - start - 1);
+                let prefix = line.get(value_start..value_start + ns.prefix_len);
+                match (ns.prefix_len, prefix, uri) {
+                    (0, _, Some(uri)) => scope.default = uri,
+                    (_, Some(prefix), Some(uri)) => scope.declare(prefix, uri),
+                    _ => {}
                 }
-                b"Subject" => Kind::Subject,
-                b"NS" => {
-                    let ns = ns_value(value, value_at)?;
-                    let uri = line.get(value_start + ns.uri_start..end - start - 1);
-                    let prefix = line.get(value_start..value_start + ns.prefix_len);
-                    match (ns.prefix_len, prefix, uri) {
-                        (0, _, Some(uri)) => scope.default = uri,
-                        (_, Some(prefix), Some(uri)) => scope.declare(prefix, uri),
-                        _ => {}
-                    }
-                    Kind::Ns(NsAt {
-                        prefix_end: at(value_start + ns.prefix_len),
-                        uri_start: at(value_start + ns.uri_start),
-                    })
-                }
-                b"Require" => {
-                    let value = line.get(value_start..).unwrap_or_default();
-                    match require_list(value, value_at, scope)? {
-                        Requires::One(required) => {
-                            namespace = required.namespace;
-                            let dot = required.name.len() - required.local.len();
-                            Kind::RequireOne {
-                                dot: dot.checked_sub(1).map(at),
-                            }
+                Kind::Ns(NsAt {
+                    prefix_end: at(value_start + ns.prefix_len),
+                    uri_start: at(value_start + ns.uri_start),
+                })
+            }
+            Some(CoreName::Require) => {
+                let value = line.get(value_start..).unwrap_or_default();
+                match require_list(value, value_at, scope)? {
+                    Requires::One(required) => {
+                        namespace = required.namespace;
+                        let dot = required.name.len() - required.local.len();
+                        Kind::RequireOne {
+                            dot: dot.checked_sub(1).map(at),
                         }
-                        Requires::Many(list) => Kind::RequireMany(Arc::new(list)),
                     }
+                    Requires::Many(list) => Kind::RequireMany(Arc::new(list)),
                 }
-                _ => Kind::Other,
             }
         };
         Ok(Header::new(line, namespace, start, at(value_start), kind))
@@ -799,6 +783,116 @@ impl<'a> Parser<'a, '_> {
         }
         fail(ErrorKind::InvalidDelimiter, at)
     }
+}
+
+/// The core headers (section 4), as the parser tells them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CoreName {
+    From,
+    To,
+    Cc,
+    DateTime,
+    Subject,
+    Ns,
+    Require,
+}
+
+impl CoreName {
+    /// The core header a local name in the core namespace names.
+    #[inline(always)]
+    fn of(local: &[u8]) -> Option<CoreName> {
+        Some(match local {
+            b"From" => CoreName::From,
+            b"To" => CoreName::To,
+            b"cc" => CoreName::Cc,
+            b"DateTime" => CoreName::DateTime,
+            b"Subject" => CoreName::Subject,
+            b"NS" => CoreName::Ns,
+            b"Require" => CoreName::Require,
+            _ => return None,
+        })
+    }
+}
+
+/// Up to eight bytes as a little-endian word, zeros after them.
+const fn word(bytes: &[u8]) -> u64 {
+    let mut w = 0;
+    let mut i = 0;
+    while i < bytes.len() && i < 8 {
+        w |= (bytes[i] as u64) << (8 * i);
+        i += 1;
+    }
+    w
+}
+
+/// The core header a line starts with when it is written `Name: ` with
+/// no prefix and no parameters, and where its value starts: the first
+/// eight bytes as one word (two more for `DateTime`), in place of the name
+/// scan and its checks. `None` leaves the line to [`general_name`].
+#[inline(always)]
+fn plain_core_name(b: &[u8]) -> Option<(usize, CoreName)> {
+    const LOW4: u64 = 0xffff_ffff;
+    const LOW6: u64 = 0xffff_ffff_ffff;
+    let w = u64::from_le_bytes(*b.first_chunk::<8>()?);
+    let found = match w & LOW4 {
+        x if x == word(b"To: ") => (4, CoreName::To),
+        x if x == word(b"cc: ") => (4, CoreName::Cc),
+        x if x == word(b"NS: ") => (4, CoreName::Ns),
+        _ if w & LOW6 == word(b"From: ") => (6, CoreName::From),
+        _ if w == word(b"Subject:") && b.get(8) == Some(&b' ') => (9, CoreName::Subject),
+        _ if w == word(b"Require:") && b.get(8) == Some(&b' ') => (9, CoreName::Require),
+        _ if w == word(b"DateTime") && b.get(8..10) == Some(b": ") => (10, CoreName::DateTime),
+        _ => return None,
+    };
+    Some(found)
+}
+
+/// `[ Name-prefix "." ] Name ":" *( ";" Parameter ) SP` at the start of a
+/// line (section 3.1): the name's namespace, where the value starts, and
+/// the local name.
+#[inline(always)]
+fn general_name<'a, 'b>(
+    b: &'b [u8],
+    start: usize,
+    scope: &Scope<'a>,
+) -> Result<(&'a str, usize, &'b [u8])> {
+    let end = start + b.len();
+    let (mut i, dot) = scan_name(b, 0);
+    if i == 0 {
+        return match b.first() {
+            Some(b':' | b'.') => fail(ErrorKind::EmptyName, start),
+            Some(&c) => fail(ErrorKind::InvalidNameChar(c), start),
+            None => fail(ErrorKind::EmptyName, start),
+        };
+    }
+    if dot == Some(i - 1) {
+        return fail(ErrorKind::EmptyName, start + i);
+    }
+    match b.get(i) {
+        Some(b':') => {}
+        Some(&c) => return fail(ErrorKind::InvalidNameChar(c), start + i),
+        None => return fail(ErrorKind::ExpectedColon, start + i),
+    }
+    let name_end = i;
+    i += 1;
+    while b.get(i) == Some(&b';') {
+        i = param(b, start, i + 1)?;
+    }
+    if b.get(i) != Some(&b' ') {
+        return fail(ErrorKind::ExpectedSpace, start + i);
+    }
+    let value_start = i + 1;
+    if b.len() > value_start && b.last() == Some(&b' ') {
+        return fail(ErrorKind::TrailingWhitespace, end - 1);
+    }
+    let (namespace, local) = match dot {
+        None => (scope.default, b.get(..name_end)),
+        Some(d) => (
+            scope.resolve_prefix(b.get(..d).unwrap_or_default(), start)?,
+            b.get(d + 1..name_end),
+        ),
+    };
+    Ok((namespace, value_start, local.unwrap_or_default()))
 }
 
 fn no_bare_cr(line: &[u8], pos: usize) -> Result<()> {

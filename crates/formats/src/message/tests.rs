@@ -77,6 +77,7 @@ fn fast_paths_match_byte_by_byte_checks() {
     inputs.push(b"Content-Type: message/cpim\r\n\tfolded\r\n\r\nSubject: \xc3\xa9t\xc3\xa9\r\n\r\nContent-Type: text/plain\r\n \r\n\r\n".to_vec());
     let replacements = [
         b'\r', b'\n', 0, b'\t', b' ', 0x7f, 0x80, 0xc3, 0xff, b':', b';', b'.', b'"', b'<', b'>',
+        b't', b'S',
     ];
     let tight = Limits {
         max_size: 4096,
