@@ -477,9 +477,10 @@ impl<'a> Parser<'a, '_> {
             // Each line ends at an ASCII CR, so these splits fall on
             // character boundaries; one check each instead of two.
             let (line, after) = rest.split_at_checked(cr - at)?;
-            match self.parse_line(line, at, &mut scope) {
-                Ok(header) => headers.push(header),
-                Err(e) => return Some(Err(e)),
+            headers.push(Header::PLACEHOLDER);
+            let header = headers.last_mut()?;
+            if let Err(e) = self.parse_line(line, at, &mut scope, header) {
+                return Some(Err(e));
             }
             rest = after.get(2..)?;
             at = cr + 2;
@@ -555,6 +556,7 @@ impl<'a> Parser<'a, '_> {
         clean: bool,
         scope: &mut Scope<'a>,
     ) -> Result<Header<'a>> {
+        let mut header = Header::PLACEHOLDER;
         let raw = &self.input[start..end];
         if matches!(raw[0], b' ' | b'\t') {
             return fail(ErrorKind::LeadingWhitespace, start);
@@ -571,7 +573,8 @@ impl<'a> Parser<'a, '_> {
             Ok(line) => line,
             Err(e) => return fail(ErrorKind::InvalidUtf8, start + e.valid_up_to()),
         };
-        self.parse_line(line, start, scope)
+        self.parse_line(line, start, scope, &mut header)?;
+        Ok(header)
     }
 
     /// The syntax of one message header line whose bytes are already known
@@ -582,7 +585,13 @@ impl<'a> Parser<'a, '_> {
     // Inlined (in the slow path's caller too): as a call it cost about 13
     // instructions a line in moving arguments and the result.
     #[inline(always)]
-    fn parse_line(&self, line: &'a str, start: usize, scope: &mut Scope<'a>) -> Result<Header<'a>> {
+    fn parse_line(
+        &self,
+        line: &'a str,
+        start: usize,
+        scope: &mut Scope<'a>,
+        out: &mut Header<'a>,
+    ) -> Result<()> {
         let b = line.as_bytes();
         let end = start + b.len();
         if b.first() == Some(&b' ') {
@@ -659,7 +668,8 @@ impl<'a> Parser<'a, '_> {
                 }
             }
         };
-        Ok(Header::new(line, namespace, start, at(value_start), kind))
+        out.set(line, namespace, start, at(value_start), kind);
+        Ok(())
     }
 
     /// A block of MIME header fields (RFC 2822 section 2.2, folding allowed)
