@@ -95,7 +95,9 @@ impl Default for Limits {
 #[derive(Clone)]
 pub struct Message<'a> {
     form: Form,
-    signed: Option<Signed<'a>>,
+    /// Boxed: rare, and large enough to make every move of a message
+    /// twice as long.
+    signed: Option<Box<Signed<'a>>>,
     headers: Vec<Header<'a>>,
     /// Holds the message's MIME headers too (see [`Content`]).
     content: Content<'a>,
@@ -160,7 +162,7 @@ impl<'a> Message<'a> {
 
     /// The `multipart/signed` wrapping, for [`Form::Signed`].
     pub fn signed(&self) -> Option<&Signed<'a>> {
-        self.signed.as_ref()
+        self.signed.as_deref()
     }
 
     /// The MIME headers of the `message/cpim` entity (`m:` lines); empty for

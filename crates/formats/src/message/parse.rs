@@ -85,14 +85,14 @@ pub(super) fn message_with<'a>(
                 );
             }
             let mut message = parser.cpim(Form::Signed, inner, body_pos, parts.first.1)?;
-            message.signed = Some(Signed {
+            message.signed = Some(Box::new(Signed {
                 headers: outer,
                 boundary,
                 head: &input[pos..parts.first.0],
                 part: &input[parts.first.0..parts.first.1],
                 signature: &input[parts.second.0..parts.second.1],
                 tail: &input[parts.first.1..],
-            });
+            }));
             Ok(message)
         }
         other => fail(
