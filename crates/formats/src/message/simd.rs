@@ -96,6 +96,16 @@ mod sse2 {
     pub(crate) fn hash(chunk: &[u8; 16]) -> u32 {
         mask(eq(load_unaligned_m128i(chunk), b'#'))
     }
+
+    #[inline(always)]
+    pub(crate) fn space(chunk: &[u8; 16]) -> u32 {
+        mask(eq(load_unaligned_m128i(chunk), b' '))
+    }
+
+    #[inline(always)]
+    pub(crate) fn less_than(chunk: &[u8; 16]) -> u32 {
+        mask(eq(load_unaligned_m128i(chunk), b'<'))
+    }
 }
 
 /// The mask of the bytes of `chunk` that `class` takes, one at a time: the
@@ -204,4 +214,8 @@ masks! {
     not_in_uri => |chunk| mask_by(chunk, is_not_in_uri);
     /// `#`.
     hash => |chunk| mask_by(chunk, |c| c == b'#');
+    /// Space.
+    space => |chunk| mask_by(chunk, |c| c == b' ');
+    /// `<`.
+    less_than => |chunk| mask_by(chunk, |c| c == b'<');
 }
