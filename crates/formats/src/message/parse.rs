@@ -435,24 +435,12 @@ impl<'a> Parser<'a, '_> {
     #[allow(clippy::type_complexity)]
     fn fast_headers(&mut self, pos: usize, end: usize) -> Option<Result<(Vec<Header<'a>>, usize)>> {
         let input = self.input;
-        // Line ends (offsets of the CRs) of the first lines, so the second
-        // pass need not search again; later lines are found again.
-        let mut ends = [0usize; 32];
-        let mut lines = 0;
-        let mut longest = 0;
-        let mut at = pos;
-        let block_end = loop {
-            let cr = clean_line(input, at, end)?;
-            if cr == at {
-                break at;
-            }
-            if let Some(slot) = ends.get_mut(lines) {
-                *slot = cr;
-            }
-            longest = longest.max(cr - at);
-            lines += 1;
-            at = cr + 2;
-        };
+        // Line ends (offsets of the CRs from `pos`) of the first lines, so
+        // the second pass need not search again; later lines are found
+        // again.
+        let mut ends = [0u32; 32];
+        let block = block_lines(input.get(pos..end)?, &mut ends)?;
+        let (lines, longest, block_end) = (block.lines, block.longest, pos + block.end);
         // A line over the length limit, or more headers than the limit
         // lets through: the slow path finds which error comes first, so
         // that the loop below checks neither line by line.
@@ -471,7 +459,7 @@ impl<'a> Parser<'a, '_> {
         let mut at = pos;
         for n in 0..lines {
             let cr = match ends.get(n) {
-                Some(&cr) => cr,
+                Some(&cr) => pos + cr as usize,
                 None => clean_line(input, at, end)?,
             };
             // Each line ends at an ASCII CR, so these splits fall on
@@ -1298,6 +1286,104 @@ fn clean_line(input: &[u8], pos: usize, end: usize) -> Option<usize> {
         return None;
     }
     crlf_at(hay, i + mask.trailing_zeros() as usize).map(|at| pos + at)
+}
+
+/// The lines of a header block: how many, the longest, and where the
+/// blank line that ends the block starts.
+struct BlockLines {
+    lines: usize,
+    longest: usize,
+    end: usize,
+}
+
+/// The lines of the header block at the start of `hay` if they are all
+/// plainly clean (see [`clean_line`]): each control character before the
+/// blank line is the CR or the LF of a CRLF. The CRs of the first lines go
+/// to `ends`. `None` for anything else, which the callers hand to the
+/// line-by-line checks.
+///
+/// Sixty-four bytes a turn, as bit maps of control characters, CRs and
+/// LFs, so that a line's end is not a branch of its own: a scan from each
+/// line's start left the loop at every line, a jump the processor could
+/// not foresee.
+#[inline(always)]
+fn block_lines(hay: &[u8], ends: &mut [u32; 32]) -> Option<BlockLines> {
+    let mut block = BlockLines {
+        lines: 0,
+        longest: 0,
+        end: 0,
+    };
+    let mut line_start = 0;
+    // Whether the turn's first byte starts a line (the block's does), and
+    // whether the byte before it was a CR.
+    let mut starts_line = 1u64;
+    let mut after_cr = 0u64;
+    let mut base = 0;
+    loop {
+        let (control, cr, lf) = match hay.get(base..).and_then(<[u8]>::first_chunk::<64>) {
+            Some(turn) => classes64(turn),
+            None => {
+                // The last bytes, padded with spaces (not special).
+                let rest = hay.get(base..)?;
+                let mut last = [b' '; 64];
+                last.get_mut(..rest.len())?.copy_from_slice(rest);
+                classes64(&last)
+            }
+        };
+        // A CR where a line starts is the blank line; only what comes
+        // before it belongs to the block.
+        let blank = cr & (lf << 1 | starts_line);
+        let before = match blank {
+            0 => u64::MAX,
+            _ => (1 << blank.trailing_zeros()) - 1,
+        };
+        let other = control ^ (cr | lf);
+        let unpaired = lf ^ (cr << 1 | after_cr);
+        if (other | unpaired) & before != 0 {
+            return None;
+        }
+        let mut crs = cr & before;
+        while crs != 0 {
+            let at = base + crs.trailing_zeros() as usize;
+            if let Some(slot) = ends.get_mut(block.lines) {
+                *slot = u32::try_from(at).ok()?;
+            }
+            block.longest = block.longest.max(at - line_start);
+            block.lines += 1;
+            line_start = at + 2;
+            crs &= crs - 1;
+        }
+        if blank != 0 {
+            let at = base + blank.trailing_zeros() as usize;
+            // Its LF may lie in the next turn.
+            if hay.get(at..at + 2) != Some(b"\r\n") {
+                return None;
+            }
+            block.end = at;
+            return Some(block);
+        }
+        starts_line = lf >> 63;
+        after_cr = cr >> 63;
+        base += 64;
+    }
+}
+
+/// Control characters, CRs and LFs of sixty-four bytes, bit `k` for byte
+/// `k`.
+#[inline(always)]
+fn classes64(turn: &[u8; 64]) -> (u64, u64, u64) {
+    let mut control = 0;
+    let mut cr = 0;
+    let mut lf = 0;
+    for (k, chunk) in turn.chunks_exact(16).enumerate() {
+        let Ok(chunk) = <&[u8; 16]>::try_from(chunk) else {
+            continue;
+        };
+        control |= u64::from(simd::control(chunk)) << (16 * k);
+        cr |= u64::from(simd::carriage_return(chunk)) << (16 * k);
+        lf |= u64::from(simd::line_feed(chunk)) << (16 * k);
+    }
+    (control, cr, lf)
 }
 
 /// `Some(at)` when the control character at `at` starts a CRLF within
