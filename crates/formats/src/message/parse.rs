@@ -1314,13 +1314,16 @@ fn block_lines(hay: &[u8], ends: &mut [u32; 32]) -> Option<BlockLines> {
         end: 0,
     };
     let mut line_start = 0;
-    // Whether the turn's first byte starts a line (the block's does), and
-    // whether the byte before it was a CR.
-    let mut starts_line = 1u64;
-    let mut after_cr = 0u64;
+    // LFs at the end of the turn before, moved to the bits before this
+    // turn's first (bit 1 stands for the block's start: an LF there
+    // would end a line starting at the block's start); and a control
+    // character at the turn before's last byte, which must be the CR of
+    // an LF at this turn's first.
+    let mut lf_before = 0b10u64;
+    let mut pending_cr = 0u64;
     let mut base = 0;
     loop {
-        let (control, cr, lf) = match hay.get(base..).and_then(<[u8]>::first_chunk::<64>) {
+        let (control, lf) = match hay.get(base..).and_then(<[u8]>::first_chunk::<64>) {
             Some(turn) => classes64(turn),
             None => {
                 // The last bytes, padded with spaces (not special).
@@ -1330,60 +1333,63 @@ fn block_lines(hay: &[u8], ends: &mut [u32; 32]) -> Option<BlockLines> {
                 classes64(&last)
             }
         };
-        // A CR where a line starts is the blank line; only what comes
-        // before it belongs to the block.
-        let blank = cr & (lf << 1 | starts_line);
+        // An LF two bytes after another (or one after the block's start)
+        // ends the blank line; only what comes before it belongs to the
+        // block.
+        let blank = lf & (lf << 2 | lf_before);
         let before = match blank {
             0 => u64::MAX,
             _ => (1 << blank.trailing_zeros()) - 1,
         };
-        let other = control ^ (cr | lf);
-        let unpaired = lf ^ (cr << 1 | after_cr);
-        if (other | unpaired) & before != 0 {
+        // Every control character is an LF or the byte before one (checked
+        // below to be a CR); the last byte's LF may be the next turn's.
+        let unexplained = control & !(lf | lf >> 1);
+        if unexplained & before & (u64::MAX >> 1) | pending_cr & !lf & 1 != 0 {
             return None;
         }
-        let mut crs = cr & before;
-        while crs != 0 {
-            let at = base + crs.trailing_zeros() as usize;
+        let mut lfs = lf & before;
+        while lfs != 0 {
+            // The CR before the LF (at the turn before's last byte for the
+            // turn's first LF).
+            let at = (base + lfs.trailing_zeros() as usize).checked_sub(1)?;
+            if hay.get(at) != Some(&b'\r') {
+                return None;
+            }
             if let Some(slot) = ends.get_mut(block.lines) {
                 *slot = u32::try_from(at).ok()?;
             }
             block.longest = block.longest.max(at - line_start);
             block.lines += 1;
             line_start = at + 2;
-            crs &= crs - 1;
+            lfs &= lfs - 1;
         }
         if blank != 0 {
-            let at = base + blank.trailing_zeros() as usize;
-            // Its LF may lie in the next turn.
-            if hay.get(at..at + 2) != Some(b"\r\n") {
+            let at = (base + blank.trailing_zeros() as usize).checked_sub(1)?;
+            if hay.get(at) != Some(&b'\r') {
                 return None;
             }
             block.end = at;
             return Some(block);
         }
-        starts_line = lf >> 63;
-        after_cr = cr >> 63;
+        lf_before = lf >> 62;
+        pending_cr = unexplained >> 63;
         base += 64;
     }
 }
 
-/// Control characters, CRs and LFs of sixty-four bytes, bit `k` for byte
-/// `k`.
+/// Control characters and LFs of sixty-four bytes, bit `k` for byte `k`.
 #[inline(always)]
-fn classes64(turn: &[u8; 64]) -> (u64, u64, u64) {
+fn classes64(turn: &[u8; 64]) -> (u64, u64) {
     let mut control = 0;
-    let mut cr = 0;
     let mut lf = 0;
     for (k, chunk) in turn.chunks_exact(16).enumerate() {
         let Ok(chunk) = <&[u8; 16]>::try_from(chunk) else {
             continue;
         };
         control |= u64::from(simd::control(chunk)) << (16 * k);
-        cr |= u64::from(simd::carriage_return(chunk)) << (16 * k);
         lf |= u64::from(simd::line_feed(chunk)) << (16 * k);
     }
-    (control, cr, lf)
+    (control, lf)
 }
 
 /// `Some(at)` when the control character at `at` starts a CRLF within

@@ -98,11 +98,6 @@ mod sse2 {
     }
 
     #[inline(always)]
-    pub(crate) fn carriage_return(chunk: &[u8; 16]) -> u32 {
-        mask(eq(load_unaligned_m128i(chunk), b'\r'))
-    }
-
-    #[inline(always)]
     pub(crate) fn line_feed(chunk: &[u8; 16]) -> u32 {
         mask(eq(load_unaligned_m128i(chunk), b'\n'))
     }
@@ -224,8 +219,6 @@ masks! {
     not_in_uri => |chunk| mask_by(chunk, is_not_in_uri);
     /// `#`.
     hash => |chunk| mask_by(chunk, |c| c == b'#');
-    /// CR.
-    carriage_return => |chunk| mask_by(chunk, |c| c == b'\r');
     /// LF.
     line_feed => |chunk| mask_by(chunk, |c| c == b'\n');
     /// Space.
