@@ -84,14 +84,14 @@ pub(super) fn message_with<'a>(
                 );
             }
             let mut message = parser.cpim(Form::Signed, inner, body_pos, parts.first.1)?;
-            message.signed = Some(Signed {
+            message.signed = Some(Box::new(Signed {
                 headers: outer,
                 boundary,
                 head: &input[pos..parts.first.0],
                 part: &input[parts.first.0..parts.first.1],
                 signature: &input[parts.second.0..parts.second.1],
                 tail: &input[parts.first.1..],
-            });
+            }));
             Ok(message)
         }
         other => fail(
@@ -680,7 +680,12 @@ impl<'a> Parser<'a, '_> {
         part: &'static str,
     ) -> Result<MimeBlock> {
         let mut content_type = None;
-        let max_line = self.limits.max_line;
+        // Read once: `self.limits` is behind a reference.
+        let Limits {
+            max_line,
+            max_headers,
+            ..
+        } = *self.limits;
         loop {
             if self.fast {
                 let mut rest = self.input.get(pos..end).unwrap_or_default();
@@ -696,7 +701,10 @@ impl<'a> Parser<'a, '_> {
                     else {
                         break;
                     };
-                    self.count(pos)?;
+                    self.fields += 1;
+                    if self.fields > max_headers {
+                        return fail(ErrorKind::TooManyHeaders { limit: max_headers }, pos);
+                    }
                     if content_type.is_none() && line.is_content_type() {
                         content_type = Some(headers.len());
                     }
@@ -706,9 +714,8 @@ impl<'a> Parser<'a, '_> {
                         value_start: line.value_start,
                         offset: pos,
                     });
-                    let next = line.raw.len() + 2;
-                    pos += next;
-                    rest = rest.get(next..).unwrap_or_default();
+                    pos += line.raw.len() + 2;
+                    rest = line.rest;
                 }
             }
             match self.mime_field(pos, end, part)? {
@@ -1171,6 +1178,8 @@ struct PlainMimeLine<'a> {
     value_start: usize,
     /// The line's first sixteen bytes (the name is within them).
     head: &'a [u8; 16],
+    /// What follows the line's CRLF.
+    rest: &'a [u8],
 }
 
 impl PlainMimeLine<'_> {
@@ -1183,13 +1192,14 @@ impl PlainMimeLine<'_> {
 
 /// The MIME header line at the start of `hay` when it is plain: its name
 /// ends at a `:` within its first sixteen bytes, no control character
-/// comes before its CRLF, and the next line does not continue it. `None`
-/// for anything else (a longer name, a tab, folding, a line near the end
-/// of `hay`, any error), which the byte-by-byte reading takes.
+/// comes before its CRLF, and a byte follows that does not continue it
+/// (no fold). `None` for anything else (a longer name, a tab, folding, a
+/// line near the end of `hay`, any error), which the byte-by-byte reading
+/// takes.
 ///
-/// The name is checked by the stop mask of the first sixteen bytes, whose
-/// control mask then often finds the CR too: a MIME line costs one chunk
-/// more than its scan, no more.
+/// The name is checked by the stop mask of the first sixteen bytes, the
+/// line's end found by the control masks of the same chunk and the next
+/// ones.
 #[inline(always)]
 fn plain_mime_line(hay: &[u8]) -> Option<PlainMimeLine<'_>> {
     let head = hay.first_chunk::<16>()?;
@@ -1199,16 +1209,25 @@ fn plain_mime_line(hay: &[u8]) -> Option<PlainMimeLine<'_>> {
     if colon == 0 || head.get(colon) != Some(&b':') {
         return None;
     }
-    let controls = simd::control(head);
-    let cr = if controls != 0 {
-        crlf_at(hay, controls.trailing_zeros() as usize)?
-    } else {
-        clean_line(hay, 16, hay.len())?
+    // The first control character, from the head on; whole chunks only
+    // (a line near the end of `hay` is left to the general reading).
+    let mut chunks = hay.chunks_exact(16);
+    let mut at = 0;
+    let cr = loop {
+        let controls = simd::control(chunks.next()?.first_chunk::<16>()?);
+        if controls != 0 {
+            break at + controls.trailing_zeros() as usize;
+        }
+        at += 16;
     };
-    if matches!(hay.get(cr + 2), Some(b' ' | b'\t')) {
+    let (raw, tail) = hay.split_at_checked(cr)?;
+    // CRLF, and a next line that does not continue this one.
+    let [b'\r', b'\n', next] = *tail.first_chunk::<3>()? else {
+        return None;
+    };
+    if matches!(next, b' ' | b'\t') {
         return None;
     }
-    let raw = hay.get(..cr)?;
     // No tab in a clean line, and the CR stops the run.
     let mut value_start = colon + 1;
     while raw.get(value_start) == Some(&b' ') {
@@ -1219,6 +1238,7 @@ fn plain_mime_line(hay: &[u8]) -> Option<PlainMimeLine<'_>> {
         colon,
         value_start,
         head,
+        rest: tail.get(2..)?,
     })
 }
 
