@@ -18,7 +18,7 @@ use super::text::{
 };
 use super::{
     Content, ErrorKind, Form, Header, HeaderKind, Limits, Message, MessageError, MimeHeader,
-    NameAddr, Namespace, Required, RequiredList, Signed, CORE_NAMESPACE,
+    MimeList, NameAddr, Namespace, Required, RequiredList, Signed, CORE_NAMESPACE,
 };
 
 type Result<T> = std::result::Result<T, MessageError>;
@@ -53,55 +53,86 @@ pub(super) fn message_with<'a>(
         fast,
     };
     let end = input.len();
-    if !first_block_has_content_type(input) {
-        return parser.cpim(Form::Bare, Vec::with_capacity(4), 0, end);
-    }
-    let mut outer = Vec::with_capacity(4);
-    let block = parser.mime_block(&mut outer, 0, end, "the MIME headers")?;
-    let pos = block.next;
-    let media = media_type(block.content_type.and_then(|i| outer.get(i)), 0)?;
-    let ct_offset = media.at;
-    match media.essence {
-        Media::Cpim => parser.cpim(Form::Mime, outer, pos, end),
-        Media::Signed => {
-            let Some(boundary) = media.boundary else {
-                return fail(ErrorKind::MissingBoundary, ct_offset);
-            };
-            let parts = parser.multipart(pos, boundary.as_bytes())?;
-            let first_part = "the MIME headers of the first part";
-            let mut inner = Vec::with_capacity(4);
-            let block = parser.mime_block(&mut inner, parts.first.0, parts.first.1, first_part)?;
-            let body_pos = block.next;
-            let inner_media =
-                media_type(block.content_type.and_then(|i| inner.get(i)), parts.first.0)?;
-            if !matches!(inner_media.essence, Media::Cpim) {
+    // Built first and filled where it lies: its list of MIME headers keeps
+    // its first fields in place, so that each move of the message would be
+    // a copy of them.
+    let mut message = Message {
+        form: Form::Bare,
+        signed: None,
+        headers: Vec::new(),
+        content: Content {
+            mime: MimeList::new(),
+            split: 0,
+            body: &[],
+            body_offset: 0,
+        },
+    };
+    let mime = &mut message.content.mime;
+    let (pos, end) = if !first_block_has_content_type(input) {
+        (0, end)
+    } else {
+        let block = parser.mime_block(mime, 0, end, "the MIME headers")?;
+        let pos = block.next;
+        let media = media_type(block.content_type.and_then(|i| mime.as_slice().get(i)), 0)?;
+        let ct_offset = media.at;
+        match media.essence {
+            Media::Cpim => {
+                message.form = Form::Mime;
+                (pos, end)
+            }
+            Media::Signed => {
+                let Some(boundary) = media.boundary else {
+                    return fail(ErrorKind::MissingBoundary, ct_offset);
+                };
+                let parts = parser.multipart(pos, boundary.as_bytes())?;
+                // Those were the outer headers; the message's own are the
+                // first part's.
+                let outer = std::mem::replace(mime, MimeList::new());
+                let first_part = "the MIME headers of the first part";
+                let block = parser.mime_block(mime, parts.first.0, parts.first.1, first_part)?;
+                let body_pos = block.next;
+                let inner_media = media_type(
+                    block.content_type.and_then(|i| mime.as_slice().get(i)),
+                    parts.first.0,
+                )?;
+                if !matches!(inner_media.essence, Media::Cpim) {
+                    return fail(
+                        ErrorKind::UnsupportedContentType {
+                            found: inner_media.essence.into_name(),
+                            expected: "message/cpim as the first part",
+                        },
+                        inner_media.at,
+                    );
+                }
+                message.form = Form::Signed;
+                message.signed = Some(Box::new(Signed {
+                    headers: outer,
+                    boundary,
+                    head: &input[pos..parts.first.0],
+                    part: &input[parts.first.0..parts.first.1],
+                    signature: &input[parts.second.0..parts.second.1],
+                    tail: &input[parts.first.1..],
+                }));
+                (body_pos, parts.first.1)
+            }
+            other => {
                 return fail(
                     ErrorKind::UnsupportedContentType {
-                        found: inner_media.essence.into_name(),
-                        expected: "message/cpim as the first part",
+                        found: other.into_name(),
+                        expected: "message/cpim or multipart/signed",
                     },
-                    inner_media.at,
-                );
+                    ct_offset,
+                )
             }
-            let mut message = parser.cpim(Form::Signed, inner, body_pos, parts.first.1)?;
-            message.signed = Some(Box::new(Signed {
-                headers: outer,
-                boundary,
-                head: &input[pos..parts.first.0],
-                part: &input[parts.first.0..parts.first.1],
-                signature: &input[parts.second.0..parts.second.1],
-                tail: &input[parts.first.1..],
-            }));
-            Ok(message)
         }
-        other => fail(
-            ErrorKind::UnsupportedContentType {
-                found: other.into_name(),
-                expected: "message/cpim or multipart/signed",
-            },
-            ct_offset,
-        ),
-    }
+    };
+    let mime = &mut message.content.mime;
+    message.content.split = mime.len();
+    let (headers, body_pos) = parser.cpim(mime, pos, end)?;
+    message.headers = headers;
+    message.content.body = &input[body_pos..end];
+    message.content.body_offset = body_pos;
+    Ok(message)
 }
 
 pub(super) fn header_block<'a>(input: &'a [u8], limits: &Limits) -> Result<Vec<Header<'a>>> {
@@ -165,7 +196,7 @@ fn media_type(ct: Option<&MimeHeader<'_>>, block: usize) -> Result<MediaType> {
     let Some(ct) = ct else {
         return fail(ErrorKind::MissingContentType("the MIME headers"), block);
     };
-    let at = ct.offset + ct.value_start;
+    let at = ct.offset + ct.value_start as usize;
     // The common case, which the general reading below also gives.
     if eq_ignore_case(ct.value(), b"message/cpim") {
         return Ok(MediaType {
@@ -509,14 +540,15 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
-    /// Message headers, blank line, encapsulated object up to `end`.
+    /// Message headers, blank line, encapsulated object up to `end`: the
+    /// message headers and where the body starts; the object's MIME headers
+    /// are added to `mime`.
     fn cpim(
         &mut self,
-        form: Form,
-        mut mime: Vec<MimeHeader<'a>>,
+        mime: &mut MimeList<'a>,
         mut pos: usize,
         end: usize,
-    ) -> Result<Message<'a>> {
+    ) -> Result<(Vec<Header<'a>>, usize)> {
         let fields = self.fields;
         let fast = if self.fast {
             self.fast_headers(pos, end)
@@ -532,26 +564,14 @@ impl<'a> Parser<'a, '_> {
         };
         pos = next;
         let part = "the headers of the encapsulated MIME object";
-        let split = mime.len();
-        let block = self.mime_block(&mut mime, pos, end, part)?;
-        let body_pos = block.next;
+        let block = self.mime_block(mime, pos, end, part)?;
         if block.content_type.is_none() {
             return fail(
                 ErrorKind::MissingContentType("the encapsulated MIME object"),
                 pos,
             );
         }
-        Ok(Message {
-            form,
-            signed: None,
-            headers,
-            content: Content {
-                mime,
-                split,
-                body: &self.input[body_pos..end],
-                body_offset: body_pos,
-            },
-        })
+        Ok((headers, block.next))
     }
 
     /// One message header line, `start..end` without its CRLF (section 3);
@@ -677,7 +697,7 @@ impl<'a> Parser<'a, '_> {
     #[inline(always)]
     fn mime_block(
         &mut self,
-        headers: &mut Vec<MimeHeader<'a>>,
+        headers: &mut MimeList<'a>,
         mut pos: usize,
         end: usize,
         part: &'static str,
@@ -689,6 +709,8 @@ impl<'a> Parser<'a, '_> {
             max_headers,
             ..
         } = *self.limits;
+        // A longer line goes to `mime_field`, which refuses it.
+        let max_line = max_line.min(MimeHeader::MAX_LINE);
         loop {
             if self.fast {
                 let mut rest = self.input.get(pos..end).unwrap_or_default();
@@ -711,11 +733,12 @@ impl<'a> Parser<'a, '_> {
                     if content_type.is_none() && line.is_content_type() {
                         content_type = Some(headers.len());
                     }
+                    // Both within the line, held to `MAX_LINE` above.
                     headers.push(MimeHeader {
                         raw: line.raw,
-                        name_len: line.colon,
-                        value_start: line.value_start,
                         offset: pos,
+                        name_len: line.colon as u32,
+                        value_start: line.value_start as u32,
                     });
                     pos += line.raw.len() + 2;
                     rest = line.rest;
@@ -754,6 +777,7 @@ impl<'a> Parser<'a, '_> {
         if line_end == pos {
             return Ok(None);
         }
+        long_mime_line(pos, line_end - pos)?;
         self.count(pos)?;
         let line = &input[pos..line_end];
         let mut colon = skip_mime_name(line, 0);
@@ -791,12 +815,13 @@ impl<'a> Parser<'a, '_> {
         while value_start < field_end && matches!(input[value_start], b' ' | b'\t') {
             value_start += 1;
         }
-        // The name is visible ASCII (checked above), so UTF-8.
+        // The name is visible ASCII (checked above), so UTF-8. Both
+        // offsets are within the first line, checked by `long_mime_line`.
         let header = MimeHeader {
             raw: &input[pos..field_end],
-            name_len: colon,
-            value_start: value_start - pos,
             offset: pos,
+            name_len: colon as u32,
+            value_start: (value_start - pos) as u32,
         };
         Ok(Some((header, next)))
     }
@@ -858,6 +883,17 @@ impl<'a> Parser<'a, '_> {
         }
         fail(ErrorKind::InvalidDelimiter, at)
     }
+}
+
+/// Refuses the first line of a MIME field at `pos` if it is longer than
+/// [`MimeHeader::MAX_LINE`] (only possible under lifted [`Limits`]), as a
+/// line over that limit: the offsets a field keeps within it are `u32`.
+fn long_mime_line(pos: usize, len: usize) -> Result<()> {
+    let max = MimeHeader::MAX_LINE;
+    if len > max {
+        return fail(ErrorKind::LineTooLong { limit: max }, pos + max);
+    }
+    Ok(())
 }
 
 fn no_bare_cr(line: &[u8], pos: usize) -> Result<()> {
@@ -1285,9 +1321,9 @@ mod tests {
             fields: 0,
             fast,
         };
-        let mut headers = Vec::new();
+        let mut headers = MimeList::new();
         let block = parser.mime_block(&mut headers, 0, end, "the MIME headers")?;
-        Ok((headers, block.next, block.content_type))
+        Ok((headers.as_slice().to_vec(), block.next, block.content_type))
     }
 
     /// The plain-line path of `mime_block` gives what the byte-by-byte
@@ -1334,6 +1370,22 @@ mod tests {
             }
         }
         assert!(compared > 10_000, "{compared}");
+    }
+
+    /// A MIME line longer than a `MimeHeader` can hold offsets in (only
+    /// under lifted limits; too large to build here) is refused as over a
+    /// line limit at the byte past it, and one of that length is taken.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn mime_lines_beyond_u32_are_refused() {
+        let max = MimeHeader::MAX_LINE;
+        assert_eq!(max, u32::MAX as usize);
+        assert_eq!(long_mime_line(7, max), Ok(()));
+        assert_eq!(
+            long_mime_line(7, max + 1),
+            fail(ErrorKind::LineTooLong { limit: max }, 7 + max)
+        );
+        assert_eq!(std::mem::size_of::<MimeHeader<'_>>(), 32);
     }
 
     /// The one-name shortcut of `require_list` gives what the name-by-name

@@ -587,3 +587,44 @@ fn accessors_read_the_parts_back() {
     assert_eq!(m.required().count(), 3);
     assert_eq!(m.to_vec(), input);
 }
+
+/// The list of MIME headers keeps the same fields in the same order as a
+/// vector, in place and once spilled past its inline room, and a message
+/// with more MIME headers than fit in place reads them all back.
+#[test]
+fn mime_list_matches_a_vector() {
+    let input = b"Content-Type: message/cpim\r\nA: 0\r\nB: 1\r\nC: 2\r\nD: 3\r\nE: 4\r\nF: 5\r\n";
+    let fields: Vec<MimeHeader<'_>> = (0..7)
+        .map(|i| MimeHeader {
+            raw: &input[..10 + i],
+            offset: i,
+            name_len: 1,
+            value_start: 2,
+        })
+        .collect();
+    for n in 0..=fields.len() {
+        let mut list = MimeList::new();
+        for &field in &fields[..n] {
+            list.push(field);
+        }
+        assert_eq!(list.as_slice(), &fields[..n]);
+        assert_eq!(list.len(), n);
+        assert_eq!(list.clone(), list);
+    }
+
+    let mut message = input.to_vec();
+    message.extend_from_slice(b"\r\nFrom: <im:a@b.c>\r\n\r\n");
+    message.extend_from_slice(b"Content-Type: text/plain\r\nG: 6\r\nH: 7\r\nI: 8\r\n\r\nhi");
+    let m = Message::parse(&message).unwrap();
+    let names = |h: &[MimeHeader<'_>]| h.iter().map(|h| h.name().to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        names(m.mime_headers()),
+        ["Content-Type", "A", "B", "C", "D", "E", "F"]
+    );
+    assert_eq!(
+        names(m.content().headers()),
+        ["Content-Type", "G", "H", "I"]
+    );
+    assert_eq!(m.content().content_type().unwrap().value(), b"text/plain");
+    assert_eq!(m.to_vec(), message);
+}
