@@ -1267,8 +1267,9 @@ fn plain_mime_line(hay: &[u8]) -> Option<PlainMimeLine<'_>> {
     if matches!(next, b' ' | b'\t') {
         return None;
     }
-    // No tab in a clean line, and the CR stops the run.
-    let mut value_start = colon + 1;
+    // The spaces after the colon (no tab in a clean line, and the CR
+    // stops the run): those within the head by its mask, then any more.
+    let mut value_start = colon + 1 + (simd::spaces(head) >> (colon + 1)).trailing_ones() as usize;
     while raw.get(value_start) == Some(&b' ') {
         value_start += 1;
     }
@@ -1331,12 +1332,12 @@ mod tests {
     /// `Content-Type`, or the same error at the same byte), and the noted
     /// `Content-Type` is the first field so named: on blocks with names
     /// around sixteen bytes, values ending around a chunk's end, folds,
-    /// tabs and runs of spaces, each byte replaced by one that matters to
-    /// the scans and cut short, within the whole input and within a part of
-    /// it, under default and tight limits.
+    /// tabs and runs of spaces (past the first chunk too), each byte
+    /// replaced by one that matters to the scans and cut short, within the
+    /// whole input and within a part of it, under default and tight limits.
     #[test]
     fn plain_mime_lines_match_field_reading() {
-        let blocks: [&[u8]; 9] = [
+        let blocks: [&[u8]; 10] = [
             b"Content-Type: message/cpim\r\n\r\nFrom: <im:a@b.c>\r\n",
             b"content-type:text/plain\r\nContent-ID: <1234567890@foo.com>\r\n\r\nbody",
             b"Content-Transfer-Encoding: 8bit\r\nCONTENT-TYPE:   a/b\r\n\r\n",
@@ -1346,6 +1347,7 @@ mod tests {
             b"Content-Type: ab\r\nContent-Type: abc\r\nX: 0123456789abcdefghijklm\r\n\r\n",
             b"X-Long: 0123456789abcdefghijklmnopqrstuvwxyz0123456789\r\n\r\n\r\n",
             b"Y: 1\r\n\r\n",
+            b"Ab:              v\r\nAbcdefghijklmn:  \r\nX:\r\n\r\n",
         ];
         let tight = Limits {
             max_size: 4096,

@@ -96,6 +96,11 @@ mod sse2 {
     pub(crate) fn hash(chunk: &[u8; 16]) -> u32 {
         mask(eq(load_unaligned_m128i(chunk), b'#'))
     }
+
+    #[inline(always)]
+    pub(crate) fn spaces(chunk: &[u8; 16]) -> u32 {
+        mask(eq(load_unaligned_m128i(chunk), b' '))
+    }
 }
 
 /// The mask of the bytes of `chunk` that `class` takes, one at a time: the
@@ -204,4 +209,6 @@ masks! {
     not_in_uri => |chunk| mask_by(chunk, is_not_in_uri);
     /// `#`.
     hash => |chunk| mask_by(chunk, |c| c == b'#');
+    /// ` ` (space).
+    spaces => |chunk| mask_by(chunk, |c| c == b' ');
 }

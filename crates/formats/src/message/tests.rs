@@ -173,7 +173,7 @@ fn chunk_masks_are_exact() {
     use super::simd::{self, mask_by};
     type Mask = fn(&[u8; 16]) -> u32;
     type Class = fn(u8) -> bool;
-    let masks: [(&str, Mask, Class); 6] = [
+    let masks: [(&str, Mask, Class); 7] = [
         ("control", simd::control, simd::is_control),
         ("control words", simd::control_words, simd::is_control),
         ("alnum", simd::alnum, simd::is_alnum),
@@ -184,6 +184,7 @@ fn chunk_masks_are_exact() {
         ),
         ("not in URI", simd::not_in_uri, simd::is_not_in_uri),
         ("hash", simd::hash, |c| c == b'#'),
+        ("spaces", simd::spaces, |c| c == b' '),
     ];
     let others = [
         0u8, 0x1f, 0x20, b'"', b'#', b'-', b'0', b'9', b':', b'<', b'>', b'@', b'A', b'Z', b'[',
