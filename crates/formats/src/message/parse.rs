@@ -67,8 +67,34 @@ pub(super) fn message_with<'a>(
             body_offset: 0,
         },
     };
+    // The bare form (the common one: a transport such as SIP labels the
+    // content itself) is read as such at once when the fast paths are on,
+    // rather than after a first pass over its headers looking for a
+    // `Content-Type`: a reading that succeeds with no header line so named
+    // is what that pass would have led to. Otherwise the pass decides, as
+    // without the fast paths. The MIME form names `Content-Type` first, as
+    // a rule, which the one comparison here settles.
+    let bare = if fast && !starts_ignore_case(input, b"content-type:") {
+        let read = parser.cpim(&mut message.content.mime, 0, end);
+        let names_content_type =
+            |h: &Header<'_>| starts_ignore_case(h.line.as_bytes(), b"content-type:");
+        let settled = matches!(&read, Ok((headers, _)) if !headers.iter().any(names_content_type));
+        if settled || !first_block_has_content_type(input) {
+            let (headers, body_pos) = read?;
+            message.headers = headers;
+            message.content.body = &input[body_pos..end];
+            message.content.body_offset = body_pos;
+            return Ok(message);
+        }
+        // MIME headers after all: read again from the start.
+        parser.fields = 0;
+        message.content.mime = MimeList::new();
+        false
+    } else {
+        !first_block_has_content_type(input)
+    };
     let mime = &mut message.content.mime;
-    let (pos, end) = if !first_block_has_content_type(input) {
+    let (pos, end) = if bare {
         (0, end)
     } else {
         let block = parser.mime_block(mime, 0, end, "the MIME headers")?;

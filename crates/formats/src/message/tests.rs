@@ -75,6 +75,12 @@ fn fast_paths_match_byte_by_byte_checks() {
     assert!(inputs.len() >= 3, "fixtures missing in {dir}");
     inputs.push(b"From: <im:a@b.c>\r\nNS: x <urn:x>\r\nx.Y\x7f: 1\r\n\r\nContent-Type: text/plain\r\n\r\nhi".to_vec());
     inputs.push(b"Content-Type: message/cpim\r\n\tfolded\r\n\r\nSubject: \xc3\xa9t\xc3\xa9\r\n\r\nContent-Type: text/plain\r\n \r\n\r\n".to_vec());
+    // The MIME form with Content-Type after another field: once as a line
+    // a bare reading takes as a message header (and reads the whole input
+    // as another, valid, message), once as one it refuses (no space after
+    // the colon).
+    inputs.push(b"From: <im:a@b.c>\r\ncontent-TYPE: message/cpim\r\n\r\nContent-Type: a/b\r\n\r\nContent-Type: a/b\r\n\r\nhi".to_vec());
+    inputs.push(b"Content-ID: <1@x>\r\nContent-Type:message/cpim\r\n\r\nFrom: <im:a@b.c>\r\n\r\nContent-Type: a/b\r\n\r\n".to_vec());
     let replacements = [
         b'\r', b'\n', 0, b'\t', b' ', 0x7f, 0x80, 0xc3, 0xff, b':', b';', b'.', b'"', b'<', b'>',
     ];
