@@ -74,7 +74,12 @@ pub(super) fn message_with<'a>(
     // is what that pass would have led to. Otherwise the pass decides, as
     // without the fast paths. The MIME form names `Content-Type` first, as
     // a rule, which the one comparison here settles.
-    let bare = if fast && !starts_ignore_case(input, b"content-type:") {
+    let bare = if !fast {
+        !first_block_has_content_type(input)
+    } else if starts_ignore_case(input, b"content-type:") {
+        // What the first-block pass would find at once.
+        false
+    } else {
         let read = parser.cpim(&mut message.content.mime, 0, end);
         let names_content_type =
             |h: &Header<'_>| starts_ignore_case(h.line.as_bytes(), b"content-type:");
@@ -90,8 +95,6 @@ pub(super) fn message_with<'a>(
         parser.fields = 0;
         message.content.mime = MimeList::new();
         false
-    } else {
-        !first_block_has_content_type(input)
     };
     let mime = &mut message.content.mime;
     let (pos, end) = if bare {
