@@ -168,7 +168,11 @@ impl<'a> Message<'a> {
     /// The MIME headers of the `message/cpim` entity (`m:` lines); empty for
     /// [`Form::Bare`].
     pub fn mime_headers(&self) -> &[MimeHeader<'a>] {
-        &self.content.mime[..self.content.split]
+        self.content
+            .mime
+            .as_slice()
+            .get(..self.content.split)
+            .unwrap_or_default()
     }
 
     /// Every message header, in order (`h:` lines), known or not.
@@ -268,7 +272,7 @@ impl<'a> Message<'a> {
         let mut len = 0;
         if let Some(signed) = &self.signed {
             len += signed
-                .headers
+                .headers()
                 .iter()
                 .map(|h| h.raw.len() + 2)
                 .sum::<usize>();
@@ -298,7 +302,7 @@ impl<'a> Message<'a> {
     pub fn write_to(&self, out: &mut Vec<u8>) {
         out.reserve(self.encoded_len());
         if let Some(signed) = &self.signed {
-            write_mime(out, &signed.headers);
+            write_mime(out, signed.headers());
             out.extend_from_slice(b"\r\n");
             out.extend_from_slice(signed.head);
         }
@@ -337,7 +341,7 @@ fn write_mime(out: &mut Vec<u8>, headers: &[MimeHeader<'_>]) {
 /// RFC 3862 section 5.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Signed<'a> {
-    headers: Vec<MimeHeader<'a>>,
+    headers: MimeList<'a>,
     boundary: String,
     /// After the blank line that ends the outer headers, up to the first
     /// part: preamble and first delimiter line.
@@ -353,7 +357,7 @@ pub struct Signed<'a> {
 impl<'a> Signed<'a> {
     /// The outer MIME headers (`x:` lines).
     pub fn headers(&self) -> &[MimeHeader<'a>] {
-        &self.headers
+        self.headers.as_slice()
     }
 
     /// The `boundary` parameter.
@@ -380,9 +384,12 @@ impl<'a> Signed<'a> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct MimeHeader<'a> {
     raw: &'a [u8],
-    name_len: usize,
-    value_start: usize,
     offset: usize,
+    /// Offsets within `raw`, as `u32` so that a field is 32 bytes (a
+    /// message keeps its first ones in place, see `MimeList`): both lie
+    /// in the first line, which the parser holds to [`MimeHeader::MAX_LINE`].
+    name_len: u32,
+    value_start: u32,
 }
 
 impl std::fmt::Debug for MimeHeader<'_> {
@@ -397,22 +404,26 @@ impl std::fmt::Debug for MimeHeader<'_> {
 }
 
 impl<'a> MimeHeader<'a> {
+    /// The longest first line of a field the parser takes whatever the
+    /// [`Limits`], so that the offsets kept within it fit their `u32`.
+    pub(crate) const MAX_LINE: usize = u32::MAX as usize;
+
     /// The field name, as written (MIME names are case-insensitive).
     pub fn name(&self) -> &'a str {
         // The parser lets only visible ASCII (33-126) into a name, so this
         // never falls back.
-        std::str::from_utf8(&self.raw[..self.name_len]).unwrap_or_default()
+        std::str::from_utf8(&self.raw[..self.name_len as usize]).unwrap_or_default()
     }
 
     /// Whether the name is `Content-Type`, in any case.
     #[inline]
     pub(crate) fn is_content_type(&self) -> bool {
-        text::eq_ignore_case(&self.raw[..self.name_len], b"content-type")
+        text::eq_ignore_case(&self.raw[..self.name_len as usize], b"content-type")
     }
 
     /// The value after the colon and leading white space, folds included.
     pub fn value(&self) -> &'a [u8] {
-        &self.raw[self.value_start..]
+        &self.raw[self.value_start as usize..]
     }
 
     /// The value with folding undone (RFC 2822 section 2.2.3: CRLF removed).
@@ -442,12 +453,97 @@ impl<'a> MimeHeader<'a> {
     }
 }
 
+/// MIME header fields in order, the first [`MimeList::INLINE`] in place:
+/// a message's MIME headers are few (the RFC 3862 example has three), and
+/// keeping them in a vector cost an allocation and its `free` per message,
+/// more than reading them.
+#[derive(Clone)]
+pub(crate) struct MimeList<'a> {
+    /// The first fields while there are no more than fit.
+    inline: [MimeHeader<'a>; MimeList::INLINE],
+    /// How many of `inline` are used.
+    len: usize,
+    /// Every field, once there are more than fit in place (never
+    /// allocated before).
+    spilled: Vec<MimeHeader<'a>>,
+}
+
+impl<'a> MimeList<'a> {
+    const INLINE: usize = 4;
+
+    pub(crate) fn new() -> MimeList<'a> {
+        const EMPTY: MimeHeader<'static> = MimeHeader {
+            raw: &[],
+            offset: 0,
+            name_len: 0,
+            value_start: 0,
+        };
+        MimeList {
+            inline: [EMPTY; MimeList::INLINE],
+            len: 0,
+            spilled: Vec::new(),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn push(&mut self, header: MimeHeader<'a>) {
+        if self.spilled.is_empty() {
+            if let Some(slot) = self.inline.get_mut(self.len) {
+                *slot = header;
+                self.len += 1;
+                return;
+            }
+            self.spill();
+        }
+        self.spilled.push(header);
+    }
+
+    /// Moves the fields kept in place into `spilled`.
+    #[cold]
+    fn spill(&mut self) {
+        self.spilled.reserve(2 * MimeList::INLINE);
+        self.spilled.extend_from_slice(&self.inline);
+    }
+
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        if self.spilled.is_empty() {
+            self.len
+        } else {
+            self.spilled.len()
+        }
+    }
+
+    #[inline]
+    pub(crate) fn as_slice(&self) -> &[MimeHeader<'a>] {
+        if self.spilled.is_empty() {
+            self.inline.get(..self.len).unwrap_or_default()
+        } else {
+            &self.spilled
+        }
+    }
+}
+
+impl PartialEq for MimeList<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for MimeList<'_> {}
+
+impl std::fmt::Debug for MimeList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
 /// The encapsulated MIME object (section 2.4).
 #[derive(Clone)]
 pub struct Content<'a> {
     /// The MIME headers of the message (`m:` lines) and then those of this
-    /// object, in one vector: one allocation fewer per message.
-    mime: Vec<MimeHeader<'a>>,
+    /// object, in one list, kept in place while there are few.
+    mime: MimeList<'a>,
     /// Where this object's headers start in `mime`.
     split: usize,
     body: &'a [u8],
@@ -457,7 +553,7 @@ pub struct Content<'a> {
 impl<'a> Content<'a> {
     /// Its MIME headers, in order.
     pub fn headers(&self) -> &[MimeHeader<'a>] {
-        &self.mime[self.split..]
+        self.mime.as_slice().get(self.split..).unwrap_or_default()
     }
 
     /// The value of its first `Content-Type` header, as given.

@@ -78,6 +78,16 @@ fn bench(c: &mut Criterion) {
             b.iter(|| httparse_headers(black_box(&http)))
         });
     }
+    // The bare form (no MIME headers before the message headers), as a
+    // SIP MESSAGE body carries it: the same message without its first two
+    // lines. No anchor of its own; it shows what the form costs.
+    let bare = EXAMPLE
+        .strip_prefix(b"Content-type: Message/CPIM\r\n\r\n".as_slice())
+        .expect("the example starts with its MIME header");
+    Message::parse(bare).expect("the bare example parses");
+    group.bench_function("cpim/bare-rfc3862-5.1", |b| {
+        b.iter(|| Message::parse(black_box(bare)).map(|m| m.headers().len()))
+    });
     group.finish();
 }
 

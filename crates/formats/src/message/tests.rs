@@ -75,6 +75,12 @@ fn fast_paths_match_byte_by_byte_checks() {
     assert!(inputs.len() >= 3, "fixtures missing in {dir}");
     inputs.push(b"From: <im:a@b.c>\r\nNS: x <urn:x>\r\nx.Y\x7f: 1\r\n\r\nContent-Type: text/plain\r\n\r\nhi".to_vec());
     inputs.push(b"Content-Type: message/cpim\r\n\tfolded\r\n\r\nSubject: \xc3\xa9t\xc3\xa9\r\n\r\nContent-Type: text/plain\r\n \r\n\r\n".to_vec());
+    // The MIME form with Content-Type after another field: once as a line
+    // a bare reading takes as a message header (and reads the whole input
+    // as another, valid, message), once as one it refuses (no space after
+    // the colon).
+    inputs.push(b"From: <im:a@b.c>\r\ncontent-TYPE: message/cpim\r\n\r\nContent-Type: a/b\r\n\r\nContent-Type: a/b\r\n\r\nhi".to_vec());
+    inputs.push(b"Content-ID: <1@x>\r\nContent-Type:message/cpim\r\n\r\nFrom: <im:a@b.c>\r\n\r\nContent-Type: a/b\r\n\r\n".to_vec());
     let replacements = [
         b'\r', b'\n', 0, b'\t', b' ', 0x7f, 0x80, 0xc3, 0xff, b':', b';', b'.', b'"', b'<', b'>',
         b't', b'S',
@@ -590,4 +596,45 @@ fn accessors_read_the_parts_back() {
     assert_eq!(format!("{one:?}"), format!("{:?}", one.as_slice()));
     assert_eq!(m.required().count(), 3);
     assert_eq!(m.to_vec(), input);
+}
+
+/// The list of MIME headers keeps the same fields in the same order as a
+/// vector, in place and once spilled past its inline room, and a message
+/// with more MIME headers than fit in place reads them all back.
+#[test]
+fn mime_list_matches_a_vector() {
+    let input = b"Content-Type: message/cpim\r\nA: 0\r\nB: 1\r\nC: 2\r\nD: 3\r\nE: 4\r\nF: 5\r\n";
+    let fields: Vec<MimeHeader<'_>> = (0..7)
+        .map(|i| MimeHeader {
+            raw: &input[..10 + i],
+            offset: i,
+            name_len: 1,
+            value_start: 2,
+        })
+        .collect();
+    for n in 0..=fields.len() {
+        let mut list = MimeList::new();
+        for &field in &fields[..n] {
+            list.push(field);
+        }
+        assert_eq!(list.as_slice(), &fields[..n]);
+        assert_eq!(list.len(), n);
+        assert_eq!(list.clone(), list);
+    }
+
+    let mut message = input.to_vec();
+    message.extend_from_slice(b"\r\nFrom: <im:a@b.c>\r\n\r\n");
+    message.extend_from_slice(b"Content-Type: text/plain\r\nG: 6\r\nH: 7\r\nI: 8\r\n\r\nhi");
+    let m = Message::parse(&message).unwrap();
+    let names = |h: &[MimeHeader<'_>]| h.iter().map(|h| h.name().to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        names(m.mime_headers()),
+        ["Content-Type", "A", "B", "C", "D", "E", "F"]
+    );
+    assert_eq!(
+        names(m.content().headers()),
+        ["Content-Type", "G", "H", "I"]
+    );
+    assert_eq!(m.content().content_type().unwrap().value(), b"text/plain");
+    assert_eq!(m.to_vec(), message);
 }
