@@ -285,6 +285,7 @@ pub(crate) fn skip_mime_name(b: &[u8], mut i: usize) -> usize {
 /// Whether `tag` is an RFC 3066 Language-Tag:
 /// `1*8ALPHA *("-" 1*8(ALPHA / DIGIT))`. One pass over the bytes: this
 /// runs for every `lang` parameter.
+#[inline]
 pub(crate) fn is_language_tag(tag: impl AsRef<[u8]>) -> bool {
     let mut part_len = 0;
     let mut primary = true;
