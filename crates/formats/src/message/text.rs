@@ -365,12 +365,14 @@ pub(crate) fn is_date_time(s: impl AsRef<[u8]>) -> bool {
 /// Whether `uri` is an absolute URI: `scheme ":" 1*char` (RFC 2396
 /// section 3), with no space, `<`, `>`, `"` or control character; other
 /// characters, UTF-8 included, are let through (IRIs in the wild).
+#[inline(always)]
 pub(crate) fn is_absolute_uri(uri: impl AsRef<[u8]>) -> bool {
     after_scheme(uri.as_ref()).is_some_and(|rest| !any_marked(rest, simd::not_in_uri, NOT_IN_URI))
 }
 
 /// [`is_absolute_uri`] without `#` after the scheme either (a namespace
 /// URI has no fragment, section 3.4), in the same one pass.
+#[inline(always)]
 pub(crate) fn is_absolute_uri_without_fragment(uri: impl AsRef<[u8]>) -> bool {
     after_scheme(uri.as_ref()).is_some_and(|rest| {
         let marks = |chunk: &[u8; 16]| simd::not_in_uri(chunk) | simd::hash(chunk);
@@ -380,7 +382,7 @@ pub(crate) fn is_absolute_uri_without_fragment(uri: impl AsRef<[u8]>) -> bool {
 
 /// The bytes after `scheme ":"`, if `uri` starts with a scheme and a colon
 /// and has at least one byte after it.
-#[inline]
+#[inline(always)]
 fn after_scheme(b: &[u8]) -> Option<&[u8]> {
     if !b.first().is_some_and(|c| c.is_ascii_alphabetic()) {
         return None;
