@@ -81,8 +81,11 @@ pub(super) fn message_with<'a>(
         false
     } else {
         let read = parser.cpim(&mut message.content.mime, 0, end);
-        let names_content_type =
-            |h: &Header<'_>| starts_ignore_case(h.line.as_bytes(), b"content-type:");
+        // The colon's place first: it rules out nearly every line at once.
+        let names_content_type = |h: &Header<'_>| {
+            let line = h.line.as_bytes();
+            line.get(12) == Some(&b':') && starts_ignore_case(line, b"content-type:")
+        };
         let settled = matches!(&read, Ok((headers, _)) if !headers.iter().any(names_content_type));
         if settled || !first_block_has_content_type(input) {
             let (headers, body_pos) = read?;
