@@ -463,6 +463,7 @@ pub(crate) struct MimeList<'a> {
 impl<'a> MimeList<'a> {
     const INLINE: usize = 4;
 
+    /// No fields.
     pub(crate) fn new() -> MimeList<'a> {
         const EMPTY: MimeHeader<'static> = MimeHeader {
             raw: &[],
@@ -477,6 +478,7 @@ impl<'a> MimeList<'a> {
         }
     }
 
+    /// Adds a field after the others.
     #[inline(always)]
     pub(crate) fn push(&mut self, header: MimeHeader<'a>) {
         if self.spilled.is_empty() {
@@ -497,6 +499,7 @@ impl<'a> MimeList<'a> {
         self.spilled.extend_from_slice(&self.inline);
     }
 
+    /// How many fields there are.
     #[inline(always)]
     pub(crate) fn len(&self) -> usize {
         if self.spilled.is_empty() {
@@ -506,6 +509,7 @@ impl<'a> MimeList<'a> {
         }
     }
 
+    /// The fields in order.
     #[inline]
     pub(crate) fn as_slice(&self) -> &[MimeHeader<'a>] {
         if self.spilled.is_empty() {

@@ -365,7 +365,7 @@ struct Parts {
 struct MimeBlock {
     /// The offset after the blank line that ends the block.
     next: usize,
-    /// Where the block's first `Content-Type` field is in the vector the
+    /// Where the block's first `Content-Type` field is in the list the
     /// block was added to.
     content_type: Option<usize>,
 }
