@@ -755,9 +755,12 @@ impl<'a> Parser<'a, '_> {
         loop {
             if self.fast {
                 let mut rest = self.input.get(pos..end).unwrap_or_default();
+                // Counted here, and written back before anything else reads it.
+                let mut fields = self.fields;
                 loop {
                     // The blank line as `line` takes it, without a scan.
                     if rest.first_chunk::<2>() == Some(b"\r\n") {
+                        self.fields = fields;
                         return Ok(MimeBlock {
                             next: pos + 2,
                             content_type,
@@ -765,10 +768,11 @@ impl<'a> Parser<'a, '_> {
                     }
                     let Some(line) = plain_mime_line(rest).filter(|l| l.raw.len() <= max_line)
                     else {
+                        self.fields = fields;
                         break;
                     };
-                    self.fields += 1;
-                    if self.fields > max_headers {
+                    fields += 1;
+                    if fields > max_headers {
                         return fail(ErrorKind::TooManyHeaders { limit: max_headers }, pos);
                     }
                     if content_type.is_none() && line.is_content_type() {
