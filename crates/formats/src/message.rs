@@ -471,6 +471,7 @@ pub(crate) struct MimeList<'a> {
 impl<'a> MimeList<'a> {
     const INLINE: usize = 4;
 
+    /// No fields.
     pub(crate) fn new() -> MimeList<'a> {
         const EMPTY: MimeHeader<'static> = MimeHeader {
             raw: &[],
@@ -485,6 +486,7 @@ impl<'a> MimeList<'a> {
         }
     }
 
+    /// Adds a field after the others.
     #[inline(always)]
     pub(crate) fn push(&mut self, header: MimeHeader<'a>) {
         if self.spilled.is_empty() {
@@ -505,6 +507,7 @@ impl<'a> MimeList<'a> {
         self.spilled.extend_from_slice(&self.inline);
     }
 
+    /// How many fields there are.
     #[inline(always)]
     pub(crate) fn len(&self) -> usize {
         if self.spilled.is_empty() {
@@ -514,6 +517,7 @@ impl<'a> MimeList<'a> {
         }
     }
 
+    /// The fields in order.
     #[inline]
     pub(crate) fn as_slice(&self) -> &[MimeHeader<'a>] {
         if self.spilled.is_empty() {
