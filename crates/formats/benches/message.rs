@@ -6,6 +6,8 @@
 
 #[path = "support/message_bench.rs"]
 mod message_bench;
+#[path = "support/message_inputs.rs"]
+mod message_inputs;
 
 const GROUP: &str = "message/cpim parse";
 

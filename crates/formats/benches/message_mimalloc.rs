@@ -9,6 +9,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[path = "support/message_bench.rs"]
 mod message_bench;
+#[path = "support/message_inputs.rs"]
+mod message_inputs;
 
 const GROUP: &str = "message/cpim parse (mimalloc)";
 

@@ -9,82 +9,18 @@ use std::hint::black_box;
 use cpim_formats::message::Message;
 use criterion::{criterion_group, Criterion};
 
-const EXAMPLE: &[u8] = include_bytes!("../../../../testdata/message/s5_1_message.cpim");
-
-/// The same header lines as a `message/cpim` message (MIME, message and
-/// content headers) behind an HTTP request line, then the same body.
-fn as_http_request(cpim: &[u8]) -> Vec<u8> {
-    let mut out = b"POST /cpim HTTP/1.1\r\n".to_vec();
-    let mut rest = cpim;
-    let mut blank_lines = 0;
-    // Copy header lines, skipping the two blank separators of message/cpim
-    // and keeping the third (the end of the encapsulated headers).
-    while let Some(i) = rest.windows(2).position(|w| w == b"\r\n") {
-        let line = &rest[..i + 2];
-        rest = &rest[i + 2..];
-        if line == b"\r\n" {
-            blank_lines += 1;
-            if blank_lines == 3 {
-                break;
-            }
-            continue;
-        }
-        out.extend_from_slice(line);
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(rest);
-    out
-}
-
-fn with_body(size: usize) -> Vec<u8> {
-    let head_end = EXAMPLE
-        .windows(4)
-        .rposition(|w| w == b"\r\n\r\n")
-        .map_or(EXAMPLE.len(), |i| i + 4);
-    let mut out = EXAMPLE[..head_end].to_vec();
-    out.extend((0..size).map(|i| b"abcdefghijklmnopqrstuvwxyz\r\n"[i % 28]));
-    out
-}
-
-fn httparse_headers(request: &[u8]) -> usize {
-    let mut headers = [httparse::EMPTY_HEADER; 16];
-    let mut req = httparse::Request::new(&mut headers);
-    match req.parse(request) {
-        Ok(httparse::Status::Complete(n)) => n + req.headers.len(),
-        other => panic!("anchor request does not parse: {other:?}"),
-    }
-}
-
 fn bench(c: &mut Criterion) {
-    let big = with_body(64 << 10);
-    let inputs = [("rfc3862-5.1", EXAMPLE.to_vec()), ("64KiB-body", big)];
     let mut group = c.benchmark_group(super::GROUP);
-    for (name, cpim) in &inputs {
-        let http = as_http_request(cpim);
-        // Same number of header lines on both sides.
-        let message = Message::parse(cpim).expect("benchmark input parses");
-        let lines = message.mime_headers().len()
-            + message.headers().len()
-            + message.content().headers().len();
-        let mut headers = [httparse::EMPTY_HEADER; 16];
-        let mut req = httparse::Request::new(&mut headers);
-        assert!(req.parse(&http).is_ok_and(|s| s.is_complete()));
-        assert_eq!(req.headers.len(), lines);
-
+    for (name, cpim, http) in &super::message_inputs::inputs() {
         group.bench_function(format!("cpim/{name}"), |b| {
             b.iter(|| Message::parse(black_box(cpim)).map(|m| m.headers().len()))
         });
         group.bench_function(format!("httparse/{name}"), |b| {
-            b.iter(|| httparse_headers(black_box(&http)))
+            b.iter(|| super::message_inputs::httparse_headers(black_box(http)))
         });
     }
-    // The bare form (no MIME headers before the message headers), as a
-    // SIP MESSAGE body carries it: the same message without its first two
-    // lines. No anchor of its own; it shows what the form costs.
-    let bare = EXAMPLE
-        .strip_prefix(b"Content-type: Message/CPIM\r\n\r\n".as_slice())
-        .expect("the example starts with its MIME header");
-    Message::parse(bare).expect("the bare example parses");
+    // No anchor of its own; it shows what the bare form costs.
+    let bare = super::message_inputs::bare();
     group.bench_function("cpim/bare-rfc3862-5.1", |b| {
         b.iter(|| Message::parse(black_box(bare)).map(|m| m.headers().len()))
     });

@@ -203,7 +203,7 @@ pub(super) fn header_block<'a>(input: &'a [u8], limits: &Limits) -> Result<Vec<H
             return fail(ErrorKind::EmptyName, pos);
         }
         parser.count(pos)?;
-        headers.push(parser.message_header(pos, line_end, clean, &mut scope)?);
+        parser.message_header(pos, line_end, clean, &mut scope, &mut headers)?;
         pos = next;
     }
     Ok(headers)
@@ -556,9 +556,7 @@ impl<'a> Parser<'a, '_> {
             // Each line ends at an ASCII CR, so these splits fall on
             // character boundaries; one check each instead of two.
             let (line, after) = rest.split_at_checked(cr - at)?;
-            headers.push(Header::PLACEHOLDER);
-            let header = headers.last_mut()?;
-            if let Err(e) = self.parse_line(line, at, &mut scope, header) {
+            if let Err(e) = self.parse_line(line, at, &mut scope, &mut headers) {
                 return Some(Err(e));
             }
             rest = after.get(2..)?;
@@ -577,7 +575,7 @@ impl<'a> Parser<'a, '_> {
                 return Ok((headers, next));
             }
             self.count(pos)?;
-            headers.push(self.message_header(pos, line_end, clean, &mut scope)?);
+            self.message_header(pos, line_end, clean, &mut scope, &mut headers)?;
             pos = next;
         }
     }
@@ -624,8 +622,8 @@ impl<'a> Parser<'a, '_> {
         end: usize,
         clean: bool,
         scope: &mut Scope<'a>,
-    ) -> Result<Header<'a>> {
-        let mut header = Header::PLACEHOLDER;
+        headers: &mut Vec<Header<'a>>,
+    ) -> Result<()> {
         let raw = &self.input[start..end];
         if matches!(raw[0], b' ' | b'\t') {
             return fail(ErrorKind::LeadingWhitespace, start);
@@ -642,8 +640,7 @@ impl<'a> Parser<'a, '_> {
             Ok(line) => line,
             Err(e) => return fail(ErrorKind::InvalidUtf8, start + e.valid_up_to()),
         };
-        self.parse_line(line, start, scope, &mut header)?;
-        Ok(header)
+        self.parse_line(line, start, scope, headers)
     }
 
     /// The syntax of one message header line whose bytes are already known
@@ -659,7 +656,7 @@ impl<'a> Parser<'a, '_> {
         line: &'a str,
         start: usize,
         scope: &mut Scope<'a>,
-        out: &mut Header<'a>,
+        headers: &mut Vec<Header<'a>>,
     ) -> Result<()> {
         let b = line.as_bytes();
         let end = start + b.len();
@@ -737,7 +734,10 @@ impl<'a> Parser<'a, '_> {
                 }
             }
         };
-        out.set(line, namespace, start, at(value_start), kind);
+        // Pushed whole from its parts: built elsewhere and moved in, it was
+        // written in words and read back in sixteen-byte chunks, which
+        // stalled the copy on every line.
+        headers.push(Header::new(line, namespace, start, at(value_start), kind));
         Ok(())
     }
 
