@@ -234,14 +234,9 @@ impl<'a> Message<'a> {
 
     /// Every name listed by the core `Require` headers, in order.
     pub fn required(&self) -> impl Iterator<Item = Required<'a>> + '_ {
-        self.headers.iter().flat_map(|h| {
-            let list = match h.kind {
-                Kind::RequireOne { .. } | Kind::RequireMany(_) => match h.kind() {
-                    HeaderKind::Require(list) => Some(list),
-                    _ => None,
-                },
-                _ => None,
-            };
+        let mut walk = parse::RequiredWalk::default();
+        self.headers.iter().flat_map(move |h| {
+            let list = walk.step(h);
             let len = list.as_ref().map_or(0, |l| l.len());
             (0..len).filter_map(move |i| list.as_ref().and_then(|l| l.get(i)).copied())
         })
@@ -608,19 +603,21 @@ pub struct Header<'a> {
     /// The line without its CRLF: name, `:`, parameters, space, value.
     line: &'a str,
     /// The name's namespace; for `Require` naming one header, that
-    /// header's namespace instead (the `Require` header itself is core).
+    /// header's namespace instead (the `Require` header itself is core);
+    /// for `Require` naming several, the header block from its start
+    /// through this line, where their namespaces are found again.
     namespace: &'a str,
     offset: usize,
     /// Where the value starts in `line`; the name ends at the first `:`
     /// (NAMECHAR excludes it). Lines are at most `u32::MAX` bytes
     /// ([`Limits::max_line`]).
     value_start: u32,
-    kind: Kind<'a>,
+    kind: Kind,
 }
 
 /// What [`HeaderKind`] is made from: positions in the header's line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Kind<'a> {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
     Other,
     From(AddrAt),
     To(AddrAt),
@@ -634,9 +631,14 @@ pub(crate) enum Kind<'a> {
         /// Where the name's prefix ends in the value, if it has one.
         dot: Option<u32>,
     },
-    /// Several names (rare), resolved where they were listed. Behind a
-    /// thin pointer so that the common kinds stay two words.
-    RequireMany(std::sync::Arc<Vec<Required<'a>>>),
+    /// Several names (rare). Their list is not kept but found again when
+    /// asked for: with it, a header had a drop, and the parser then put
+    /// each header together on the stack (for the unwinding path of the
+    /// push) and copied it into the vector in sixteen-byte chunks, which
+    /// stalled on every line (a load takes its bytes from one earlier
+    /// store only); dropping a message also walked its headers. About 5 %
+    /// of a parse.
+    RequireMany,
 }
 
 /// `[ Formal-name ] "<" URI ">"` as positions in the line: the
@@ -678,7 +680,7 @@ impl<'a> Header<'a> {
         namespace: &'a str,
         offset: usize,
         value_start: u32,
-        kind: Kind<'a>,
+        kind: Kind,
     ) -> Header<'a> {
         Header {
             line,
@@ -714,7 +716,7 @@ impl<'a> Header<'a> {
     pub fn namespace(&self) -> &'a str {
         match self.kind {
             // Only a core header is read as `Require`.
-            Kind::RequireOne { .. } => CORE_NAMESPACE,
+            Kind::RequireOne { .. } | Kind::RequireMany => CORE_NAMESPACE,
             _ => self.namespace,
         }
     }
@@ -788,13 +790,27 @@ impl<'a> Header<'a> {
                     offset: self.offset + self.value_start(),
                 }))
             }
-            Kind::RequireMany(list) => HeaderKind::Require(RequiredList::many(list.clone())),
+            Kind::RequireMany => HeaderKind::Require(parse::required_again(self, self.namespace)),
         }
     }
 
     /// Byte offset of the header line in the input.
     pub fn offset(&self) -> usize {
         self.offset
+    }
+
+    /// The line without its CRLF.
+    pub(crate) fn line(&self) -> &'a str {
+        self.line
+    }
+
+    pub(crate) fn kind_at(&self) -> Kind {
+        self.kind
+    }
+
+    /// Whether this is a `Require` naming several headers.
+    pub(crate) fn requires_many(&self) -> bool {
+        self.kind == Kind::RequireMany
     }
 
     fn value_start(&self) -> usize {

@@ -60,10 +60,12 @@ pub fn inputs() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
         .map(|(name, cpim)| {
             let http = as_http_request(&cpim);
             // Same number of header lines on both sides.
-            let message = Message::parse(&cpim).expect("benchmark input parses");
-            let lines = message.mime_headers().len()
-                + message.headers().len()
-                + message.content().headers().len();
+            let lines = {
+                let message = Message::parse(&cpim).expect("benchmark input parses");
+                message.mime_headers().len()
+                    + message.headers().len()
+                    + message.content().headers().len()
+            };
             let mut headers = [httparse::EMPTY_HEADER; 16];
             let mut req = httparse::Request::new(&mut headers);
             assert!(req.parse(&http).is_ok_and(|s| s.is_complete()));

@@ -187,6 +187,37 @@ impl MessageBuilder {
         &self.fields
     }
 
+    /// The field of a message header other than a `Require` (whose names
+    /// the caller has from its walk).
+    fn parsed_field(header: &super::Header<'_>) -> Field {
+        let owned_party = |a: super::NameAddr<'_>| Party {
+            name: a.name().map(|n| n.into_owned()),
+            uri: a.uri().to_owned(),
+        };
+        match header.kind() {
+            HeaderKind::From(a) => Field::From(owned_party(a)),
+            HeaderKind::To(a) => Field::To(owned_party(a)),
+            HeaderKind::Cc(a) => Field::Cc(owned_party(a)),
+            HeaderKind::DateTime => Field::DateTime(header.value().to_owned()),
+            HeaderKind::Subject => Field::Subject {
+                lang: header.lang().map(str::to_owned),
+                text: header.text().into_owned(),
+            },
+            HeaderKind::Ns(ns) => Field::Ns {
+                prefix: ns.prefix.map(str::to_owned),
+                uri: ns.uri.to_owned(),
+            },
+            HeaderKind::Require(list) => {
+                Field::Require(list.iter().map(|r| r.name.to_owned()).collect())
+            }
+            HeaderKind::Other => Field::Other {
+                name: header.name().to_owned(),
+                params: header.params().to_owned(),
+                text: header.text().into_owned(),
+            },
+        }
+    }
+
     /// The builder that writes `message`'s content: MIME headers after the
     /// first `Content-Type`, message headers (from their decoded text), the
     /// encapsulated headers and body. Parameters other than `lang` on core
@@ -206,32 +237,14 @@ impl MessageBuilder {
                     .push((header.name().to_owned(), lossy(header.value())));
             }
         }
+        // Require names by a walk: a header's own `kind` reads the block
+        // again for one naming several.
+        let mut walk = super::parse::RequiredWalk::default();
         for header in message.headers() {
-            let owned_party = |a: super::NameAddr<'_>| Party {
-                name: a.name().map(|n| n.into_owned()),
-                uri: a.uri().to_owned(),
-            };
-            let field = match header.kind() {
-                HeaderKind::From(a) => Field::From(owned_party(a)),
-                HeaderKind::To(a) => Field::To(owned_party(a)),
-                HeaderKind::Cc(a) => Field::Cc(owned_party(a)),
-                HeaderKind::DateTime => Field::DateTime(header.value().to_owned()),
-                HeaderKind::Subject => Field::Subject {
-                    lang: header.lang().map(str::to_owned),
-                    text: header.text().into_owned(),
-                },
-                HeaderKind::Ns(ns) => Field::Ns {
-                    prefix: ns.prefix.map(str::to_owned),
-                    uri: ns.uri.to_owned(),
-                },
-                HeaderKind::Require(list) => {
-                    Field::Require(list.iter().map(|r| r.name.to_owned()).collect())
-                }
-                HeaderKind::Other => Field::Other {
-                    name: header.name().to_owned(),
-                    params: header.params().to_owned(),
-                    text: header.text().into_owned(),
-                },
+            let required = walk.step(header);
+            let field = match required {
+                Some(list) => Field::Require(list.iter().map(|r| r.name.to_owned()).collect()),
+                None => Self::parsed_field(header),
             };
             builder.fields.push(field);
         }

@@ -20,8 +20,8 @@ use std::ptr;
 use std::sync::Arc;
 
 use super::{
-    AddrAt, Content, ErrorKind, Form, Header, Kind, Limits, Message, MessageError, MimeHeader,
-    MimeList, NsAt, Required, Signed, CORE_NAMESPACE,
+    AddrAt, Content, ErrorKind, Form, Header, HeaderKind, Kind, Limits, Message, MessageError,
+    MimeHeader, MimeList, NsAt, Required, RequiredList, Signed, CORE_NAMESPACE,
 };
 
 type Result<T> = std::result::Result<T, MessageError>;
@@ -194,7 +194,7 @@ pub(super) fn header_block<'a>(input: &'a [u8], limits: &Limits) -> Result<Vec<H
         fields: 0,
         fast: true,
     };
-    let mut scope = Scope::default();
+    let mut scope = Scope::at(0);
     let mut headers = Vec::new();
     let mut pos = 0;
     while pos < input.len() {
@@ -377,6 +377,8 @@ struct MimeBlock {
 /// The first few prefixes are kept in place, so that a message declaring
 /// one or two costs no allocation.
 struct Scope<'a> {
+    /// Where the header block starts in the input.
+    start: usize,
     default: &'a str,
     first: [(&'a str, &'a str); 4],
     first_len: usize,
@@ -386,6 +388,7 @@ struct Scope<'a> {
 impl Default for Scope<'_> {
     fn default() -> Self {
         Scope {
+            start: 0,
             default: CORE_NAMESPACE,
             first: [("", ""); 4],
             first_len: 0,
@@ -395,6 +398,23 @@ impl Default for Scope<'_> {
 }
 
 impl<'a> Scope<'a> {
+    /// The scope at the start of a header block at `start` in the input.
+    fn at(start: usize) -> Scope<'a> {
+        Scope {
+            start,
+            ..Scope::default()
+        }
+    }
+
+    /// Takes an `NS` header's declaration: of the default namespace when
+    /// it has no prefix.
+    fn enter(&mut self, prefix: Option<&'a str>, uri: &'a str) {
+        match prefix {
+            None => self.default = uri,
+            Some(prefix) => self.declare(prefix, uri),
+        }
+    }
+
     /// Declares `prefix` from here on.
     fn declare(&mut self, prefix: &'a str, uri: &'a str) {
         match self.first.get_mut(self.first_len) {
@@ -417,19 +437,26 @@ impl<'a> Scope<'a> {
     }
 
     fn resolve_prefix(&self, prefix: &[u8], offset: usize) -> Result<&'a str> {
-        let found = self
-            .more
-            .iter()
-            .rev()
-            .chain(self.first[..self.first_len].iter().rev())
-            .find(|(p, _)| eq_short(p.as_bytes(), prefix));
-        match found {
-            Some((_, uri)) => Ok(uri),
+        match self.lookup(prefix) {
+            Some(uri) => Ok(uri),
             None => fail(
                 ErrorKind::UndeclaredPrefix(String::from_utf8_lossy(prefix).into_owned()),
                 offset,
             ),
         }
+    }
+
+    /// The namespace `prefix` is declared for. Returned in registers (a
+    /// `Result` is returned through memory): the URI was stored a word at a
+    /// time when declared, often just before, and copying it out in one
+    /// sixteen-byte load stalled until those stores were done.
+    fn lookup(&self, prefix: &[u8]) -> Option<&'a str> {
+        self.more
+            .iter()
+            .rev()
+            .chain(self.first[..self.first_len].iter().rev())
+            .find(|(p, _)| eq_short(p.as_bytes(), prefix))
+            .map(|&(_, uri)| uri)
     }
 }
 
@@ -542,7 +569,7 @@ impl<'a> Parser<'a, '_> {
         // Any error is found again, with its offset, by the slow path.
         let text = simdutf8::basic::from_utf8(&input[pos..block_end]).ok()?;
         self.fields += lines;
-        let mut scope = Scope::default();
+        let mut scope = Scope::at(pos);
         // At most 64 at first, so that a block of many short lines under
         // lifted limits cannot make a large allocation at once.
         let mut headers = Vec::with_capacity(lines.min(64));
@@ -567,7 +594,7 @@ impl<'a> Parser<'a, '_> {
 
     /// The message header block at `pos`, line by line.
     fn slow_headers(&mut self, mut pos: usize, end: usize) -> Result<(Vec<Header<'a>>, usize)> {
-        let mut scope = Scope::default();
+        let mut scope = Scope::at(pos);
         let mut headers = Vec::new();
         loop {
             let (line_end, next, clean) = self.line(pos, end, "the message headers")?;
@@ -710,10 +737,8 @@ impl<'a> Parser<'a, '_> {
                 let ns = ns_value(value, value_at)?;
                 let uri = line.get(value_start + ns.uri_start..end - start - 1);
                 let prefix = line.get(value_start..value_start + ns.prefix_len);
-                match (ns.prefix_len, prefix, uri) {
-                    (0, _, Some(uri)) => scope.default = uri,
-                    (_, Some(prefix), Some(uri)) => scope.declare(prefix, uri),
-                    _ => {}
+                if let Some(uri) = uri {
+                    scope.enter(prefix.filter(|_| ns.prefix_len > 0), uri);
                 }
                 Kind::Ns(NsAt {
                     prefix_end: at(value_start + ns.prefix_len),
@@ -730,7 +755,17 @@ impl<'a> Parser<'a, '_> {
                             dot: dot.checked_sub(1).map(at),
                         }
                     }
-                    Requires::Many(list) => Kind::RequireMany(Arc::new(list)),
+                    Requires::Many(_) => {
+                        // Not kept (see [`Kind::RequireMany`]): the block
+                        // through this line is, to resolve them again. Its
+                        // lines were each found to be UTF-8.
+                        namespace = self
+                            .input
+                            .get(scope.start..end)
+                            .and_then(|block| std::str::from_utf8(block).ok())
+                            .unwrap_or(line);
+                        Kind::RequireMany
+                    }
                 }
             }
         };
@@ -1331,6 +1366,63 @@ fn ns_value(b: &[u8], at: usize) -> Result<NsSpans> {
         prefix_len,
         uri_start: i + 1,
     })
+}
+
+/// A walk over a block's headers in order that resolves the names of each
+/// `Require` in the scope the `NS` headers before it make, as the parser
+/// did: a `Require` naming several headers keeps no list of them (see
+/// [`Kind::RequireMany`]).
+#[derive(Default)]
+pub(crate) struct RequiredWalk<'a> {
+    scope: Scope<'a>,
+}
+
+impl<'a> RequiredWalk<'a> {
+    /// The names `header` requires, if it is a core `Require`; an `NS`
+    /// header's declaration is taken for the headers after it.
+    pub(crate) fn step(&mut self, header: &Header<'a>) -> Option<RequiredList<'a>> {
+        // Before `kind`, which would find the names again its own way.
+        if header.requires_many() {
+            return Some(self.names(header));
+        }
+        match header.kind() {
+            HeaderKind::Ns(ns) => {
+                self.scope.enter(ns.prefix, ns.uri);
+                None
+            }
+            HeaderKind::Require(list) => Some(list),
+            _ => None,
+        }
+    }
+
+    /// The names of a `Require` header naming several, in this scope.
+    fn names(&self, header: &Header<'a>) -> RequiredList<'a> {
+        let at = header.offset() + (header.line().len() - header.value().len());
+        match require_list_by_names(header.value(), at, &self.scope) {
+            Ok(Requires::Many(list)) => RequiredList::many(Arc::new(list)),
+            Ok(Requires::One(one)) => RequiredList::one(one),
+            // The parser resolved these names in the same scope.
+            Err(_) => RequiredList::many(Arc::default()),
+        }
+    }
+}
+
+/// The names of a `Require` header naming several, found again from the
+/// header block through its line (its `namespace` field): the headers
+/// before it are read again for their `NS` declarations.
+pub(super) fn required_again<'a>(header: &Header<'a>, block: &'a str) -> RequiredList<'a> {
+    let before = block
+        .get(..block.len().saturating_sub(header.line().len()))
+        .unwrap_or_default();
+    let mut walk = RequiredWalk::default();
+    if let Ok(headers) = header_block(before.as_bytes(), &Limits::NONE) {
+        for h in &headers {
+            if let Kind::Ns(_) = h.kind_at() {
+                walk.step(h);
+            }
+        }
+    }
+    walk.names(header)
 }
 
 /// The names of one `Require` value, resolved.

@@ -638,3 +638,111 @@ fn mime_list_matches_a_vector() {
     assert_eq!(m.content().content_type().unwrap().value(), b"text/plain");
     assert_eq!(m.to_vec(), message);
 }
+
+/// A `Require` naming several headers keeps no list: its names are
+/// resolved again, by [`Header::kind`] from the block before it and by
+/// [`Message::required`] in one walk, in the scope where they were
+/// listed (a prefix declared again later, and the default namespace
+/// changed before them, as the parser saw them; after that change only
+/// `c.NS` declares).
+#[test]
+fn names_of_a_require_naming_several_resolve_where_listed() {
+    let headers: &[u8] = b"NS: p <urn:one>\r\n\
+        NS: c <urn:ietf:params:cpim-headers:>\r\n\
+        NS: <urn:default>\r\n\
+        c.Require: p.A, B, p.C\r\n\
+        c.NS: p <urn:two>\r\n\
+        c.Require: p.D, B\r\n\
+        c.Require: p.E\r\n";
+    let expected = [
+        ("p.A", "urn:one", "A"),
+        ("B", "urn:default", "B"),
+        ("p.C", "urn:one", "C"),
+        ("p.D", "urn:two", "D"),
+        ("B", "urn:default", "B"),
+        ("p.E", "urn:two", "E"),
+    ];
+    let mime = [b"Content-type: Message/CPIM\r\n\r\n".as_slice(), headers].concat();
+    let whole = |head: &[u8]| [head, b"\r\nContent-Type: text/plain\r\n\r\nhi"].concat();
+    for (form, input) in [("bare", whole(headers)), ("mime", whole(&mime))] {
+        let m = Message::parse(&input).unwrap();
+        let by_walk: Vec<Required<'_>> = m.required().collect();
+        let by_kind: Vec<Required<'_>> = m
+            .headers()
+            .iter()
+            .filter_map(|h| match h.kind() {
+                HeaderKind::Require(list) => Some(list.to_vec()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(by_walk, by_kind, "{form}");
+        let got: Vec<_> = by_walk
+            .iter()
+            .map(|r| (r.name, r.namespace, r.local))
+            .collect();
+        assert_eq!(got, expected, "{form}");
+        for r in &by_walk {
+            assert_eq!(
+                &input[r.offset..r.offset + r.name.len()],
+                r.name.as_bytes(),
+                "{form}"
+            );
+        }
+        assert_eq!(m.headers()[3].namespace(), CORE_NAMESPACE, "{form}");
+        let required: Vec<_> = MessageBuilder::from_message(&m)
+            .fields()
+            .iter()
+            .filter_map(|f| match f {
+                Field::Require(names) => Some(names.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            required,
+            [vec!["p.A", "B", "p.C"], vec!["p.D", "B"], vec!["p.E"]],
+            "{form}"
+        );
+    }
+    // The header block alone, read line by line.
+    let block = Message::parse_headers(headers, &Limits::default()).unwrap();
+    let by_kind: Vec<_> = block
+        .iter()
+        .filter_map(|h| match h.kind() {
+            HeaderKind::Require(list) => Some(list.to_vec()),
+            _ => None,
+        })
+        .flatten()
+        .map(|r| (r.name, r.namespace, r.local, r.offset))
+        .collect();
+    let at = |name: &str, nth: usize| {
+        let mut from = 0;
+        for _ in 0..nth {
+            from += headers[from..]
+                .windows(name.len())
+                .position(|w| w == name.as_bytes())
+                .unwrap()
+                + 1;
+        }
+        from - 1
+    };
+    let offsets: Vec<_> = [
+        ("p.A", 1),
+        ("B", 1),
+        ("p.C", 1),
+        ("p.D", 1),
+        ("B", 2),
+        ("p.E", 1),
+    ]
+    .into_iter()
+    .map(|(name, nth)| at(name, nth))
+    .collect();
+    assert_eq!(
+        by_kind,
+        expected
+            .iter()
+            .zip(offsets)
+            .map(|(&(name, ns, local), offset)| (name, ns, local, offset))
+            .collect::<Vec<_>>()
+    );
+}
