@@ -594,7 +594,7 @@ impl std::fmt::Debug for Content<'_> {
 
 /// One message header (section 3): `Name:` parameters, a space, the value.
 ///
-/// Kept small (64 bytes: the line, the namespace, and positions within the
+/// Kept small (56 bytes: the line, the namespace, and positions within the
 /// line; the parts and the typed [`HeaderKind`] are found again from them
 /// when asked for): a message holds one per header line, and writing them
 /// is much of what parsing costs.

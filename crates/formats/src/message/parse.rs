@@ -1894,6 +1894,10 @@ mod tests {
             fail(ErrorKind::LineTooLong { limit: max }, 7 + max)
         );
         assert_eq!(std::mem::size_of::<MimeHeader<'_>>(), 32);
+        // Plain data, written straight into the vector (see `Kind`).
+        assert!(!std::mem::needs_drop::<Header<'_>>());
+        #[cfg(target_pointer_width = "64")]
+        assert_eq!(std::mem::size_of::<Header<'_>>(), 56);
     }
 
     /// The one-name shortcut of `require_list` gives what the name-by-name
