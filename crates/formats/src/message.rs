@@ -235,11 +235,9 @@ impl<'a> Message<'a> {
     /// Every name listed by the core `Require` headers, in order.
     pub fn required(&self) -> impl Iterator<Item = Required<'a>> + '_ {
         let mut walk = parse::RequiredWalk::default();
-        self.headers.iter().flat_map(move |h| {
-            let list = walk.step(h);
-            let len = list.as_ref().map_or(0, |l| l.len());
-            (0..len).filter_map(move |i| list.as_ref().and_then(|l| l.get(i)).copied())
-        })
+        self.headers
+            .iter()
+            .flat_map(move |h| walk.step(h).into_iter().flatten())
     }
 
     /// Refuses the message if a `Require` header names something outside
@@ -790,27 +788,13 @@ impl<'a> Header<'a> {
                     offset: self.offset + self.value_start(),
                 }))
             }
-            Kind::RequireMany => HeaderKind::Require(parse::required_again(self, self.namespace)),
+            Kind::RequireMany => HeaderKind::Require(parse::required_again(self)),
         }
     }
 
     /// Byte offset of the header line in the input.
     pub fn offset(&self) -> usize {
         self.offset
-    }
-
-    /// The line without its CRLF.
-    pub(crate) fn line(&self) -> &'a str {
-        self.line
-    }
-
-    pub(crate) fn kind_at(&self) -> Kind {
-        self.kind
-    }
-
-    /// Whether this is a `Require` naming several headers.
-    pub(crate) fn requires_many(&self) -> bool {
-        self.kind == Kind::RequireMany
     }
 
     fn value_start(&self) -> usize {
@@ -911,7 +895,7 @@ pub struct RequiredList<'a>(RequiredRepr<'a>);
 #[derive(Clone, PartialEq, Eq)]
 enum RequiredRepr<'a> {
     One(Required<'a>),
-    Many(std::sync::Arc<Vec<Required<'a>>>),
+    Many(Vec<Required<'a>>),
 }
 
 impl<'a> RequiredList<'a> {
@@ -919,7 +903,7 @@ impl<'a> RequiredList<'a> {
         RequiredList(RequiredRepr::One(required))
     }
 
-    pub(crate) fn many(list: std::sync::Arc<Vec<Required<'a>>>) -> RequiredList<'a> {
+    pub(crate) fn many(list: Vec<Required<'a>>) -> RequiredList<'a> {
         RequiredList(RequiredRepr::Many(list))
     }
 
@@ -928,6 +912,20 @@ impl<'a> RequiredList<'a> {
         match &self.0 {
             RequiredRepr::One(required) => std::slice::from_ref(required),
             RequiredRepr::Many(list) => list,
+        }
+    }
+}
+
+/// The names, in order, by value.
+impl<'a> IntoIterator for RequiredList<'a> {
+    type Item = Required<'a>;
+    type IntoIter =
+        std::iter::Chain<std::option::IntoIter<Required<'a>>, std::vec::IntoIter<Required<'a>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        match self.0 {
+            RequiredRepr::One(required) => Some(required).into_iter().chain(Vec::new()),
+            RequiredRepr::Many(list) => None.into_iter().chain(list),
         }
     }
 }

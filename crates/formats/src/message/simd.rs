@@ -93,23 +93,8 @@ mod sse2 {
     }
 
     #[inline(always)]
-    pub(crate) fn hash(chunk: &[u8; 16]) -> u32 {
-        mask(eq(load_unaligned_m128i(chunk), b'#'))
-    }
-
-    #[inline(always)]
-    pub(crate) fn line_feed(chunk: &[u8; 16]) -> u32 {
-        mask(eq(load_unaligned_m128i(chunk), b'\n'))
-    }
-
-    #[inline(always)]
-    pub(crate) fn space(chunk: &[u8; 16]) -> u32 {
-        mask(eq(load_unaligned_m128i(chunk), b' '))
-    }
-
-    #[inline(always)]
-    pub(crate) fn less_than(chunk: &[u8; 16]) -> u32 {
-        mask(eq(load_unaligned_m128i(chunk), b'<'))
+    pub(crate) fn equal(chunk: &[u8; 16], b: u8) -> u32 {
+        mask(eq(load_unaligned_m128i(chunk), b))
     }
 }
 
@@ -188,6 +173,21 @@ pub(super) fn date_time_shape(chunk: &[u8; 16]) -> bool {
     return date_time_shape_bytes(chunk);
 }
 
+/// The bytes of `chunk` equal to `b`.
+#[inline(always)]
+pub(super) fn equal(chunk: &[u8; 16], b: u8) -> u32 {
+    #[cfg(all(
+        any(target_arch = "x86", target_arch = "x86_64"),
+        target_feature = "sse2"
+    ))]
+    return sse2::equal(chunk, b);
+    #[cfg(not(all(
+        any(target_arch = "x86", target_arch = "x86_64"),
+        target_feature = "sse2"
+    )))]
+    return mask_by(chunk, |c| c == b);
+}
+
 /// Each mask: the SSE2 reading on x86, the given plain one elsewhere.
 macro_rules! masks {
     ($($(#[$doc:meta])* $name:ident => $plain:expr;)*) => {$(
@@ -217,12 +217,4 @@ masks! {
     mime_name_stops => |chunk| mask_by(chunk, is_mime_name_stop);
     /// Bytes refused in a URI ([`is_not_in_uri`]).
     not_in_uri => |chunk| mask_by(chunk, is_not_in_uri);
-    /// `#`.
-    hash => |chunk| mask_by(chunk, |c| c == b'#');
-    /// LF.
-    line_feed => |chunk| mask_by(chunk, |c| c == b'\n');
-    /// Space.
-    space => |chunk| mask_by(chunk, |c| c == b' ');
-    /// `<`.
-    less_than => |chunk| mask_by(chunk, |c| c == b'<');
 }

@@ -375,7 +375,7 @@ pub(crate) fn is_absolute_uri(uri: impl AsRef<[u8]>) -> bool {
 #[inline(always)]
 pub(crate) fn is_absolute_uri_without_fragment(uri: impl AsRef<[u8]>) -> bool {
     after_scheme(uri.as_ref()).is_some_and(|rest| {
-        let marks = |chunk: &[u8; 16]| simd::not_in_uri(chunk) | simd::hash(chunk);
+        let marks = |chunk: &[u8; 16]| simd::not_in_uri(chunk) | simd::equal(chunk, b'#');
         !any_marked(rest, marks, NOT_IN_URI | HASH)
     })
 }
