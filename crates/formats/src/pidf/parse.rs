@@ -151,6 +151,10 @@ struct Parser<'i, 'a> {
     pos: usize,
     /// An empty-element tag was returned as `Start`; its `End` comes next.
     pending_end: bool,
+    /// The reader's last event was text, which it read up to the markup
+    /// or reference after it: it takes its input to start there, so the
+    /// plain readings (which move that input on) wait for its next event.
+    after_text: bool,
     /// Inside a fragment: prefixes declared on its open elements, with the
     /// depth of the element declaring each (`""` for the default namespace),
     /// as ranges of `names`.
@@ -204,6 +208,7 @@ impl<'i, 'a> Parser<'i, 'a> {
             elements: 0,
             pos: 0,
             pending_end: false,
+            after_text: false,
             inner: Vec::new(),
             outer: Vec::new(),
             names: Vec::new(),
@@ -250,7 +255,9 @@ impl<'i, 'a> Parser<'i, 'a> {
         }
         loop {
             self.pos = self.offset();
-            let event = match self.reader.read_event() {
+            let event = self.reader.read_event();
+            self.after_text = matches!(event, Ok(Event::Text(_)));
+            let event = match event {
                 Ok(event) => event,
                 Err(e) => {
                     let at = usize::try_from(self.reader.error_position())
@@ -308,6 +315,13 @@ impl<'i, 'a> Parser<'i, 'a> {
         }
     }
 
+    /// Whether the plain readings may pass over input without the reader:
+    /// they are on, no `End` of ours is pending, and the reader is not
+    /// part way through text (see [`Parser::after_text`]).
+    fn may_move_reader(&self) -> bool {
+        self.skip_plain && !self.pending_end && !self.after_text
+    }
+
     /// [`Parser::next`] where text that is only white space before a tag
     /// is passed over by hand, which costs less than a reader event: for
     /// callers to whom such text means nothing (they check it is white
@@ -319,7 +333,7 @@ impl<'i, 'a> Parser<'i, 'a> {
 
     /// Passes over white space before a tag (see [`Parser::next_element`]).
     fn skip_space(&mut self) {
-        if !self.pending_end && self.skip_plain {
+        if self.may_move_reader() {
             let input = self.input;
             let rest = input.get(self.offset()..).unwrap_or_default();
             let spaces = rest.iter().take_while(|&&b| is_space(b)).count();
@@ -338,7 +352,7 @@ impl<'i, 'a> Parser<'i, 'a> {
     /// for that.
     fn plain_child(&mut self, leaves: &[&[u8]]) -> Result<Plain<'i>, PidfError> {
         self.skip_space();
-        if self.pending_end || !self.skip_plain {
+        if !self.may_move_reader() {
             return Ok(Plain::None);
         }
         let input = self.input;
@@ -1118,7 +1132,7 @@ impl<'i, 'a> Parser<'i, 'a> {
     /// `</`. The reader then reads the end tag and checks it; anything else
     /// is left to the reader, event by event, so that errors are its own.
     fn plain_text(&mut self) -> Option<Cow<'i, str>> {
-        if self.pending_end || !self.skip_plain {
+        if !self.may_move_reader() {
             return None;
         }
         let at = self.offset();
@@ -1263,7 +1277,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         self.names.clear();
         self.checks.clear();
         self.fragment_element(start, true)?;
-        if self.skip_plain && !self.pending_end {
+        if self.may_move_reader() {
             self.skip_plain_content(start.name().as_ref());
         }
         loop {
@@ -2732,6 +2746,14 @@ mod tests {
         // reader after an extension or a `<basic>` was taken.
         inputs.push(
             br#"<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:r="urn:r" entity="pres:a@b"><tuple id="t"><status><r:e/> <basic>open</basic><!-- c --></status></tuple><tuple id="u"><status> <r:e a="1">x</r:e><basic>closed</basic> </status></tuple><tuple id="v"><status><r:e/>text</status></tuple></presence>"#
+                .to_vec(),
+        );
+        // Text the reader reads itself (after a comment or processing
+        // instruction) before elements the plain readings would take: the
+        // reader expects its input to go on at the markup after that text,
+        // so they wait for its next event.
+        inputs.push(
+            br#"<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:r="urn:r" entity="pres:a@b"><tuple id="t"><status><?p?> <basic>open</basic> <!----> <r:e/>x</status><!-- c --> <contact>im:a@b</contact> <note>n</note></tuple><?q?> <r:p>t</r:p></presence>"#
                 .to_vec(),
         );
         // Each XML declaration `skip_plain_declaration` passes over.
