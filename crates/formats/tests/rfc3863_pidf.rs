@@ -571,3 +571,42 @@ fn extension_api() {
         ext
     );
 }
+
+/// XML 1.0 section 4.3.3 and appendix F: a UTF-8 document may start with
+/// a byte order mark. It is passed over and counted: the same presence as
+/// without it (extensions kept whole), errors three bytes further on. A
+/// second one, or one after the declaration, is text before the root.
+#[test]
+fn byte_order_mark_is_passed_over_and_counted() {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    for name in [
+        "rfc3863_4.2.2_default_ns.xml",
+        "rfc3863_4.3.1_status_extensions.xml",
+        "rfc4480_4_example.xml",
+    ] {
+        let plain = fixture(name);
+        let marked = [BOM, &plain].concat();
+        let with = Presence::parse(&marked).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(with, Presence::parse(&plain).unwrap(), "{name}");
+        // Cut inside its last tag: the error moves with the input.
+        let cut = plain.len() - 3;
+        let plain_err = Presence::parse(&plain[..cut]).unwrap_err();
+        let marked_err = Presence::parse(&marked[..cut + 3]).unwrap_err();
+        assert_eq!(marked_err.kind(), plain_err.kind(), "{name}");
+        assert_eq!(marked_err.position(), plain_err.position() + 3, "{name}");
+    }
+    let root = r#"<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="pres:a@b"/>"#;
+    let text_before_root = ErrorKind::UnexpectedText { parent: "document" };
+    let twice = [BOM, BOM, root.as_bytes()].concat();
+    let e = Presence::parse(&twice).unwrap_err();
+    assert_eq!((e.kind(), e.position()), (&text_before_root, 3));
+    let decl = br#"<?xml version="1.0"?>"#;
+    let after_decl = [decl, BOM, root.as_bytes()].concat();
+    let e = Presence::parse(&after_decl).unwrap_err();
+    assert_eq!((e.kind(), e.position()), (&text_before_root, decl.len()));
+    let e = Presence::parse(&[BOM, decl, BOM, root.as_bytes()].concat()).unwrap_err();
+    assert_eq!(
+        (e.kind(), e.position()),
+        (&text_before_root, 3 + decl.len())
+    );
+}

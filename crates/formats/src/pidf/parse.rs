@@ -26,6 +26,9 @@ pub(super) fn document<'i>(
     document_with(xml, limits, understood, true)
 }
 
+/// The UTF-8 encoding of U+FEFF, allowed before a document.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// [`document`], passing over plain extension content or not (`skip`), so
 /// that tests can hold the two ways to the same results.
 fn document_with<'i>(
@@ -45,6 +48,11 @@ fn document_with<'i>(
     }
     let mut p = Parser::new(xml, limits, understood);
     p.skip_plain = skip;
+    if p.reader.get_ref().starts_with(UTF8_BOM) {
+        // Text before the root, as the reader would have found it.
+        p.pos = p.offset();
+        return Err(p.error(ErrorKind::UnexpectedText { parent: "document" }));
+    }
     p.skip_plain_declaration();
     let mut doc = None;
     loop {
@@ -169,8 +177,9 @@ struct Parser<'i, 'a> {
     /// Inside a fragment: whether each open element's children are checked
     /// for `mustUnderstand`.
     checks: Vec<bool>,
-    /// Bytes of plain fragment content passed over without the reader (see
-    /// [`Parser::skip_plain_content`]), which the reader's positions lack.
+    /// Bytes passed over without the reader (a byte order mark, plain
+    /// content, see [`Parser::skip_plain_content`]), which the reader's
+    /// positions lack.
     skipped: usize,
     /// Whether to pass over plain fragment content (always, but in tests).
     skip_plain: bool,
@@ -193,7 +202,13 @@ struct Parser<'i, 'a> {
 
 impl<'i, 'a> Parser<'i, 'a> {
     fn new(input: &'i [u8], limits: &'a Limits, understood: Option<&'a [&'a str]>) -> Self {
-        let mut reader = Reader::from_reader(input);
+        // The reader drops a byte order mark wherever its input starts
+        // when it reads its first event, without counting it: so it is
+        // given none (one at the very start is passed over and counted
+        // here), lest it drop a second one, or one after a declaration
+        // passed over by hand, which are text.
+        let after_bom = input.strip_prefix(UTF8_BOM).unwrap_or(input);
+        let mut reader = Reader::from_reader(after_bom);
         let config = reader.config_mut();
         config.check_end_names = true;
         config.expand_empty_elements = false;
@@ -213,7 +228,7 @@ impl<'i, 'a> Parser<'i, 'a> {
             outer: Vec::new(),
             names: Vec::new(),
             checks: Vec::new(),
-            skipped: 0,
+            skipped: input.len() - after_bom.len(),
             skip_plain: true,
             declarations: Vec::new(),
             joined: Vec::new(),
@@ -305,13 +320,20 @@ impl<'i, 'a> Parser<'i, 'a> {
             br#"<?xml version='1.0' encoding='UTF-8'?>"#,
             br#"<?xml version="1.0"?>"#,
         ];
-        if !self.skip_plain || self.offset() != 0 {
+        // Called before the first event: the reader's input is all of
+        // ours but a byte order mark.
+        if !self.skip_plain || self.reader.buffer_position() != 0 {
             return;
         }
-        let input = self.input;
+        let input = self.reader.get_ref();
         if let Some(decl) = PLAIN.iter().find(|decl| input.starts_with(decl)) {
-            self.skipped += decl.len();
-            *self.reader.get_mut() = &input[decl.len()..];
+            let rest = &input[decl.len()..];
+            // Given to the reader before its first event, a byte order
+            // mark here would be dropped (see [`Parser::new`]).
+            if !rest.starts_with(UTF8_BOM) {
+                self.skipped += decl.len();
+                *self.reader.get_mut() = rest;
+            }
         }
     }
 
@@ -2754,6 +2776,11 @@ mod tests {
         // so they wait for its next event.
         inputs.push(
             br#"<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:r="urn:r" entity="pres:a@b"><tuple id="t"><status><?p?> <basic>open</basic> <!----> <r:e/>x</status><!-- c --> <contact>im:a@b</contact> <note>n</note></tuple><?q?> <r:p>t</r:p></presence>"#
+                .to_vec(),
+        );
+        // A byte order mark, then a declaration passed over by hand.
+        inputs.push(
+            b"\xEF\xBB\xBF<?xml version=\"1.0\"?><presence xmlns=\"urn:ietf:params:xml:ns:pidf\" xmlns:r=\"urn:r\" entity=\"pres:a@b\"><tuple id=\"t\"><status><basic>open</basic><r:e>x</r:e></status></tuple></presence>"
                 .to_vec(),
         );
         // Each XML declaration `skip_plain_declaration` passes over.
