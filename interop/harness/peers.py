@@ -17,8 +17,15 @@ class PeerError(Exception):
     """A peer could not be started or stopped; the message says why."""
 
 
+# Ports already handed out by `free_port` in this run: each is released
+# before its peer binds it, so the kernel may offer it again, and two
+# listeners of one peer (SIP over TCP and over TLS) must not get the same.
+_handed_out = set()
+
+
 def free_port():
-    """A port free on 127.0.0.1 for both UDP and TCP right now.
+    """A port free on 127.0.0.1 for both UDP and TCP right now, and not
+    handed out before in this run.
 
     Each peer still binds it itself, so another process may take it in
     between; the start scripts then fail loudly rather than share it.
@@ -27,11 +34,14 @@ def free_port():
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
             tcp.bind(("127.0.0.1", 0))
             port = tcp.getsockname()[1]
+            if port in _handed_out:
+                continue
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
                 try:
                     udp.bind(("127.0.0.1", port))
                 except OSError:
                     continue
+                _handed_out.add(port)
                 return port
     raise PeerError("no port free for both UDP and TCP on 127.0.0.1")
 
