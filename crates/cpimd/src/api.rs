@@ -419,6 +419,8 @@ fn presence_from_json(
             BasicName::Closed => Basic::Closed,
         });
         let mut tuple = Tuple::new(t.id.clone(), basic);
+        xml_text("tuples.contact", t.contact.as_deref())?;
+        xml_text("tuples.note", t.note.as_deref())?;
         if let Some(uri) = &t.contact {
             let mut contact = Contact::new(uri.clone());
             if let Some(p) = t.priority {
@@ -438,10 +440,28 @@ fn presence_from_json(
         }
         presence.tuples.push(tuple);
     }
+    xml_text("note", request.note.as_deref())?;
     if let Some(note) = &request.note {
         presence.notes.push(Note::new(note.clone()));
     }
     Ok(presence)
+}
+
+/// Refuses a value no PIDF document can hold (a control character, say):
+/// it would be written into one, and every reader, this server's own on
+/// its next start among them, would refuse the document.
+fn xml_text(field: &'static str, value: Option<&str>) -> Result<(), ApiError> {
+    let Some((at, c)) = value.and_then(cpim_formats::pidf::first_non_xml_char) else {
+        return Ok(());
+    };
+    Err(ApiError::field(
+        StatusCode::BAD_REQUEST,
+        field,
+        format!(
+            "U+{:04X} at byte {at} is not a character XML allows",
+            u32::from(c)
+        ),
+    ))
 }
 
 /// XML `ID` (the PIDF tuple id's type): a name start character, then name
@@ -1008,5 +1028,27 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e}"));
         let err = presence_from_json("pres:a@b", &bad).err();
         assert_eq!(err.and_then(|e| e.field), Some("tuples.priority"));
+
+        // Characters no XML document holds are refused by field, before
+        // they reach one.
+        for (json, field) in [
+            (
+                r#"{"tuples":[{"id":"t1","note":"a\u0000"}]}"#,
+                "tuples.note",
+            ),
+            (
+                r#"{"tuples":[{"id":"t1","contact":"im:a@b\u001b"}]}"#,
+                "tuples.contact",
+            ),
+            (r#"{"tuples":[],"note":"\ufffe"}"#, "note"),
+        ] {
+            let bad: PresenceRequest = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+            let err = presence_from_json("pres:a@b", &bad).err();
+            assert_eq!(err.and_then(|e| e.field), Some(field), "{json}");
+        }
+        let fine: PresenceRequest =
+            serde_json::from_str(r#"{"tuples":[],"note":"tab\there\nnext line \u00e9"}"#)
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert!(presence_from_json("pres:a@b", &fine).is_ok());
     }
 }

@@ -19,5 +19,8 @@ pub mod pidf;
 /// `subscribe`, `notify`, `unsubscribe`, with transaction ids.
 pub mod op;
 
+/// Byte classes sixteen bytes at a time, for the parsers.
+mod simd;
+
 #[cfg(test)]
 mod test_support;

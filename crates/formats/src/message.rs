@@ -16,7 +16,7 @@ use std::borrow::Cow;
 
 mod build;
 mod parse;
-mod simd;
+pub(crate) use parse::special_bytes;
 mod text;
 
 pub use build::{BuildError, Field, MessageBuilder, Party};

@@ -475,8 +475,37 @@ fn invalid_documents_name_what_and_where() {
 fn malformed_xml_is_refused() {
     let e = err(&format!("{HEAD}<tuple id='t'><status></tuple></presence>"));
     assert!(matches!(e.kind(), ErrorKind::Xml(_)), "{e}");
-    let e = err(&format!("{HEAD}<note>\u{0}"));
-    assert!(matches!(e.kind(), ErrorKind::Xml(_)), "{e}");
+    // XML 1.0 section 2.2 (`Char`): no control character but tab, LF and
+    // CR, and neither U+FFFE nor U+FFFF, anywhere; the reader does not
+    // check, so complete documents with one used to be taken.
+    for (xml, c) in [
+        (format!("{HEAD}<note>\u{0}"), '\u{0}'),
+        (format!("{HEAD}<note>a\u{1b}b</note></presence>"), '\u{1b}'),
+        (
+            format!("{HEAD}<tuple id='t\u{8}'><status/></tuple></presence>"),
+            '\u{8}',
+        ),
+        (format!("{HEAD}<!-- \u{c} --></presence>"), '\u{c}'),
+        (
+            format!("{HEAD}<note>\u{fffe}</note></presence>"),
+            '\u{fffe}',
+        ),
+        (
+            format!("{HEAD}<note><![CDATA[\u{ffff}]]></note></presence>"),
+            '\u{ffff}',
+        ),
+    ] {
+        let e = err(&xml);
+        let at = xml.find(c).unwrap();
+        assert_eq!(
+            (e.kind(), e.position()),
+            (&ErrorKind::NotXmlChar(c), at),
+            "{xml:?}"
+        );
+    }
+    let allowed = format!("{HEAD}<note>\t\r\n\u{7f}\u{85}\u{fffd}\u{10ffff}</note></presence>");
+    let p = Presence::parse(allowed.as_bytes()).unwrap();
+    assert_eq!(p.notes[0].text, "\t\n\u{7f}\u{85}\u{fffd}\u{10ffff}");
     let e = Presence::parse(b"<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='\xff'/>")
         .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::InvalidUtf8, "{e}");
@@ -609,4 +638,37 @@ fn byte_order_mark_is_passed_over_and_counted() {
         (e.kind(), e.position()),
         (&text_before_root, 3 + decl.len())
     );
+}
+
+/// `first_non_xml_char` finds the first refused character wherever it
+/// lies: in a sixteen-byte chunk or the tail, across a chunk's end.
+#[test]
+fn first_non_xml_char_at_every_place() {
+    use cpim_formats::pidf::first_non_xml_char;
+    for len in 0..40 {
+        let text = vec![b'a'; len];
+        assert_eq!(first_non_xml_char(&text), None);
+        for at in 0..len {
+            for (bytes, c) in [
+                (&b"\x00"[..], '\u{0}'),
+                (b"\x1f", '\u{1f}'),
+                (b"\xEF\xBF\xBE", '\u{FFFE}'),
+                (b"\xEF\xBF\xBF", '\u{FFFF}'),
+            ] {
+                if at + bytes.len() > len {
+                    continue;
+                }
+                let mut t = text.clone();
+                t[at..at + bytes.len()].copy_from_slice(bytes);
+                // A character XML allows before it changes nothing.
+                if at >= 3 {
+                    t[at - 3..at].copy_from_slice("\u{FFFD}".as_bytes());
+                }
+                assert_eq!(first_non_xml_char(&t), Some((at, c)), "{t:?}");
+            }
+            let mut t = text.clone();
+            t[at] = b"\t\n\r"[at % 3];
+            assert_eq!(first_non_xml_char(&t), None, "{t:?}");
+        }
+    }
 }

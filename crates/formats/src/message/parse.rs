@@ -9,7 +9,7 @@
 
 use memchr::{memchr, memmem};
 
-use super::simd;
+use crate::simd;
 
 use super::text::{
     eq_ignore_case, is_absolute_uri, is_absolute_uri_without_fragment, is_date_time,
@@ -1768,7 +1768,7 @@ const fn splat(b: u8) -> u64 {
 /// exactly: each byte is computed on its low seven bits, so no carry or
 /// borrow crosses into the next byte.
 #[inline]
-pub(super) fn special_bytes(w: u64) -> u64 {
+pub(crate) fn special_bytes(w: u64) -> u64 {
     const LOW7: u64 = splat(0x7f);
     // High bit clear in `(w & LOW7) + 0x60` only when the low seven bits
     // are below 0x20; with the byte's own high bit also clear, below 0x20.

@@ -177,10 +177,10 @@ fn short_comparison_is_equality() {
 /// of the control mask used off x86.
 #[test]
 fn chunk_masks_are_exact() {
-    use super::simd::{self, mask_by};
+    use crate::simd::{self, mask_by};
     type Mask = fn(&[u8; 16]) -> u32;
     type Class = fn(u8) -> bool;
-    let masks: [(&str, Mask, Class); 9] = [
+    let masks: [(&str, Mask, Class); 10] = [
         ("control", simd::control, simd::is_control),
         ("control words", simd::control_words, simd::is_control),
         ("alnum", simd::alnum, simd::is_alnum),
@@ -190,6 +190,7 @@ fn chunk_masks_are_exact() {
             simd::is_mime_name_stop,
         ),
         ("not in URI", simd::not_in_uri, simd::is_not_in_uri),
+        ("not an XML char", simd::not_xml_char, simd::is_not_xml_char),
         ("hash", |chunk| simd::equal(chunk, b'#'), |c| c == b'#'),
         ("space", |chunk| simd::equal(chunk, b' '), |c| c == b' '),
         ("LF", |chunk| simd::equal(chunk, b'\n'), |c| c == b'\n'),
@@ -223,7 +224,7 @@ fn chunk_masks_are_exact() {
 /// heads, in both cases of `T`.
 #[test]
 fn date_time_shape_matches_byte_reading() {
-    use super::simd::{date_time_shape, date_time_shape_bytes};
+    use crate::simd::{date_time_shape, date_time_shape_bytes};
     for head in [
         b"2000-12-13T13:40",
         b"1990-12-31t23:59",

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use super::simd;
+use crate::simd;
 
 /// Decodes the escapes of section 2.3 in a header value or string.
 ///

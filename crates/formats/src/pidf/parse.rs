@@ -26,6 +26,15 @@ pub(super) fn document<'i>(
     document_with(xml, limits, understood, true)
 }
 
+/// Refuses the first character XML does not allow (see
+/// [`super::first_non_xml_char`]; the reader does not check).
+fn not_chars(input: &[u8]) -> Result<(), PidfError> {
+    match super::first_non_xml_char(input) {
+        Some((at, c)) => Err(PidfError::new(ErrorKind::NotXmlChar(c), at)),
+        None => Ok(()),
+    }
+}
+
 /// The UTF-8 encoding of U+FEFF, allowed before a document.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -46,6 +55,7 @@ fn document_with<'i>(
             limits.max_bytes,
         ));
     }
+    not_chars(xml)?;
     let mut p = Parser::new(xml, limits, understood);
     p.skip_plain = skip;
     if p.reader.get_ref().starts_with(UTF8_BOM) {
@@ -108,6 +118,7 @@ impl Text<'_> {
 /// Parses one standalone element outside the PIDF namespace into a kept
 /// [`Extension`] (see [`Extension::parse`]).
 pub(super) fn extension(xml: &str) -> Result<Extension<'_>, PidfError> {
+    not_chars(xml.as_bytes())?;
     let limits = Limits::default();
     let mut p = Parser::new(xml.as_bytes(), &limits, None);
     let mut found = None;

@@ -68,6 +68,12 @@ mod sse2 {
     }
 
     #[inline(always)]
+    pub(crate) fn not_xml_char(chunk: &[u8; 16]) -> u32 {
+        let v = load_unaligned_m128i(chunk);
+        mask(within(v, 0, 0x1f)) & !mask(eq(v, b'\t') | eq(v, b'\n') | eq(v, b'\r'))
+    }
+
+    #[inline(always)]
     pub(crate) fn not_in_uri(chunk: &[u8; 16]) -> u32 {
         let v = load_unaligned_m128i(chunk);
         mask(within(v, 0, 0x20) | eq(v, 0x7f) | eq(v, b'<') | eq(v, b'>') | eq(v, b'"'))
@@ -101,7 +107,7 @@ mod sse2 {
 /// The mask of the bytes of `chunk` that `class` takes, one at a time: the
 /// definition the SSE2 masks are held to, and the reading off x86.
 #[inline(always)]
-pub(super) fn mask_by(chunk: &[u8; 16], class: impl Fn(u8) -> bool) -> u32 {
+pub(crate) fn mask_by(chunk: &[u8; 16], class: impl Fn(u8) -> bool) -> u32 {
     chunk
         .iter()
         .enumerate()
@@ -111,36 +117,42 @@ pub(super) fn mask_by(chunk: &[u8; 16], class: impl Fn(u8) -> bool) -> u32 {
 /// Control characters and DEL (what ends a clean line); off x86 the
 /// word reading serves, so this is the tests' definition only.
 #[cfg_attr(not(test), allow(dead_code))]
-pub(super) fn is_control(c: u8) -> bool {
+pub(crate) fn is_control(c: u8) -> bool {
     c < 0x20 || c == 0x7f
 }
 
 /// ASCII letters, digits and `-`: NAMECHAR and TOKENCHAR alike, and most
 /// of any name.
-pub(super) fn is_alnum(c: u8) -> bool {
+pub(crate) fn is_alnum(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'-'
 }
 
 /// Where a MIME header name stops: `:` or a byte outside 33-126.
-pub(super) fn is_mime_name_stop(c: u8) -> bool {
+pub(crate) fn is_mime_name_stop(c: u8) -> bool {
     c == b':' || !(0x21..=0x7e).contains(&c)
 }
 
+/// Bytes that are characters XML 1.0 does not allow (section 2.2,
+/// `Char`): the control characters but tab, LF and CR.
+pub(crate) fn is_not_xml_char(c: u8) -> bool {
+    matches!(c, 0..=8 | 11 | 12 | 14..=31)
+}
+
 /// Bytes refused in a URI here: space, controls, DEL, `<`, `>`, `"`.
-pub(super) fn is_not_in_uri(c: u8) -> bool {
+pub(crate) fn is_not_in_uri(c: u8) -> bool {
     c <= b' ' || c == 0x7f || matches!(c, b'<' | b'>' | b'"')
 }
 
 /// [`control`] from two words with the word test of the line scan, for
 /// targets without SSE2.
 #[inline(always)]
-pub(super) fn control_words(chunk: &[u8; 16]) -> u32 {
+pub(crate) fn control_words(chunk: &[u8; 16]) -> u32 {
     let word = |half: &[u8]| {
         let w = u64::from_le_bytes(half.try_into().unwrap_or([0; 8]));
         // The high bit of byte `k` to bit `k`: the shifted bits meet in
         // the top byte without carries (each product bit comes from one
         // byte).
-        ((super::parse::special_bytes(w) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
+        ((crate::message::special_bytes(w) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
     };
     let (low, high) = chunk.split_at(8);
     word(low) | (word(high) << 8)
@@ -149,7 +161,7 @@ pub(super) fn control_words(chunk: &[u8; 16]) -> u32 {
 /// Whether `chunk` is shaped as the first sixteen bytes of an RFC 3339
 /// date-time, `dddd-dd-ddTdd:dd` (`T` in either case), one byte at a time:
 /// the definition the SSE2 reading is held to.
-pub(super) fn date_time_shape_bytes(chunk: &[u8; 16]) -> bool {
+pub(crate) fn date_time_shape_bytes(chunk: &[u8; 16]) -> bool {
     chunk.iter().enumerate().all(|(k, &c)| match k {
         4 | 7 => c == b'-',
         10 => matches!(c, b'T' | b't'),
@@ -160,7 +172,7 @@ pub(super) fn date_time_shape_bytes(chunk: &[u8; 16]) -> bool {
 
 /// [`date_time_shape_bytes`], by SSE2 on x86.
 #[inline(always)]
-pub(super) fn date_time_shape(chunk: &[u8; 16]) -> bool {
+pub(crate) fn date_time_shape(chunk: &[u8; 16]) -> bool {
     #[cfg(all(
         any(target_arch = "x86", target_arch = "x86_64"),
         target_feature = "sse2"
@@ -175,7 +187,7 @@ pub(super) fn date_time_shape(chunk: &[u8; 16]) -> bool {
 
 /// The bytes of `chunk` equal to `b`.
 #[inline(always)]
-pub(super) fn equal(chunk: &[u8; 16], b: u8) -> u32 {
+pub(crate) fn equal(chunk: &[u8; 16], b: u8) -> u32 {
     #[cfg(all(
         any(target_arch = "x86", target_arch = "x86_64"),
         target_feature = "sse2"
@@ -193,7 +205,7 @@ macro_rules! masks {
     ($($(#[$doc:meta])* $name:ident => $plain:expr;)*) => {$(
         $(#[$doc])*
         #[inline(always)]
-        pub(super) fn $name(chunk: &[u8; 16]) -> u32 {
+        pub(crate) fn $name(chunk: &[u8; 16]) -> u32 {
             #[cfg(all(
                 any(target_arch = "x86", target_arch = "x86_64"),
                 target_feature = "sse2"
@@ -217,4 +229,6 @@ masks! {
     mime_name_stops => |chunk| mask_by(chunk, is_mime_name_stop);
     /// Bytes refused in a URI ([`is_not_in_uri`]).
     not_in_uri => |chunk| mask_by(chunk, is_not_in_uri);
+    /// Control characters XML does not allow ([`is_not_xml_char`]).
+    not_xml_char => |chunk| mask_by(chunk, is_not_xml_char);
 }
