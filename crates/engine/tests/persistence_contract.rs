@@ -220,3 +220,25 @@ fn a_corrupt_record_is_a_typed_error() {
         "stored subscription of ghost@example.com is invalid: not a stored user"
     );
 }
+
+/// A publication stored by a build that let characters XML does not allow
+/// into a document is restored, each such character as U+FFFD, rather
+/// than refused as corrupt (nothing accepted is lost).
+#[test]
+fn a_stored_publication_with_characters_xml_refuses_is_restored() {
+    let mut snap = Snapshot::default();
+    snap.users.push("alice@example.com".into());
+    snap.publications.push(cpim_engine::PublicationRecord {
+        presentity: "alice@example.com".into(),
+        publisher: "phone".into(),
+        pidf: "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"pres:alice@example.com\">\
+               <tuple id=\"t\"><status><basic>open</basic></status>\
+               <note>a\u{1}b\u{fffe}</note></tuple></presence>"
+            .into(),
+        expires: Timestamp::from_millis(u64::MAX / 2),
+    });
+    let engine = Engine::restore(Config::new(["example.com"]), snap).unwrap();
+    let alice = cpim_formats::uri::Address::new("alice", "example.com").unwrap();
+    let presence = engine.presence(&alice).unwrap();
+    assert_eq!(presence.tuples[0].notes[0].text, "a\u{fffd}b\u{fffd}");
+}

@@ -60,6 +60,24 @@ pub fn first_non_xml_char(text: impl AsRef<[u8]>) -> Option<(usize, char)> {
     (tail_start..input.len()).find_map(refused_at)
 }
 
+/// `text` with every character [`first_non_xml_char`] finds replaced by
+/// U+FFFD, for text that must go into a document although it holds some
+/// (a document stored by a build that let them through, say).
+pub fn replace_non_xml_chars(text: &str) -> std::borrow::Cow<'_, str> {
+    let mut rest = text;
+    let mut out = String::new();
+    while let Some((at, c)) = first_non_xml_char(rest) {
+        out.push_str(&rest[..at]);
+        out.push(char::REPLACEMENT_CHARACTER);
+        rest = &rest[at + c.len_utf8()..];
+    }
+    if out.is_empty() && rest.len() == text.len() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 /// The PIDF namespace (RFC 3863 section 4.2.2).
 pub const PIDF_NS: &str = "urn:ietf:params:xml:ns:pidf";
 /// The namespace bound to the `xml` prefix (Namespaces in XML, section 3).

@@ -115,7 +115,11 @@ impl Restorer {
             Record::Publication(p) => {
                 let tid = self.stored_user(p.presentity, "publication")?;
                 let e = &mut self.engine;
-                let presence = Presence::parse(p.pidf.as_bytes())
+                // Builds before XML's `Char` was checked stored what they
+                // were sent: such characters become U+FFFD rather than
+                // losing the publication.
+                let pidf = cpim_formats::pidf::replace_non_xml_chars(p.pidf);
+                let presence = Presence::parse(pidf.as_bytes())
                     .map(Presence::into_owned)
                     .map_err(|err| StoreError::Corrupt {
                         record: format!("publication {}/{}", p.presentity, p.publisher),
