@@ -503,6 +503,36 @@ fn malformed_xml_is_refused() {
             "{xml:?}"
         );
     }
+    // Nor by character reference (well-formedness constraint "Legal
+    // Character"): in text, refused at the reference; in an attribute
+    // value, at its element.
+    for (xml, c, at) in [
+        (
+            format!("{HEAD}<note>a&#1;</note></presence>"),
+            '\u{1}',
+            HEAD.len() + 7,
+        ),
+        (
+            format!("{HEAD}<note>&#xFFFF;</note></presence>"),
+            '\u{ffff}',
+            HEAD.len() + 6,
+        ),
+        (
+            format!("{HEAD}<note xml:lang='e&#x1b;n'>x</note></presence>"),
+            '\u{1b}',
+            HEAD.len(),
+        ),
+    ] {
+        let e = err(&xml);
+        assert_eq!(
+            (e.kind(), e.position()),
+            (&ErrorKind::NotXmlChar(c), at),
+            "{xml:?}"
+        );
+    }
+    let by_reference = format!("{HEAD}<note>&#9;&#xA;&#x10FFFF;</note></presence>");
+    let p = Presence::parse(by_reference.as_bytes()).unwrap();
+    assert_eq!(p.notes[0].text, "\t\n\u{10ffff}");
     let allowed = format!("{HEAD}<note>\t\r\n\u{7f}\u{85}\u{fffd}\u{10ffff}</note></presence>");
     let p = Presence::parse(allowed.as_bytes()).unwrap();
     assert_eq!(p.notes[0].text, "\t\n\u{7f}\u{85}\u{fffd}\u{10ffff}");

@@ -726,6 +726,10 @@ impl<'i, 'a> Parser<'i, 'a> {
     fn reference(&self, reference: &BytesRef<'_>) -> Result<char, PidfError> {
         if reference.is_char_ref() {
             return match reference.resolve_char_ref() {
+                // XML 1.0's well-formedness constraint "Legal Character".
+                Ok(Some(c)) if super::first_non_xml_char(c.encode_utf8(&mut [0; 4])).is_some() => {
+                    Err(self.error(ErrorKind::NotXmlChar(c)))
+                }
                 Ok(Some(c)) => Ok(c),
                 _ => Err(self.error(ErrorKind::Xml(format!(
                     "invalid character reference &{};",
@@ -1718,14 +1722,28 @@ impl<'i, 'a> Parser<'i, 'a> {
         &self,
         attr: &quick_xml::events::attributes::Attribute<'v>,
     ) -> Result<Cow<'v, str>, PidfError> {
-        attr.normalized_value(XmlVersion::Implicit1_0)
-            .map_err(|e| match e {
-                quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(
-                    _,
-                    name,
-                )) => self.error(ErrorKind::UndefinedEntity(name)),
-                e => self.error(xml_error(e)),
-            })
+        let value =
+            attr.normalized_value(XmlVersion::Implicit1_0)
+                .map_err(|e| match e {
+                    quick_xml::Error::Escape(
+                        quick_xml::escape::EscapeError::UnrecognizedEntity(_, name),
+                    ) => self.error(ErrorKind::UndefinedEntity(name)),
+                    e => self.error(xml_error(e)),
+                })?;
+        self.referred_chars(&attr.value, &value)?;
+        Ok(value)
+    }
+
+    /// Refuses a character reference in `raw` to a character XML does
+    /// not allow, now in `value` (the raw text itself was checked whole).
+    fn referred_chars(&self, raw: &[u8], value: &str) -> Result<(), PidfError> {
+        if memchr::memchr(b'&', raw).is_none() {
+            return Ok(());
+        }
+        match super::first_non_xml_char(value) {
+            Some((_, c)) => Err(self.error(ErrorKind::NotXmlChar(c))),
+            None => Ok(()),
+        }
     }
 
     /// An attribute value as [`Parser::attribute_value`] gives it, borrowed
@@ -1856,6 +1874,7 @@ impl<'i, 'a> Parser<'i, 'a> {
                     e => self.error(xml_error(e)),
                 })?
                 .into_owned();
+            self.referred_chars(&attr.value, &value)?;
             if let Some(decl) = attr.key.as_namespace_binding() {
                 let prefix = match decl {
                     PrefixDeclaration::Default => None,
