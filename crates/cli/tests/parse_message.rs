@@ -2,8 +2,10 @@
 //! RFC 3862 fixtures: JSON on stdout and exit 0, one line naming the byte on
 //! stderr and exit 1, usage errors exit 2.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use common::cpim_stdin;
+use std::process::{Command, Output};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -16,19 +18,6 @@ fn fixture(name: &str) -> String {
 
 fn cpim(args: &[&str]) -> std::io::Result<Output> {
     Command::new(env!("CARGO_BIN_EXE_cpim")).args(args).output()
-}
-
-fn cpim_stdin(args: &[&str], input: &[u8]) -> std::io::Result<Output> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cpim"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(input)?;
-    }
-    child.wait_with_output()
 }
 
 const VITAL: &str = "mid:MessageFeatures@id.foo.com#VitalMessageOption";

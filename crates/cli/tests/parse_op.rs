@@ -3,23 +3,16 @@
 //! position (exit 1); usage errors exit 2.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::process::Output;
 
 fn testdata(name: &str) -> String {
     format!("{}/../../testdata/op/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn cpim(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cpim"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
+    common::cpim_stdin(args, stdin).unwrap()
 }
 
 #[test]

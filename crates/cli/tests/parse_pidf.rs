@@ -2,9 +2,10 @@
 //! document) on stdout and exit 0, one line naming the byte on stderr and
 //! exit 1, usage errors exit 2.
 
-use std::io::Write;
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -15,14 +16,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn cpim(args: &[&str], stdin: &[u8]) -> Result<Output> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cpim"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    child.stdin.take().ok_or("no stdin")?.write_all(stdin)?;
-    Ok(child.wait_with_output()?)
+    Ok(common::cpim_stdin(args, stdin)?)
 }
 
 #[test]

@@ -10,7 +10,8 @@
 //! Needs `openssl` and `gpg` with `gpg-agent` (Debian's openssl, gpg and
 //! gpg-agent; `scripts/test` installs them). A missing tool fails the test.
 
-use std::io::Write;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -68,16 +69,7 @@ fn succeeded(what: &str, out: &Output) -> Result<()> {
 
 /// `cpim fmt message -` over `input`: what a gateway would send on.
 fn cpim_fmt(input: &[u8]) -> Result<Vec<u8>> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cpim"))
-        .args(["fmt", "message", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(input)?;
-    }
-    let out = child.wait_with_output()?;
+    let out = common::cpim_stdin(&["fmt", "message", "-"], input)?;
     succeeded("cpim fmt message", &out)?;
     Ok(out.stdout)
 }
