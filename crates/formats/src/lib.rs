@@ -22,5 +22,8 @@ pub mod op;
 /// Byte classes sixteen bytes at a time, for the parsers.
 mod simd;
 
+/// The characters XML allows.
+mod xml;
+
 #[cfg(test)]
 mod test_support;

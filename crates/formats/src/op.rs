@@ -616,7 +616,7 @@ fn is_one_line_type(text: &str) -> bool {
         && text.trim() == text
         && text
             .chars()
-            .all(|c| xml::is_xml_char(c) && c != '\r' && c != '\n')
+            .all(|c| crate::xml::is_xml_char(c) && c != '\r' && c != '\n')
 }
 
 /// An xml:lang value: a language tag, letters, digits and hyphens

@@ -23,60 +23,7 @@ mod write;
 
 pub use draft::{DraftPresence, DraftTuple};
 
-/// The first character XML 1.0 does not allow (section 2.2, `Char`) in
-/// `text` (UTF-8, or bytes that should be), with its byte offset: a
-/// control character other than tab, LF and CR, or U+FFFE or U+FFFF
-/// (UTF-8 has no surrogates). No XML document can hold one, not even as a
-/// character reference, so the parser refuses them and a value bound for
-/// a document must be refused before it is put there.
-pub fn first_non_xml_char(text: impl AsRef<[u8]>) -> Option<(usize, char)> {
-    let input = text.as_ref();
-    // The character at `at`, when a byte there starts one refused:
-    // U+FFFE and U+FFFF are EF BF BE and EF BF BF.
-    let refused_at = |at: usize| match input[at] {
-        0xEF => match input.get(at + 1..at + 3) {
-            Some([0xBF, 0xBE]) => Some((at, '\u{FFFE}')),
-            Some([0xBF, 0xBF]) => Some((at, '\u{FFFF}')),
-            _ => None,
-        },
-        b => crate::simd::is_not_xml_char(b).then_some((at, char::from(b))),
-    };
-    // Sixteen bytes at a time: a control character or an EF marks a
-    // place to look at; then the rest one by one.
-    let chunks = input.chunks_exact(16);
-    let tail_start = input.len() - chunks.remainder().len();
-    for (i, chunk) in chunks.enumerate() {
-        let Ok(chunk) = <&[u8; 16]>::try_from(chunk) else {
-            break;
-        };
-        let mut marked = crate::simd::not_xml_char(chunk) | crate::simd::equal(chunk, 0xEF);
-        while marked != 0 {
-            if let Some(found) = refused_at(i * 16 + marked.trailing_zeros() as usize) {
-                return Some(found);
-            }
-            marked &= marked - 1;
-        }
-    }
-    (tail_start..input.len()).find_map(refused_at)
-}
-
-/// `text` with every character [`first_non_xml_char`] finds replaced by
-/// U+FFFD, for text that must go into a document although it holds some
-/// (a document stored by a build that let them through, say).
-pub fn replace_non_xml_chars(text: &str) -> std::borrow::Cow<'_, str> {
-    let mut rest = text;
-    let mut out = String::new();
-    while let Some((at, c)) = first_non_xml_char(rest) {
-        out.push_str(&rest[..at]);
-        out.push(char::REPLACEMENT_CHARACTER);
-        rest = &rest[at + c.len_utf8()..];
-    }
-    if out.is_empty() && rest.len() == text.len() {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    out.push_str(rest);
-    std::borrow::Cow::Owned(out)
-}
+pub use crate::xml::{first_non_xml_char, replace_non_xml_chars};
 
 /// The PIDF namespace (RFC 3863 section 4.2.2).
 pub const PIDF_NS: &str = "urn:ietf:params:xml:ns:pidf";

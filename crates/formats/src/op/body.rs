@@ -85,7 +85,7 @@ pub(super) fn write(content_type: &str, body: &[u8]) -> String {
         .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
         .collect();
     match std::str::from_utf8(body) {
-        Ok(text) if text.chars().all(super::xml::is_xml_char) => {
+        Ok(text) if text.chars().all(crate::xml::is_xml_char) => {
             format!("Content-Type: {content_type}\n\n{text}")
         }
         _ => {

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::pidf::{Document, Presence};
 use crate::uri::{Scheme, Uri};
+use crate::xml::is_xml_char;
 
 pub(super) fn parse(input: &[u8], limits: &Limits) -> Result<Operation, OpError> {
     if input.len() > limits.max_bytes {
@@ -91,11 +92,6 @@ pub(super) fn write(op: &Operation) -> String {
         }
     }
     out
-}
-
-/// XML 1.0's Char production (section 2.2).
-pub(super) fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 struct Parser<'a, 'l> {
@@ -633,7 +629,7 @@ fn reference_error(err: quick_xml::Error, position: usize) -> OpError {
 }
 
 fn check_chars(text: &str, position: usize) -> Result<(), OpError> {
-    match text.char_indices().find(|(_, c)| !is_xml_char(*c)) {
+    match crate::xml::first_non_xml_char(text) {
         Some((offset, c)) => Err(OpError::IllegalChar {
             code: u32::from(c),
             position: position + offset,

@@ -727,7 +727,7 @@ impl<'i, 'a> Parser<'i, 'a> {
         if reference.is_char_ref() {
             return match reference.resolve_char_ref() {
                 // XML 1.0's well-formedness constraint "Legal Character".
-                Ok(Some(c)) if super::first_non_xml_char(c.encode_utf8(&mut [0; 4])).is_some() => {
+                Ok(Some(c)) if !crate::xml::is_xml_char(c) => {
                     Err(self.error(ErrorKind::NotXmlChar(c)))
                 }
                 Ok(Some(c)) => Ok(c),
