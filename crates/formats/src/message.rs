@@ -16,8 +16,8 @@ use std::borrow::Cow;
 
 mod build;
 mod parse;
-pub(crate) use parse::special_bytes;
 mod text;
+pub(crate) use text::special_bytes;
 
 pub use build::{BuildError, Field, MessageBuilder, Party};
 pub use text::unescape;

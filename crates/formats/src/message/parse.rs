@@ -1759,26 +1759,6 @@ fn plain_mime_line(hay: &[u8]) -> Option<PlainMimeLine<'_>> {
     })
 }
 
-/// Eight copies of a byte.
-const fn splat(b: u8) -> u64 {
-    u64::from_ne_bytes([b; 8])
-}
-
-/// The high bit of each byte of `w` that is a control character or DEL,
-/// exactly: each byte is computed on its low seven bits, so no carry or
-/// borrow crosses into the next byte.
-#[inline]
-pub(crate) fn special_bytes(w: u64) -> u64 {
-    const LOW7: u64 = splat(0x7f);
-    // High bit clear in `(w & LOW7) + 0x60` only when the low seven bits
-    // are below 0x20; with the byte's own high bit also clear, below 0x20.
-    let control = !((w & LOW7).wrapping_add(splat(0x60)) | w);
-    // Zero bytes of `w ^ 0x7f`, found the same way.
-    let x = w ^ LOW7;
-    let del = !((x & LOW7).wrapping_add(LOW7) | x);
-    (control | del) & splat(0x80)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

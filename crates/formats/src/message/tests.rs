@@ -254,7 +254,7 @@ fn special_bytes_are_exact() {
             for at in 0..8 {
                 let mut word = [other; 8];
                 word[at] = b;
-                let mask = parse::special_bytes(u64::from_le_bytes(word));
+                let mask = super::text::special_bytes(u64::from_le_bytes(word));
                 for (k, &c) in word.iter().enumerate() {
                     let marked = mask >> (8 * k + 7) & 1 == 1;
                     assert_eq!(marked, c < 0x20 || c == 0x7f, "{word:?} byte {k}");

@@ -175,6 +175,20 @@ const fn splat(b: u8) -> u64 {
 const HIGH: u64 = splat(0x80);
 const LOW7: u64 = splat(0x7f);
 
+/// The high bit of each byte of `w` that is a control character or DEL,
+/// exactly: each byte is computed on its low seven bits, so no carry or
+/// borrow crosses into the next byte.
+#[inline]
+pub(crate) fn special_bytes(w: u64) -> u64 {
+    // High bit clear in `(w & LOW7) + 0x60` only when the low seven bits
+    // are below 0x20; with the byte's own high bit also clear, below 0x20.
+    let control = !((w & LOW7).wrapping_add(splat(0x60)) | w);
+    // Zero bytes of `w ^ 0x7f`, found the same way.
+    let x = w ^ LOW7;
+    let del = !((x & LOW7).wrapping_add(LOW7) | x);
+    (control | del) & HIGH
+}
+
 /// The high bit of each byte of `w` that is an ASCII letter, exactly: each
 /// byte is computed on its low seven bits (sums stay below 0x100), so no
 /// carry crosses into the next byte.
