@@ -142,7 +142,7 @@ impl<'a> Message<'a> {
     /// [`MessageError::is_incomplete`] holds means the input stopped inside
     /// the headers and more bytes may make it valid.
     pub fn parse_with(input: &'a [u8], limits: &Limits) -> Result<Message<'a>, MessageError> {
-        parse::message(input, limits)
+        parse::message(input, limits, Vec::new())
     }
 
     /// Parses a block of message headers alone (the `h:` lines), each ending
@@ -321,6 +321,72 @@ impl<'a> Message<'a> {
         self.write_to(&mut out);
         out
     }
+}
+
+/// Room for message headers kept from one parse to the next: a worker or
+/// connection that parses many messages makes the vector of headers once
+/// rather than once a message (`malloc` and `free` are about a twentieth
+/// of a parse), as an HTTP parser is handed its array of headers.
+///
+/// ```
+/// use cpim_formats::message::HeaderStore;
+///
+/// let mut store = HeaderStore::new();
+/// for input in [&b"From: <im:a@example.com>\r\n\r\nContent-Type: text/plain\r\n\r\nhi"[..]] {
+///     let message = store.parse(input)?;
+///     assert_eq!(message.headers().len(), 1);
+///     store.reclaim(message);
+/// }
+/// # Ok::<(), cpim_formats::message::MessageError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct HeaderStore {
+    /// Always empty: only its allocation is kept.
+    spare: Vec<Header<'static>>,
+}
+
+impl HeaderStore {
+    /// A store with no room yet; the first message parsed makes it.
+    pub fn new() -> HeaderStore {
+        HeaderStore::default()
+    }
+
+    /// [`Message::parse`], its headers kept in this store's room.
+    pub fn parse<'a>(&mut self, input: &'a [u8]) -> Result<Message<'a>, MessageError> {
+        self.parse_with(input, &Limits::default())
+    }
+
+    /// [`Message::parse_with`], its headers kept in this store's room. On
+    /// an error the room is given up (the next parse makes it again).
+    pub fn parse_with<'a>(
+        &mut self,
+        input: &'a [u8],
+        limits: &Limits,
+    ) -> Result<Message<'a>, MessageError> {
+        parse::message(input, limits, relabel(std::mem::take(&mut self.spare)))
+    }
+
+    /// Takes back the room of a message that is no longer needed.
+    pub fn reclaim(&mut self, message: Message<'_>) {
+        let mut headers = message.headers;
+        headers.clear();
+        self.spare = relabel(headers);
+    }
+
+    /// How many headers fit in the room kept.
+    pub fn capacity(&self) -> usize {
+        self.spare.capacity()
+    }
+}
+
+/// An empty vector of headers of one lifetime as one of another, keeping
+/// its allocation: collecting a vector's own iterator into a vector of the
+/// same layout is done in place, and the headers' lifetime is not part of
+/// their layout. (A test holds that the room is kept.)
+// `filter` cannot change the lifetime, which is the point here.
+#[allow(clippy::unnecessary_filter_map)]
+fn relabel<'b>(headers: Vec<Header<'_>>) -> Vec<Header<'b>> {
+    headers.into_iter().filter_map(|_| None).collect()
 }
 
 fn write_mime(out: &mut Vec<u8>, headers: &[MimeHeader<'_>]) {

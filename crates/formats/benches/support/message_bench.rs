@@ -6,7 +6,7 @@
 
 use std::hint::black_box;
 
-use cpim_formats::message::Message;
+use cpim_formats::message::{HeaderStore, Message};
 use criterion::{criterion_group, Criterion};
 
 fn bench(c: &mut Criterion) {
@@ -14,6 +14,17 @@ fn bench(c: &mut Criterion) {
     for (name, cpim, http) in &super::message_inputs::inputs() {
         group.bench_function(format!("cpim/{name}"), |b| {
             b.iter(|| Message::parse(black_box(cpim)).map(|m| m.headers().len()))
+        });
+        // The headers' room kept between parses, as httparse is handed
+        // its array of headers.
+        let mut store = HeaderStore::new();
+        group.bench_function(format!("cpim-store/{name}"), |b| {
+            b.iter(|| {
+                let message = store.parse(black_box(cpim)).ok()?;
+                let count = message.headers().len();
+                store.reclaim(message);
+                Some(count)
+            })
         });
         group.bench_function(format!("httparse/{name}"), |b| {
             b.iter(|| super::message_inputs::httparse_headers(black_box(http)))

@@ -29,8 +29,14 @@ fn fail<T>(kind: ErrorKind, offset: usize) -> Result<T> {
     Err(MessageError::new(kind, offset))
 }
 
-pub(super) fn message<'a>(input: &'a [u8], limits: &Limits) -> Result<Message<'a>> {
-    message_with(input, limits, true)
+/// Parses a message; its headers go into `spare` when it has room (see
+/// [`super::HeaderStore`]), else into a vector made for them.
+pub(super) fn message<'a>(
+    input: &'a [u8],
+    limits: &Limits,
+    spare: Vec<Header<'a>>,
+) -> Result<Message<'a>> {
+    message_with(input, limits, true, spare)
 }
 
 /// [`message`], with the fast paths (`fast`) or without them, so that
@@ -39,6 +45,7 @@ pub(super) fn message_with<'a>(
     input: &'a [u8],
     limits: &Limits,
     fast: bool,
+    spare: Vec<Header<'a>>,
 ) -> Result<Message<'a>> {
     if input.len() > limits.max_size {
         return fail(
@@ -53,6 +60,7 @@ pub(super) fn message_with<'a>(
         limits,
         fields: 0,
         fast,
+        spare,
     };
     let end = input.len();
     // Built first and filled where it lies: its list of MIME headers keeps
@@ -99,6 +107,7 @@ pub(super) fn message_with<'a>(
         parser.fields = 0;
         message.content.mime = MimeList::new();
         message.headers.clear();
+        parser.spare = std::mem::take(&mut message.headers);
         false
     };
     let mime = &mut message.content.mime;
@@ -195,6 +204,7 @@ pub(super) fn header_block<'a>(input: &'a [u8], limits: &Limits) -> Result<Vec<H
         limits,
         fields: 0,
         fast: true,
+        spare: Vec::new(),
     };
     let mut scope = Scope::at(0);
     let mut headers = Vec::new();
@@ -489,6 +499,8 @@ struct Parser<'a, 'l> {
     /// Whether to take the fast paths for clean lines (always, but in the
     /// tests that compare them with the byte-by-byte checks).
     fast: bool,
+    /// An empty vector whose room the message headers take first.
+    spare: Vec<Header<'a>>,
 }
 
 impl<'a> Parser<'a, '_> {
@@ -524,6 +536,19 @@ impl<'a> Parser<'a, '_> {
             return fail(ErrorKind::LineTooLong { limit: max }, pos + max);
         }
         Ok((pos + lf - 1, pos + lf + 1, false))
+    }
+
+    /// A vector for `lines` message headers: the spare one when it has
+    /// room, made to size otherwise (`reserve` on an empty vector takes
+    /// its growing path, dearer than making it).
+    #[inline(always)]
+    fn header_vec(&mut self, lines: usize) -> Vec<Header<'a>> {
+        let mut headers = std::mem::take(&mut self.spare);
+        if headers.capacity() == 0 {
+            return Vec::with_capacity(lines);
+        }
+        headers.reserve(lines);
+        headers
     }
 
     /// [`Limits::max_line`], at most `u32::MAX`: a header keeps positions
@@ -574,7 +599,7 @@ impl<'a> Parser<'a, '_> {
         let mut scope = Scope::at(pos);
         // At most 64 at first, so that a block of many short lines under
         // lifted limits cannot make a large allocation at once.
-        let mut headers = Vec::with_capacity(lines.min(64));
+        let mut headers = self.header_vec(lines.min(64));
         let mut rest = text;
         let mut at = pos;
         for n in 0..lines {
@@ -597,7 +622,7 @@ impl<'a> Parser<'a, '_> {
     /// The message header block at `pos`, line by line.
     fn slow_headers(&mut self, mut pos: usize, end: usize) -> Result<(Vec<Header<'a>>, usize)> {
         let mut scope = Scope::at(pos);
-        let mut headers = Vec::new();
+        let mut headers = self.header_vec(0);
         loop {
             let (line_end, next, clean) = self.line(pos, end, "the message headers")?;
             if line_end == pos {
@@ -1806,6 +1831,7 @@ mod tests {
             limits,
             fields: 0,
             fast,
+            spare: Vec::new(),
         };
         let mut headers = MimeList::new();
         let block = parser.mime_block(&mut headers, 0, end, "the MIME headers")?;

@@ -94,8 +94,8 @@ fn fast_paths_match_byte_by_byte_checks() {
     for input in &inputs {
         for limits in [Limits::default(), tight] {
             crate::test_support::each_mutation(input, &replacements, |bytes| {
-                let fast = parse::message_with(bytes, &limits, true);
-                let slow = parse::message_with(bytes, &limits, false);
+                let fast = parse::message_with(bytes, &limits, true, Vec::new());
+                let slow = parse::message_with(bytes, &limits, false, Vec::new());
                 assert_eq!(fast, slow, "input {:?}", String::from_utf8_lossy(bytes));
                 compared += 1;
             });
@@ -746,4 +746,32 @@ fn names_of_a_require_naming_several_resolve_where_listed() {
             .map(|(&(name, ns, local), offset)| (name, ns, local, offset))
             .collect::<Vec<_>>()
     );
+}
+
+/// A store gives what `Message::parse` gives, in every form, and keeps its
+/// room from one message to the next: after the first, no parse makes a
+/// vector of its own (the room stays where it was).
+#[test]
+fn header_store_reuses_its_room() {
+    let bare: &[u8] = b"From: <im:a@example.com>\r\nTo: <im:b@example.com>\r\nSubject: hi\r\n\r\nContent-Type: text/plain\r\n\r\nbody";
+    let mime = [b"Content-Type: message/cpim\r\n\r\n".as_slice(), bare].concat();
+    let mut store = HeaderStore::new();
+    assert_eq!(store.capacity(), 0);
+    let mut room = None;
+    for input in [bare, &mime, bare, &mime] {
+        let message = store.parse(input).unwrap();
+        assert_eq!(message, Message::parse(input).unwrap());
+        let at = message.headers().as_ptr();
+        if let Some(first) = room {
+            assert_eq!(at, first, "a later parse made a vector of its own");
+        }
+        room.get_or_insert(at);
+        store.reclaim(message);
+        assert!(store.capacity() >= 3, "{}", store.capacity());
+    }
+    // An error gives the room up; the next parse works all the same.
+    assert!(store.parse(b"From <im:a@example.com>\r\n\r\n").is_err());
+    assert_eq!(store.capacity(), 0);
+    let message = store.parse(bare).unwrap();
+    assert_eq!(message, Message::parse(bare).unwrap());
 }
