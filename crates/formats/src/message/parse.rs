@@ -1612,10 +1612,12 @@ struct BlockLines {
 /// to `ends`. `None` for anything else, which the callers hand to the
 /// line-by-line checks.
 ///
-/// Sixty-four bytes a turn, as bit maps of control characters, CRs and
-/// LFs, so that a line's end is not a branch of its own: a scan from each
-/// line's start left the loop at every line, a jump the processor could
-/// not foresee.
+/// Sixty-four bytes a turn, as a bit map of control characters, so that a
+/// line's end is not a branch of its own: a scan from each line's start
+/// left the loop at every line, a jump the processor could not foresee.
+/// The lowest control character left in a turn must start a CRLF (one
+/// two-byte comparison), whose two bits are then cleared: a map of LFs
+/// beside it cost more than that comparison.
 #[inline(always)]
 fn block_lines(hay: &[u8], ends: &mut [u32; 32]) -> Option<BlockLines> {
     let mut block = BlockLines {
@@ -1624,46 +1626,30 @@ fn block_lines(hay: &[u8], ends: &mut [u32; 32]) -> Option<BlockLines> {
         end: 0,
     };
     let mut line_start = 0;
-    // LFs at the end of the turn before, moved to the bits before this
-    // turn's first (bit 1 stands for the block's start: an LF there
-    // would end a line starting at the block's start); and a control
-    // character at the turn before's last byte, which must be the CR of
-    // an LF at this turn's first.
-    let mut lf_before = 0b10u64;
-    let mut pending_cr = 0u64;
+    // The LF of a CRLF whose CR was the turn before's last byte.
+    let mut carried_lf = 0u64;
     let mut base = 0;
     loop {
-        let (control, lf) = match hay.get(base..).and_then(<[u8]>::first_chunk::<64>) {
-            Some(turn) => classes64(turn),
+        let mut control = match hay.get(base..).and_then(<[u8]>::first_chunk::<64>) {
+            Some(turn) => control64(turn),
             None => {
                 // The last bytes, padded with spaces (not special).
                 let rest = hay.get(base..)?;
                 let mut last = [b' '; 64];
                 last.get_mut(..rest.len())?.copy_from_slice(rest);
-                classes64(&last)
+                control64(&last)
             }
-        };
-        // An LF two bytes after another (or one after the block's start)
-        // ends the blank line; only what comes before it belongs to the
-        // block.
-        let blank = lf & (lf << 2 | lf_before);
-        let before = match blank {
-            0 => u64::MAX,
-            _ => (1 << blank.trailing_zeros()) - 1,
-        };
-        // Every control character is an LF or the byte before one (checked
-        // below to be a CR); the last byte's LF may be the next turn's.
-        let unexplained = control & !(lf | lf >> 1);
-        if unexplained & before & (u64::MAX >> 1) | pending_cr & !lf & 1 != 0 {
-            return None;
-        }
-        let mut lfs = lf & before;
-        while lfs != 0 {
-            // The CR before the LF (at the turn before's last byte for the
-            // turn's first LF).
-            let at = (base + lfs.trailing_zeros() as usize).checked_sub(1)?;
-            if hay.get(at) != Some(&b'\r') {
+        } & !carried_lf;
+        carried_lf = 0;
+        while control != 0 {
+            let bit = control.trailing_zeros();
+            let at = base + bit as usize;
+            if hay.get(at..at + 2) != Some(b"\r\n") {
                 return None;
+            }
+            if at == line_start {
+                block.end = at;
+                return Some(block);
             }
             if let Some(slot) = ends.get_mut(block.lines) {
                 *slot = u32::try_from(at).ok()?;
@@ -1671,35 +1657,26 @@ fn block_lines(hay: &[u8], ends: &mut [u32; 32]) -> Option<BlockLines> {
             block.longest = block.longest.max(at - line_start);
             block.lines += 1;
             line_start = at + 2;
-            lfs &= lfs - 1;
+            // The CR's bit and the LF's (the next turn's first when the CR
+            // is this turn's last).
+            control &= !(3 << bit);
+            carried_lf = u64::from(bit == 63);
         }
-        if blank != 0 {
-            let at = (base + blank.trailing_zeros() as usize).checked_sub(1)?;
-            if hay.get(at) != Some(&b'\r') {
-                return None;
-            }
-            block.end = at;
-            return Some(block);
-        }
-        lf_before = lf >> 62;
-        pending_cr = unexplained >> 63;
         base += 64;
     }
 }
 
-/// Control characters and LFs of sixty-four bytes, bit `k` for byte `k`.
+/// Control characters of sixty-four bytes, bit `k` for byte `k`.
 #[inline(always)]
-fn classes64(turn: &[u8; 64]) -> (u64, u64) {
+fn control64(turn: &[u8; 64]) -> u64 {
     let mut control = 0;
-    let mut lf = 0;
     for (k, chunk) in turn.chunks_exact(16).enumerate() {
         let Ok(chunk) = <&[u8; 16]>::try_from(chunk) else {
             continue;
         };
         control |= u64::from(simd::control(chunk)) << (16 * k);
-        lf |= u64::from(simd::equal(chunk, b'\n')) << (16 * k);
     }
-    (control, lf)
+    control
 }
 
 /// `Some(at)` when the control character at `at` starts a CRLF within

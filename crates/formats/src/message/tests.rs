@@ -81,6 +81,15 @@ fn fast_paths_match_byte_by_byte_checks() {
     // the colon).
     inputs.push(b"From: <im:a@b.c>\r\ncontent-TYPE: message/cpim\r\n\r\nContent-Type: a/b\r\n\r\nContent-Type: a/b\r\n\r\nhi".to_vec());
     inputs.push(b"Content-ID: <1@x>\r\nContent-Type:message/cpim\r\n\r\nFrom: <im:a@b.c>\r\n\r\nContent-Type: a/b\r\n\r\n".to_vec());
+    // A CR as the last byte of the block scan's first turn of sixty-four
+    // bytes, its LF the next turn's first (and, by the mutations, each
+    // byte around it made a stray control character).
+    let turn_end = format!(
+        "From: <im:a@b.c>\r\nSubject: {}\r\nTo: <im:c@d.e>\r\n\r\nContent-Type: a/b\r\n\r\n",
+        "x".repeat(36)
+    );
+    assert_eq!(turn_end.find("\r\nTo"), Some(63));
+    inputs.push(turn_end.into_bytes());
     let replacements = [
         b'\r', b'\n', 0, b'\t', b' ', 0x7f, 0x80, 0xc3, 0xff, b':', b';', b'.', b'"', b'<', b'>',
         b't', b'S',
