@@ -448,13 +448,14 @@ impl<'a> Scope<'a> {
         }
     }
 
+    // Inlined, its error made apart: as a call it cost about 35
+    // instructions of its 50, mostly saving the registers the error's
+    // `String` needs.
+    #[inline(always)]
     fn resolve_prefix(&self, prefix: &[u8], offset: usize) -> Result<&'a str> {
         match self.lookup(prefix) {
             Some(uri) => Ok(uri),
-            None => fail(
-                ErrorKind::UndeclaredPrefix(String::from_utf8_lossy(prefix).into_owned()),
-                offset,
-            ),
+            None => undeclared_prefix(prefix, offset),
         }
     }
 
@@ -470,6 +471,15 @@ impl<'a> Scope<'a> {
             .find(|(p, _)| eq_short(p.as_bytes(), prefix))
             .map(|&(_, uri)| uri)
     }
+}
+
+#[cold]
+#[inline(never)]
+fn undeclared_prefix<T>(prefix: &[u8], offset: usize) -> Result<T> {
+    fail(
+        ErrorKind::UndeclaredPrefix(String::from_utf8_lossy(prefix).into_owned()),
+        offset,
+    )
 }
 
 /// `a == b`, without a call to `memcmp` for the short strings compared
