@@ -13,7 +13,7 @@ use crate::simd;
 
 use super::text::{
     eq_ignore_case, is_absolute_uri, is_absolute_uri_without_fragment, is_date_time,
-    is_language_tag, is_mime_tokenchar, is_tokenchar, line_name_end, namechar_end, skip_mime_name,
+    is_mime_tokenchar, is_tokenchar, language_tag_end, line_name_end, namechar_end, skip_mime_name,
     starts_ignore_case, tokenchar_end,
 };
 use std::ptr;
@@ -1231,15 +1231,11 @@ fn param(b: &[u8], start: usize, mut i: usize) -> Result<usize> {
 /// The value of a `lang` parameter starting at `i`, up to a space or `;`,
 /// checked as an RFC 3066 tag; returns where it ends.
 #[inline(always)]
-fn lang_param(b: &[u8], start: usize, mut i: usize) -> Result<usize> {
-    let value_start = i;
-    while b.get(i).is_some_and(|&c| c != b' ' && c != b';') {
-        i += 1;
+fn lang_param(b: &[u8], start: usize, i: usize) -> Result<usize> {
+    match language_tag_end(b, i) {
+        Some(end) => Ok(end),
+        None => fail(ErrorKind::InvalidLanguageTag, start + i),
     }
-    if !b.get(value_start..i).is_some_and(is_language_tag) {
-        return fail(ErrorKind::InvalidLanguageTag, start + value_start);
-    }
-    Ok(i)
 }
 
 /// Splits parameters already checked by [`param`].

@@ -35,6 +35,12 @@ fn language_tags() {
     for bad in ["", "-en", "en-", "e1", "toolongtag", "en--US", "en US"] {
         assert!(!is_language_tag(bad), "{bad}");
     }
+    // As a `lang` parameter: up to a space or `;`, from where it starts.
+    assert_eq!(text::language_tag_end(b";lang=fr Bonjour", 6), Some(8));
+    assert_eq!(text::language_tag_end(b"lang=en-GB;x=1", 5), Some(10));
+    assert_eq!(text::language_tag_end(b"lang=de", 5), Some(7));
+    assert_eq!(text::language_tag_end(b"lang= x", 5), None);
+    assert_eq!(text::language_tag_end(b"lang=f\xc3\xa9 x", 5), None);
 }
 
 #[test]

@@ -297,32 +297,42 @@ pub(crate) fn skip_mime_name(b: &[u8], mut i: usize) -> usize {
 }
 
 /// Whether `tag` is an RFC 3066 Language-Tag:
-/// `1*8ALPHA *("-" 1*8(ALPHA / DIGIT))`. One pass over the bytes: this
-/// runs for every `lang` parameter.
-#[inline]
+/// `1*8ALPHA *("-" 1*8(ALPHA / DIGIT))`. The tests' reading of
+/// [`language_tag_end`].
+#[cfg(test)]
 pub(crate) fn is_language_tag(tag: impl AsRef<[u8]>) -> bool {
+    let tag = tag.as_ref();
+    language_tag_end(tag, 0) == Some(tag.len())
+}
+
+/// Where the Language-Tag at `i` ends: at the first space or `;` (what
+/// ends a `lang` parameter), or the end of `b`; `None` when what comes
+/// before is not a tag. One pass over the bytes: this runs for every
+/// `lang` parameter, and finding its end first, then checking it, read
+/// each byte twice.
+#[inline]
+pub(crate) fn language_tag_end(b: &[u8], mut i: usize) -> Option<usize> {
     let mut part_len = 0;
     let mut primary = true;
-    for &c in tag.as_ref() {
-        if c == b'-' {
-            if part_len == 0 {
-                return false;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b' ' | b';' => break,
+            b'-' if part_len == 0 => return None,
+            b'-' => {
+                primary = false;
+                part_len = 0;
             }
-            primary = false;
-            part_len = 0;
-            continue;
+            c if c.is_ascii_alphabetic() || (!primary && c.is_ascii_digit()) => {
+                part_len += 1;
+                if part_len > 8 {
+                    return None;
+                }
+            }
+            _ => return None,
         }
-        let ok = if primary {
-            c.is_ascii_alphabetic()
-        } else {
-            c.is_ascii_alphanumeric()
-        };
-        part_len += 1;
-        if !ok || part_len > 8 {
-            return false;
-        }
+        i += 1;
     }
-    part_len > 0
+    (part_len > 0).then_some(i)
 }
 
 /// Whether `s` is an RFC 3339 `date-time`, with range checks on each field.
