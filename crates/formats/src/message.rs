@@ -145,6 +145,18 @@ impl<'a> Message<'a> {
         parse::message(input, limits, Vec::new())
     }
 
+    /// [`Message::parse_with`] without its fast paths (every line read
+    /// byte by byte), for the fuzzer to hold them to; built only under
+    /// cargo-fuzz, not part of the API.
+    #[cfg(fuzzing)]
+    #[doc(hidden)]
+    pub fn parse_without_fast_paths(
+        input: &'a [u8],
+        limits: &Limits,
+    ) -> Result<Message<'a>, MessageError> {
+        parse::message_with(input, limits, false, Vec::new())
+    }
+
     /// Parses a block of message headers alone (the `h:` lines), each ending
     /// in CRLF, with no blank line, as the header examples of RFC 3862 are
     /// written.
