@@ -21,7 +21,11 @@ pub fn run(data: &[u8]) {
     if let Ok(earlier) = store.parse(EARLIER) {
         store.reclaim(earlier);
     }
-    assert_eq!(store.parse_with(data, &limits), parsed, "the store's parse differs");
+    assert_eq!(
+        store.parse_with(data, &limits),
+        parsed,
+        "the store's parse differs"
+    );
     // Under cargo-fuzz: the fast paths give what the byte-by-byte reading
     // gives, the same message or the same error at the same byte.
     #[cfg(fuzzing)]
