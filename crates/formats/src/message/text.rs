@@ -340,7 +340,6 @@ pub(crate) fn language_tag_end(b: &[u8], mut i: usize) -> Option<usize> {
 ///
 /// The fixed 19 bytes of date and time are read as one array (no bounds
 /// check per field): this runs for every `DateTime` header.
-#[inline(always)]
 pub(crate) fn is_date_time(s: impl AsRef<[u8]>) -> bool {
     let b = s.as_ref();
     let Some(head) = b.first_chunk::<19>() else {
