@@ -1395,11 +1395,16 @@ struct NsSpans {
 
 /// `[ Name-prefix ] "<" URI ">"` (section 4.6); see docs/decisions.md for
 /// the space after the prefix.
-// Inlined, its errors made apart: as a call whose result came back
-// through memory it cost more than its checks.
-#[inline(always)]
 fn ns_value(b: &[u8], at: usize) -> Result<NsSpans> {
-    let bad = |i: usize, expected: &'static str| invalid_value("NS", expected, at + i);
+    let bad = |i: usize, expected: &'static str| {
+        fail(
+            ErrorKind::InvalidValue {
+                header: "NS",
+                expected,
+            },
+            at + i,
+        )
+    };
     let prefix_len = namechar_end(b, 0);
     let mut i = prefix_len;
     if prefix_len > 0 && b.get(i) == Some(&b' ') {
@@ -1421,14 +1426,6 @@ fn ns_value(b: &[u8], at: usize) -> Result<NsSpans> {
         prefix_len,
         uri_start: i + 1,
     })
-}
-
-/// [`ErrorKind::InvalidValue`], made apart from the inlined readings
-/// that refuse a value.
-#[cold]
-#[inline(never)]
-fn invalid_value<T>(header: &'static str, expected: &'static str, offset: usize) -> Result<T> {
-    fail(ErrorKind::InvalidValue { header, expected }, offset)
 }
 
 /// A walk over a block's headers in order that resolves the names of each
