@@ -9,10 +9,9 @@
 //! Run: `cargo bench -p cpim-formats --bench message_ratio` (optionally
 //! `-- ROUNDS`, 400 by default).
 
+use std::cell::RefCell;
 use std::hint::black_box;
 use std::time::Instant;
-
-use std::cell::RefCell;
 
 use cpim_formats::message::{HeaderStore, Message};
 
