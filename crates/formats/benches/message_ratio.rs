@@ -48,11 +48,10 @@ fn main() {
         // handed its array of headers.
         let store = RefCell::new(HeaderStore::new());
         let parse_stored = || {
-            let mut store = store.borrow_mut();
-            if let Ok(message) = store.parse(black_box(cpim)) {
-                black_box(message.headers().len());
-                store.reclaim(message);
-            }
+            black_box(message_inputs::stored_headers(
+                &mut store.borrow_mut(),
+                black_box(cpim),
+            ));
         };
         let [cpim_ns, http_ns, ratio] = paired(rounds, batch, &parse_stored, &parse_http);
         println!(

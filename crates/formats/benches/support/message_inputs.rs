@@ -3,7 +3,7 @@
 //! `httparse` reads as its anchor (the same header lines), and the bare
 //! form of the example.
 
-use cpim_formats::message::Message;
+use cpim_formats::message::{HeaderStore, Message};
 
 const EXAMPLE: &[u8] = include_bytes!("../../../../testdata/message/s5_1_message.cpim");
 
@@ -49,6 +49,16 @@ pub fn httparse_headers(request: &[u8]) -> usize {
         Ok(httparse::Status::Complete(n)) => n + req.headers.len(),
         other => panic!("anchor request does not parse: {other:?}"),
     }
+}
+
+/// A parse with the headers' room kept in `store` (as httparse is handed
+/// its array of headers): the number of message headers, the room handed
+/// back.
+pub fn stored_headers(store: &mut HeaderStore, cpim: &[u8]) -> Option<usize> {
+    let message = store.parse(cpim).ok()?;
+    let count = message.headers().len();
+    store.reclaim(message);
+    Some(count)
 }
 
 /// The measured inputs, by name: the message/cpim bytes and the HTTP
